@@ -1,0 +1,152 @@
+/*
+ * rqlited: one node. Without -P this process is the supervisor; with -P <role> it is
+ * one of the role processes the supervisor re-executes (same flags, same binary), so
+ * every role starts from a clean image and can be started alone by a test.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "config.h"
+#include "consensus/consensus.h"
+#include "gateway/gateway.h"
+#include "storage/storage.h"
+#include "supervisor/supervisor.h"
+
+#ifndef RQLITED_VERSION
+#define RQLITED_VERSION "v" PACKAGE_VERSION
+#endif
+
+static struct rqlited_config cfg;
+
+static void
+run_role(enum proc_id id, int argc, char **argv)
+{
+	char title[64];
+
+	snprintf(title, sizeof(title), "rqlited: %s", proc_name(id));
+	proc_set_title(argc, argv, title);
+	switch (id) {
+	case PROC_STORAGE: {
+		static struct storage_options so;
+		so.data_dir = cfg.data_dir;
+		so.on_disk = cfg.on_disk;
+		so.fk = cfg.fk;
+		so.max_ro_conns = cfg.db_max_ro_conns;
+		storage_main(&so);
+		break;
+	}
+	case PROC_CONSENSUS: {
+		static struct consensus_options co;
+		co.data_dir = cfg.data_dir;
+		co.node_id = cfg.node_id;
+		co.raft_adv_addr = cfg.raft_adv_addr;
+		co.http_adv_addr = cfg.http_adv_addr;
+		co.election_timeout_ms = cfg.raft_election_timeout / 1000000;
+		co.heartbeat_timeout_ms = cfg.raft_heartbeat_timeout / 1000000;
+		co.lease_timeout_ms = cfg.raft_leader_lease_timeout / 1000000;
+		co.non_voter = cfg.raft_non_voter;
+		consensus_main(&co);
+		break;
+	}
+	case PROC_GATEWAY: {
+		static struct gateway_options go;
+		go.node_id = cfg.node_id;
+		go.http_addr = cfg.http_addr;
+		go.http_adv_addr = cfg.http_adv_addr;
+		go.raft_adv_addr = cfg.raft_adv_addr;
+		go.allow_origin = cfg.http_allow_origin;
+		go.data_dir = cfg.data_dir;
+		go.version = RQLITED_VERSION;
+		go.non_voter = cfg.raft_non_voter;
+		go.apply_timeout_ns = cfg.raft_apply_timeout;
+		gateway_main(&go);
+		break;
+	}
+	default:
+		fatalx("unknown role");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	char err[1024];
+	enum log_level level = LOG_LEVEL_INFO;
+	enum proc_id role = PROC_SUPERVISOR;
+	int rc;
+
+	rc = config_parse(&cfg, argc, argv, err, sizeof(err));
+	if (rc == CONFIG_ERR_SYNTAX || rc == CONFIG_ERR_NOARGS) {
+		fprintf(stderr, "%s\n", err);
+		config_usage(stderr);
+		config_free(&cfg);
+		return 2;
+	}
+	if (cfg.help) {
+		config_usage(stderr);
+		config_free(&cfg);
+		return 0;
+	}
+	if (cfg.version) {
+		printf("rqlited %s linux %s C11 sqlite%s\n", RQLITED_VERSION,
+#if defined(__x86_64__)
+		    "amd64",
+#elif defined(__aarch64__)
+		    "arm64",
+#else
+		    "unknown",
+#endif
+		    sqlite3_libversion());
+		config_free(&cfg);
+		return 0;
+	}
+	if (cfg.data_dir[0] == '\0') {
+		fprintf(stderr, "fatal: no data directory set\n");
+		config_usage(stderr);
+		config_free(&cfg);
+		return 2;
+	}
+	if (config_validate(&cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
+	if (config_unsupported(&cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "fatal: %s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
+	if (cfg.raft_log_level[0] != '\0')
+		(void)log_level_parse(cfg.raft_log_level, &level);
+	/* The Raft log level defaults to WARN in rqlite; our process logs are more useful
+	 * at INFO, so only an explicit DEBUG raises it and ERROR lowers it. */
+	if (level == LOG_LEVEL_WARN)
+		level = LOG_LEVEL_INFO;
+	if (cfg.role != NULL) {
+		role = proc_from_name(cfg.role);
+		if (role == PROC_MAX || role == PROC_SUPERVISOR) {
+			fprintf(stderr, "fatal: unknown role %s\n", cfg.role);
+			return 2;
+		}
+		log_init(proc_name(role), level);
+		run_role(role, argc, argv);
+	}
+	log_init("rqlited", level);
+	{
+		struct supervisor_options so = {
+			.data_dir = cfg.data_dir,
+			.http_addr = cfg.http_addr,
+			.raft_addr = cfg.raft_addr,
+			.argc = argc,
+			.argv = argv,
+		};
+		rc = supervisor_main(&so);
+	}
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * The catalogue of every message that crosses a link between processes.
+ * One X-macro list generates the enum, the names used in logs and the
+ * per-link acceptance tables, so a new message touches this list, its
+ * sender and its handler — nothing else.
+ *
+ * Column 2 is the link the message travels on (who sends → who receives).
+ */
+#ifndef RQ_IPC_MSG_H
+#define RQ_IPC_MSG_H
+
+#define IPC_MESSAGES(X)							\
+	/* supervisor ⇄ every child (SOCK_SEQPACKET, may carry one fd) */	\
+	X(SV_READY,		"child → supervisor: started, serving")	\
+	X(SV_PING,		"supervisor → child: heartbeat")		\
+	X(SV_PONG,		"child → supervisor: heartbeat answer")	\
+	X(SV_LINK,		"supervisor → child: fd of a link to role r")	\
+	X(SV_LISTEN,		"supervisor → child: fd of listener n")	\
+	X(SV_SHUTDOWN,		"supervisor → child: stop in order")		\
+	/* gateway ⇄ consensus */					\
+	X(PROPOSE,		"gateway → consensus: command c for the log") \
+	X(PROPOSE_RESULT,	"consensus → gateway: index i, result res or error e") \
+	X(BARRIER,		"gateway → consensus: read barrier for level l") \
+	X(BARRIER_RESULT,	"consensus → gateway: read index i or error e") \
+	X(STATE,		"consensus → gateway, storage: role, term, leader") \
+	X(CONS_STATUS,		"gateway → consensus: /status raft section") \
+	X(CONS_STATUS_RESULT,	"consensus → gateway: status map s")	\
+	/* gateway ⇄ storage */						\
+	X(QUERY,		"gateway → storage: read command c after index mi") \
+	X(QUERY_RESULT,		"storage → gateway: result res")	\
+	X(STORE_STATUS,		"gateway → storage: /status sqlite section") \
+	X(STORE_STATUS_RESULT,	"storage → gateway: status map s")	\
+	/* consensus ⇄ storage */					\
+	X(STORAGE_HELLO,	"storage → consensus: applied index i at link up") \
+	X(APPLY,		"consensus → storage: committed entry i, term t, command c") \
+	X(APPLY_RESULT,		"storage → consensus: result res of entry i")
+
+enum ipc_type {
+	IPC_NONE = 0,
+#define IPC_ENUM_(name, doc) IPC_##name,
+	IPC_MESSAGES(IPC_ENUM_)
+#undef IPC_ENUM_
+	IPC_TYPE_MAX
+};
+
+/* "PROPOSE", or "unknown" for values outside the catalogue. */
+const char *ipc_type_name(unsigned type);
+
+#endif

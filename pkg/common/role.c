@@ -1,0 +1,148 @@
+/*
+ * Role skeleton (see role.h). Receives SV_LINK, SV_LISTEN, SV_PING and SV_SHUTDOWN
+ * from the supervisor; sends SV_READY and SV_PONG. A child whose supervisor link
+ * closes exits: a role never outlives its node.
+ */
+#include "role.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "ipc_codec.h"
+#include "ipc_fdpass.h"
+
+static void
+role_send_sv(struct role *r, enum ipc_type type)
+{
+	struct ipc_writer w;
+
+	ipc_writer_init(&w);
+	ipc_begin(&w, type, 0);
+	ipc_finish(&w);
+	if (ipc_fdpass_send(r->sv_fd, &w, -1) == -1)
+		log_warn("send %s to supervisor", ipc_type_name(type));
+	ipc_writer_destroy(&w);
+}
+
+static void
+role_sv_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct role *r = arg;
+	static char buf[IPC_SV_PACKET_MAX];
+
+	(void)what;
+	for (;;) {
+		struct ipc_msg m;
+		int passed, rc;
+		char name[32];
+		uint64_t peer;
+
+		rc = ipc_fdpass_recv(fd, buf, sizeof(buf), &m, &passed);
+		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (rc == 0 || rc == -1) {
+			log_warnx("supervisor link closed, exiting");
+			exit(1);
+		}
+		if (rc == -2) {
+			log_warnx("bad frame from supervisor, ignored");
+			continue;
+		}
+		switch (m.type) {
+		case IPC_SV_PING:
+			role_send_sv(r, IPC_SV_PONG);
+			break;
+		case IPC_SV_LINK:
+			if (passed < 0 || ipc_get_u64(&m, "r", &peer) != IPC_OK ||
+			    peer >= PROC_MAX) {
+				log_warnx("SV_LINK without a valid fd or role");
+				break;
+			}
+			r->ops->on_link((enum proc_id)peer, passed, r->ctx);
+			passed = -1;
+			break;
+		case IPC_SV_LISTEN:
+			if (passed < 0 || ipc_get_strbuf(&m, "n", name, sizeof(name)) != IPC_OK) {
+				log_warnx("SV_LISTEN without a valid fd or name");
+				break;
+			}
+			r->ops->on_listen(name, passed, r->ctx);
+			passed = -1;
+			break;
+		case IPC_SV_SHUTDOWN:
+			log_debug("shutdown requested");
+			r->ops->on_shutdown(r->ctx);
+			break;
+		default:
+			log_warnx("unexpected %s from supervisor", ipc_type_name(m.type));
+			break;
+		}
+		if (passed >= 0)
+			close(passed);
+		ipc_msg_destroy(&m);
+	}
+}
+
+static void
+role_sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct role *r = arg;
+
+	(void)what;
+	log_info("got signal %d, stopping", (int)sig);
+	r->ops->on_shutdown(r->ctx);
+}
+
+struct event_base *
+role_init(struct role *r, const struct role_ops *ops, void *ctx)
+{
+	memset(r, 0, sizeof(*r));
+	r->ops = ops;
+	r->ctx = ctx;
+	r->sv_fd = PROC_SUPERVISOR_FD;
+	/* A role never outlives the supervisor, even if it is killed with -9. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	if (getppid() == 1)
+		fatalx("supervisor already gone");
+	signal(SIGPIPE, SIG_IGN);
+	/* Ctrl-C reaches the whole process group; the supervisor orders the stop. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	r->base = event_base_new();
+	if (r->base == NULL)
+		fatalx("event_base_new failed");
+	evutil_make_socket_nonblocking(r->sv_fd);
+	r->sv_ev = event_new(r->base, r->sv_fd, EV_READ | EV_PERSIST, role_sv_cb, r);
+	event_add(r->sv_ev, NULL);
+	r->sigterm_ev = evsignal_new(r->base, SIGTERM, role_sigterm_cb, r);
+	event_add(r->sigterm_ev, NULL);
+	return r->base;
+}
+
+void
+role_ready(struct role *r)
+{
+	if (r->ready_sent)
+		return;
+	r->ready_sent = 1;
+	role_send_sv(r, IPC_SV_READY);
+}
+
+void
+role_run(struct role *r)
+{
+	event_base_dispatch(r->base);
+	log_debug("event loop done");
+	exit(0);
+}
+
+void
+role_exit(struct role *r)
+{
+	event_base_loopexit(r->base, NULL);
+}

@@ -1,0 +1,42 @@
+/*
+ * The skeleton every role process shares: event base, the supervisor link on fd 3
+ * (links to siblings and listening sockets arrive over it), heartbeats, signals,
+ * readiness. A role fills in role_ops and calls role_run().
+ */
+#ifndef RQ_COMMON_ROLE_H
+#define RQ_COMMON_ROLE_H
+
+#include <event2/event.h>
+
+#include "proc.h"
+
+struct role_ops {
+	enum proc_id id;
+	/* A new link to sibling `peer` (replaces any previous one). Takes ownership of fd. */
+	void (*on_link)(enum proc_id peer, int fd, void *ctx);
+	/* A listening socket named "http" or "raft". Takes ownership of fd. */
+	void (*on_listen)(const char *name, int fd, void *ctx);
+	/* Orderly stop requested; call role_exit() when done (may be at once). */
+	void (*on_shutdown)(void *ctx);
+};
+
+struct role {
+	const struct role_ops *ops;
+	void *ctx;
+	struct event_base *base;
+	struct event *sv_ev;
+	struct event *sigterm_ev;
+	int sv_fd;
+	int ready_sent;
+};
+
+/* Sets up the event base and the supervisor link; returns the base to build on. */
+struct event_base *role_init(struct role *r, const struct role_ops *ops, void *ctx);
+/* Tells the supervisor this role is serving. */
+void role_ready(struct role *r);
+/* Runs the loop until role_exit(); never returns. */
+void role_run(struct role *r) __attribute__((__noreturn__));
+/* Leaves the loop; role_run then exits the process with status 0. */
+void role_exit(struct role *r);
+
+#endif

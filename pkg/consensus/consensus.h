@@ -1,0 +1,21 @@
+/* The consensus role: Raft core, durable log, peers, and the order of commits. */
+#ifndef RQ_CONSENSUS_H
+#define RQ_CONSENSUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct consensus_options {
+	const char *data_dir;
+	const char *node_id;
+	const char *raft_adv_addr;
+	const char *http_adv_addr;	/* "host:port", for /status and /nodes */
+	int64_t election_timeout_ms;
+	int64_t heartbeat_timeout_ms;
+	int64_t lease_timeout_ms;	/* 0: Raft default */
+	bool non_voter;
+};
+
+void consensus_main(const struct consensus_options *opts) __attribute__((__noreturn__));
+
+#endif

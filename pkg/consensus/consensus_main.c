@@ -1,0 +1,680 @@
+/*
+ * The consensus process: drives the pure Raft core (pkg/raft) with a clock, the
+ * durable log (pkg/raftlog) and the links to its siblings.
+ *
+ * From gateway: PROPOSE → (entry committed and applied) → PROPOSE_RESULT;
+ *               BARRIER (weak: lease check; linearizable: read index) → BARRIER_RESULT;
+ *               CONS_STATUS → CONS_STATUS_RESULT.
+ * To gateway:   STATE whenever role, term or leader changes.
+ * To storage:   APPLY for each committed entry, in order, exactly once per storage
+ *               incarnation (it tells us where it is with STORAGE_HELLO).
+ * From storage: APPLY_RESULT → raft_applied() and the waiting proposal's answer.
+ *
+ * Group commit: every frame that arrived in one loop iteration is handed to the core
+ * before one ready batch is processed, so all proposals pending at once share one log
+ * append and one fsync.
+ */
+#include "consensus.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/role.h"
+#include "ipc_codec.h"
+#include "ipc_conn.h"
+#include "raft/raft.h"
+#include "raftlog/raftlog.h"
+
+/* A proposal waiting for its entry to be applied. */
+struct pending {
+	uint64_t index, term;
+	uint64_t request_id;
+	int is_gateway;		/* the requester was the gateway link of this incarnation */
+	struct pending *next;
+};
+
+struct consensus {
+	struct role role;
+	const struct consensus_options *opts;
+	struct raft *raft;
+	struct raftlog *log;
+	struct ipc_conn *links[PROC_MAX];
+	struct event *tick_ev;
+	struct event *ready_ev;
+	int raft_listen_fd;
+	struct event *raft_accept_ev;
+	struct pending *pending_head, *pending_tail;
+	uint64_t storage_sent;		/* highest index handed to the current storage */
+	int storage_known;		/* STORAGE_HELLO received on the current link */
+	struct ipc_writer w;
+	int stopping;
+};
+
+static struct consensus cs;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void consensus_process_ready(void);
+
+/* Process the core's ready batch at the end of this loop iteration. */
+static void
+consensus_schedule_ready(void)
+{
+	event_active(cs.ready_ev, 0, 0);
+}
+
+static void
+consensus_send_error(struct ipc_conn *c, enum ipc_type type, uint64_t request_id,
+    const char *err)
+{
+	if (c == NULL)
+		return;
+	ipc_begin(&cs.w, type, request_id);
+	ipc_add_str(&cs.w, "e", err);
+	if (raft_leader_id(cs.raft)[0] != '\0') {
+		ipc_add_str(&cs.w, "ld", raft_leader_id(cs.raft));
+		ipc_add_str(&cs.w, "la", raft_leader_address(cs.raft));
+	}
+	ipc_finish(&cs.w);
+	ipc_conn_send(c, &cs.w);
+}
+
+static void
+consensus_send_state(void)
+{
+	struct ipc_conn *c = cs.links[PROC_GATEWAY];
+
+	if (c == NULL)
+		return;
+	ipc_begin(&cs.w, IPC_STATE, 0);
+	ipc_add_str(&cs.w, "st", raft_state_name(raft_state(cs.raft)));
+	ipc_add_u64(&cs.w, "t", raft_term(cs.raft));
+	ipc_add_str(&cs.w, "ld", raft_leader_id(cs.raft));
+	ipc_add_str(&cs.w, "la", raft_leader_address(cs.raft));
+	ipc_add_u64(&cs.w, "ci", raft_commit_index(cs.raft));
+	ipc_finish(&cs.w);
+	ipc_conn_send(c, &cs.w);
+}
+
+/* ---- storage side ---------------------------------------------------------------- */
+
+static void
+consensus_send_apply(const struct raft_entry *e)
+{
+	ipc_begin(&cs.w, IPC_APPLY, 0);
+	ipc_add_u64(&cs.w, "i", e->index);
+	ipc_add_u64(&cs.w, "t", e->term);
+	ipc_add_u64(&cs.w, "ty", (uint64_t)e->type);
+	ipc_add_bin(&cs.w, "c", e->data != NULL ? e->data : "", e->len);
+	ipc_finish(&cs.w);
+	ipc_conn_send(cs.links[PROC_STORAGE], &cs.w);
+	cs.storage_sent = e->index;
+}
+
+static int
+consensus_resend_cb(const struct raftlog_entry *le, void *arg)
+{
+	struct raft_entry e = {
+		.index = le->index, .term = le->term,
+		.type = (enum raft_entry_type)le->type, .data = le->data, .len = le->len,
+	};
+	(void)arg;
+	consensus_send_apply(&e);
+	return 0;
+}
+
+/* Hands storage every committed entry it has not seen, reading the log when the
+ * entries are no longer in the ready batch (storage restarted, or linked late). */
+static void
+consensus_pump_storage(const struct raft_entry *committed, unsigned n)
+{
+	uint64_t commit = raft_commit_index(cs.raft);
+	uint64_t persisted = raft_persisted_index(cs.raft);
+	uint64_t upto = commit < persisted ? commit : persisted;
+
+	if (cs.links[PROC_STORAGE] == NULL || !cs.storage_known)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		if (committed[i].index == cs.storage_sent + 1)
+			consensus_send_apply(&committed[i]);
+	}
+	if (cs.storage_sent < upto) {
+		uint64_t first = raftlog_first_index(cs.log);
+		uint64_t from = cs.storage_sent + 1;
+		int rc;
+		if (first == 0 || from < first) {
+			log_warnx("storage needs entry %llu but the log starts at %llu",
+			    (unsigned long long)from, (unsigned long long)first);
+			return;
+		}
+		rc = raftlog_read(cs.log, from, upto, consensus_resend_cb, NULL);
+		if (rc < 0)
+			fatalx("read log [%llu, %llu]: %s", (unsigned long long)from,
+			    (unsigned long long)upto, raftlog_strerror(rc));
+	}
+}
+
+static void
+consensus_on_apply_result(struct ipc_msg *m)
+{
+	uint64_t index;
+	const char *res;
+	size_t len;
+
+	if (ipc_get_u64(m, "i", &index) != IPC_OK || ipc_get_bin(m, "res", &res, &len) != IPC_OK) {
+		log_warnx("APPLY_RESULT without index or result");
+		return;
+	}
+	if (index > raft_applied_index(cs.raft))
+		raft_applied(cs.raft, index);
+	while (cs.pending_head != NULL && cs.pending_head->index <= index) {
+		struct pending *p = cs.pending_head;
+		cs.pending_head = p->next;
+		if (cs.pending_head == NULL)
+			cs.pending_tail = NULL;
+		if (p->is_gateway && cs.links[PROC_GATEWAY] != NULL) {
+			if (p->index == index) {
+				ipc_begin(&cs.w, IPC_PROPOSE_RESULT, p->request_id);
+				ipc_add_u64(&cs.w, "i", index);
+				ipc_add_bin(&cs.w, "res", res, len);
+				ipc_finish(&cs.w);
+				ipc_conn_send(cs.links[PROC_GATEWAY], &cs.w);
+			} else {
+				consensus_send_error(cs.links[PROC_GATEWAY], IPC_PROPOSE_RESULT,
+				    p->request_id, "leadership lost while committing log");
+			}
+		}
+		free(p);
+	}
+	consensus_schedule_ready();
+}
+
+static void
+consensus_dispatch_storage(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	uint64_t applied;
+
+	(void)c; (void)arg;
+	switch (m->type) {
+	case IPC_STORAGE_HELLO:
+		if (ipc_get_u64(m, "i", &applied) != IPC_OK)
+			applied = 0;
+		log_info("storage has applied up to %llu", (unsigned long long)applied);
+		cs.storage_sent = applied;
+		cs.storage_known = 1;
+		consensus_pump_storage(NULL, 0);
+		break;
+	case IPC_APPLY_RESULT:
+		consensus_on_apply_result(m);
+		break;
+	default:
+		log_warnx("unexpected %s from storage", ipc_type_name(m->type));
+	}
+}
+
+/* ---- gateway side ---------------------------------------------------------------- */
+
+static void
+consensus_on_propose(struct ipc_conn *c, struct ipc_msg *m)
+{
+	const char *cmd;
+	size_t len;
+	uint64_t index, term;
+	struct pending *p;
+	int rc;
+
+	if (ipc_get_bin(m, "c", &cmd, &len) != IPC_OK) {
+		consensus_send_error(c, IPC_PROPOSE_RESULT, m->request_id, "invalid proposal");
+		return;
+	}
+	rc = raft_propose(cs.raft, cmd, len, &index, &term);
+	if (rc != 0) {
+		consensus_send_error(c, IPC_PROPOSE_RESULT, m->request_id,
+		    rc == RAFT_ENOTLEADER ? "not leader" : raft_strerror(rc));
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		fatalx("out of memory");
+	p->index = index;
+	p->term = term;
+	p->request_id = m->request_id;
+	p->is_gateway = 1;
+	if (cs.pending_tail != NULL)
+		cs.pending_tail->next = p;
+	else
+		cs.pending_head = p;
+	cs.pending_tail = p;
+	consensus_schedule_ready();
+}
+
+static void
+consensus_on_barrier(struct ipc_conn *c, struct ipc_msg *m)
+{
+	char level[32] = "weak";
+	uint64_t now = now_ms();
+	int rc;
+
+	(void)ipc_get_strbuf(m, "l", level, sizeof(level));
+	if (raft_state(cs.raft) != RAFT_LEADER) {
+		consensus_send_error(c, IPC_BARRIER_RESULT, m->request_id, "not leader");
+		return;
+	}
+	if (strcmp(level, "linearizable") == 0) {
+		rc = raft_read_index(cs.raft, now, m->request_id);
+		if (rc != 0)
+			consensus_send_error(c, IPC_BARRIER_RESULT, m->request_id, raft_strerror(rc));
+		consensus_schedule_ready();
+		return;
+	}
+	if (!raft_lease_valid(cs.raft, now)) {
+		consensus_send_error(c, IPC_BARRIER_RESULT, m->request_id, "not leader");
+		return;
+	}
+	ipc_begin(&cs.w, IPC_BARRIER_RESULT, m->request_id);
+	ipc_add_u64(&cs.w, "i", 0);
+	ipc_finish(&cs.w);
+	ipc_conn_send(c, &cs.w);
+}
+
+static void
+consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
+{
+	const struct raft_config *cfg = raft_configuration(cs.raft);
+	msgpack_packer *pk = &cs.w.pk;
+	uint64_t now = now_ms();
+	int64_t contact = raft_last_contact(cs.raft, now);
+
+	ipc_begin(&cs.w, IPC_CONS_STATUS_RESULT, m->request_id);
+	ipc_add_str(&cs.w, "state", raft_state_name(raft_state(cs.raft)));
+	ipc_add_u64(&cs.w, "term", raft_term(cs.raft));
+	ipc_add_bool(&cs.w, "voter", raft_is_voter(cs.raft));
+	ipc_add_u64(&cs.w, "commit_index", raft_commit_index(cs.raft));
+	ipc_add_u64(&cs.w, "applied_index", raft_applied_index(cs.raft));
+	ipc_add_u64(&cs.w, "last_log_index", raft_last_index(cs.raft));
+	ipc_add_u64(&cs.w, "last_log_term", raft_last_term(cs.raft));
+	ipc_add_u64(&cs.w, "last_snapshot_index", raft_snapshot_index(cs.raft));
+	ipc_add_u64(&cs.w, "last_snapshot_term", raft_snapshot_term(cs.raft));
+	ipc_add_u64(&cs.w, "latest_configuration_index", raft_configuration_index(cs.raft));
+	ipc_add_i64(&cs.w, "last_contact_ms", contact);
+	ipc_add_str(&cs.w, "leader_id", raft_leader_id(cs.raft));
+	ipc_add_str(&cs.w, "leader_addr", raft_leader_address(cs.raft));
+	ipc_add_str(&cs.w, "node_id", cs.opts->node_id);
+	ipc_add_str(&cs.w, "addr", cs.opts->raft_adv_addr);
+	ipc_add_u64(&cs.w, "fsm_pending", raft_commit_index(cs.raft) - raft_applied_index(cs.raft));
+	ipc_add_key(&cs.w, "nodes");
+	msgpack_pack_array(pk, cfg->n);
+	for (unsigned i = 0; i < cfg->n; i++) {
+		const struct raft_server *s = &cfg->servers[i];
+		msgpack_pack_map(pk, 3);
+		msgpack_pack_str_with_body(pk, "id", 2);
+		msgpack_pack_str_with_body(pk, s->id, strlen(s->id));
+		msgpack_pack_str_with_body(pk, "addr", 4);
+		msgpack_pack_str_with_body(pk, s->address, strlen(s->address));
+		msgpack_pack_str_with_body(pk, "suffrage", 8);
+		if (s->suffrage == RAFT_VOTER)
+			msgpack_pack_str_with_body(pk, "voter", 5);
+		else
+			msgpack_pack_str_with_body(pk, "nonvoter", 8);
+	}
+	ipc_finish(&cs.w);
+	ipc_conn_send(c, &cs.w);
+}
+
+static void
+consensus_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)arg;
+	switch (m->type) {
+	case IPC_PROPOSE:
+		consensus_on_propose(c, m);
+		break;
+	case IPC_BARRIER:
+		consensus_on_barrier(c, m);
+		break;
+	case IPC_CONS_STATUS:
+		consensus_on_status(c, m);
+		break;
+	default:
+		log_warnx("unexpected %s from gateway", ipc_type_name(m->type));
+	}
+}
+
+/* ---- the ready batch ------------------------------------------------------------- */
+
+static void
+consensus_persist(const struct raft_ready *rd)
+{
+	int rc;
+
+	if (rd->hard_state_changed) {
+		rc = raftlog_save_vote(cs.log, rd->term, rd->vote != NULL ? rd->vote : "");
+		if (rc != 0)
+			fatalx("save term and vote: %s", raftlog_strerror(rc));
+	}
+	if (rd->truncate_from != 0) {
+		rc = raftlog_truncate_suffix(cs.log, rd->truncate_from);
+		if (rc != 0)
+			fatalx("truncate log from %llu: %s",
+			    (unsigned long long)rd->truncate_from, raftlog_strerror(rc));
+	}
+	if (rd->n_entries > 0) {
+		struct raftlog_entry le[64];
+		unsigned done = 0;
+		while (done < rd->n_entries) {
+			unsigned k = 0;
+			for (; k < 64 && done + k < rd->n_entries; k++) {
+				const struct raft_entry *e = &rd->entries[done + k];
+				le[k].index = e->index;
+				le[k].term = e->term;
+				le[k].type = (uint8_t)e->type;
+				le[k].data = e->data;
+				le[k].len = e->len;
+			}
+			rc = raftlog_append(cs.log, le, k);
+			if (rc != 0)
+				fatalx("append to log: %s", raftlog_strerror(rc));
+			done += k;
+		}
+		/* One fsync for the whole batch: this is the group commit. */
+		rc = raftlog_sync(cs.log);
+		if (rc != 0)
+			fatalx("sync log: %s", raftlog_strerror(rc));
+		raft_persisted(cs.raft, rd->entries[rd->n_entries - 1].index,
+		    rd->entries[rd->n_entries - 1].term);
+	}
+}
+
+static void
+consensus_deliver_reads(const struct raft_ready *rd)
+{
+	for (unsigned i = 0; i < rd->n_reads; i++) {
+		const struct raft_read *rr = &rd->reads[i];
+		struct ipc_conn *c = cs.links[PROC_GATEWAY];
+		if (c == NULL)
+			continue;
+		if (rr->status != 0) {
+			consensus_send_error(c, IPC_BARRIER_RESULT, rr->cookie,
+			    rr->status == RAFT_ELEADERSHIPLOST ? "leadership lost" :
+			    raft_strerror(rr->status));
+			continue;
+		}
+		ipc_begin(&cs.w, IPC_BARRIER_RESULT, rr->cookie);
+		ipc_add_u64(&cs.w, "i", rr->index);
+		ipc_finish(&cs.w);
+		ipc_conn_send(c, &cs.w);
+	}
+}
+
+static void
+consensus_process_ready(void)
+{
+	struct raft_ready rd;
+	int rounds = 0;
+
+	while (raft_has_ready(cs.raft) && rounds++ < 1000) {
+		if (raft_ready(cs.raft, &rd) != 0)
+			break;
+		if (rd.snapshot != NULL)
+			log_warnx("snapshot install requested; snapshots are not supported yet");
+		consensus_persist(&rd);
+		/* Peer transport comes with clustering; a one-voter node sends nothing. */
+		for (unsigned i = 0; i < rd.n_messages; i++)
+			log_debug("dropping %s to %s: no peer transport",
+			    raft_message_type_name(rd.messages[i].type), rd.messages[i].to);
+		consensus_pump_storage(rd.committed, rd.n_committed);
+		consensus_deliver_reads(&rd);
+		if (rd.soft_state_changed) {
+			log_info("raft state %s, term %llu, leader \"%s\"",
+			    raft_state_name(rd.state), (unsigned long long)raft_term(cs.raft),
+			    rd.leader_id != NULL ? rd.leader_id : "");
+			consensus_send_state();
+		}
+	}
+}
+
+static void
+consensus_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+	consensus_process_ready();
+}
+
+static void
+consensus_arm_tick(void)
+{
+	uint64_t now = now_ms(), next = raft_next_timeout(cs.raft);
+	uint64_t delta = next > now ? next - now : 0;
+	struct timeval tv;
+
+	if (delta > 1000)
+		delta = 1000;
+	tv.tv_sec = (time_t)(delta / 1000);
+	tv.tv_usec = (suseconds_t)((delta % 1000) * 1000);
+	evtimer_add(cs.tick_ev, &tv);
+}
+
+static void
+consensus_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+	raft_tick(cs.raft, now_ms());
+	consensus_process_ready();
+	consensus_arm_tick();
+}
+
+/* ---- links and life cycle -------------------------------------------------------- */
+
+static void
+consensus_link_closed(struct ipc_conn *c, const char *reason, void *arg)
+{
+	enum proc_id peer = (enum proc_id)(intptr_t)arg;
+
+	log_info("link to %s closed: %s", proc_name(peer), reason);
+	if (cs.links[peer] != c)
+		return;
+	cs.links[peer] = NULL;
+	if (peer == PROC_STORAGE)
+		cs.storage_known = 0;
+	if (peer == PROC_GATEWAY)
+		for (struct pending *p = cs.pending_head; p != NULL; p = p->next)
+			p->is_gateway = 0;
+}
+
+static void
+consensus_on_link(enum proc_id peer, int fd, void *ctx)
+{
+	ipc_msg_cb *cb;
+
+	(void)ctx;
+	if (peer == PROC_GATEWAY)
+		cb = consensus_dispatch_gateway;
+	else if (peer == PROC_STORAGE)
+		cb = consensus_dispatch_storage;
+	else {
+		log_warnx("link to %s not expected", proc_name(peer));
+		close(fd);
+		return;
+	}
+	if (cs.links[peer] != NULL) {
+		ipc_conn_free(cs.links[peer]);
+		cs.links[peer] = NULL;
+		if (peer == PROC_GATEWAY)
+			for (struct pending *p = cs.pending_head; p != NULL; p = p->next)
+				p->is_gateway = 0;
+	}
+	if (peer == PROC_STORAGE)
+		cs.storage_known = 0;	/* until its HELLO says where it is */
+	cs.links[peer] = ipc_conn_new(cs.role.base, fd, proc_name(peer), cb,
+	    consensus_link_closed, (void *)(intptr_t)peer);
+	if (peer == PROC_GATEWAY)
+		consensus_send_state();
+}
+
+static void
+consensus_raft_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int c;
+
+	(void)what; (void)arg;
+	/* Clustering (peer links) is not built yet: refuse politely. */
+	while ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(c);
+}
+
+static void
+consensus_on_listen(const char *name, int fd, void *ctx)
+{
+	(void)ctx;
+	if (strcmp(name, "raft") != 0) {
+		log_warnx("listener %s not expected", name);
+		close(fd);
+		return;
+	}
+	cs.raft_listen_fd = fd;
+	cs.raft_accept_ev = event_new(cs.role.base, fd, EV_READ | EV_PERSIST,
+	    consensus_raft_accept_cb, NULL);
+	event_add(cs.raft_accept_ev, NULL);
+}
+
+static void
+consensus_on_shutdown(void *ctx)
+{
+	(void)ctx;
+	if (cs.stopping)
+		return;
+	cs.stopping = 1;
+	raft_shutdown(cs.raft);
+	consensus_process_ready();
+	raftlog_close(cs.log);
+	cs.log = NULL;
+	role_exit(&cs.role);
+}
+
+static const struct role_ops consensus_ops = {
+	.id = PROC_CONSENSUS,
+	.on_link = consensus_on_link,
+	.on_listen = consensus_on_listen,
+	.on_shutdown = consensus_on_shutdown,
+};
+
+/* Entries read from the log for raft_load(); data copied out of the read buffer. */
+struct load_buf {
+	struct raft_entry *entries;
+	unsigned n, cap;
+};
+
+static int
+consensus_load_cb(const struct raftlog_entry *le, void *arg)
+{
+	struct load_buf *lb = arg;
+	void *data = NULL;
+
+	if (lb->n == lb->cap) {
+		unsigned cap = lb->cap ? lb->cap * 2 : 1024;
+		struct raft_entry *ne = realloc(lb->entries, cap * sizeof(*ne));
+		if (ne == NULL)
+			fatalx("out of memory loading the log");
+		lb->entries = ne;
+		lb->cap = cap;
+	}
+	if (le->len > 0) {
+		data = malloc(le->len);
+		if (data == NULL)
+			fatalx("out of memory loading the log");
+		memcpy(data, le->data, le->len);
+	}
+	lb->entries[lb->n++] = (struct raft_entry){
+		.index = le->index, .term = le->term,
+		.type = (enum raft_entry_type)le->type, .data = data, .len = le->len,
+	};
+	return 0;
+}
+
+static void
+consensus_open_log(void)
+{
+	char dir[PATH_MAX], vote[RAFTLOG_MAX_VOTED_FOR + 1];
+	struct raft_options ro;
+	struct load_buf lb = { 0 };
+	uint64_t term, first, last;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/raft", cs.opts->data_dir);
+	rc = raftlog_open(dir, NULL, &cs.log);
+	if (rc != 0)
+		fatalx("open Raft log in %s: %s", dir, raftlog_strerror(rc));
+	rc = raftlog_load_vote(cs.log, &term, vote, sizeof(vote));
+	if (rc != 0)
+		fatalx("load term and vote: %s", raftlog_strerror(rc));
+
+	memset(&ro, 0, sizeof(ro));
+	ro.id = cs.opts->node_id;
+	ro.address = cs.opts->raft_adv_addr;
+	ro.election_timeout_ms = (unsigned)cs.opts->election_timeout_ms;
+	ro.heartbeat_ms = (unsigned)cs.opts->heartbeat_timeout_ms / 10;
+	ro.lease_ms = (unsigned)cs.opts->lease_timeout_ms;
+	ro.seed = (uint64_t)getpid() ^ now_ms();
+	rc = raft_new(&ro, &cs.raft);
+	if (rc != 0)
+		fatalx("raft_new: %s", raft_strerror(rc));
+
+	first = raftlog_first_index(cs.log);
+	last = raftlog_last_index(cs.log);
+	if (first != 0) {
+		rc = raftlog_read(cs.log, first, last, consensus_load_cb, &lb);
+		if (rc != 0)
+			fatalx("read log: %s", raftlog_strerror(rc));
+	}
+	if (lb.n == 0 && term == 0) {
+		struct raft_config cfg;
+		raft_config_init(&cfg);
+		raft_config_add(&cfg, cs.opts->node_id, cs.opts->raft_adv_addr, RAFT_VOTER);
+		rc = raft_bootstrap(cs.raft, &cfg);
+		raft_config_free(&cfg);
+		if (rc != 0)
+			fatalx("bootstrap: %s", raft_strerror(rc));
+		log_info("bootstrapped a single-node cluster as %s", cs.opts->node_id);
+	} else {
+		rc = raft_load(cs.raft, term, vote, NULL, lb.entries, lb.n);
+		if (rc != 0)
+			fatalx("load Raft state: %s", raft_strerror(rc));
+		log_info("loaded term %llu and %u log entries", (unsigned long long)term, lb.n);
+	}
+	for (unsigned i = 0; i < lb.n; i++)
+		free((void *)lb.entries[i].data);
+	free(lb.entries);
+}
+
+void
+consensus_main(const struct consensus_options *opts)
+{
+	memset(&cs, 0, sizeof(cs));
+	cs.opts = opts;
+	cs.raft_listen_fd = -1;
+	role_init(&cs.role, &consensus_ops, &cs);
+	ipc_writer_init(&cs.w);
+	consensus_open_log();
+	cs.ready_ev = event_new(cs.role.base, -1, 0, consensus_ready_cb, NULL);
+	cs.tick_ev = evtimer_new(cs.role.base, consensus_tick_cb, NULL);
+	if (raft_start(cs.raft, now_ms()) != 0)
+		fatalx("raft_start failed");
+	consensus_process_ready();
+	consensus_arm_tick();
+	role_ready(&cs.role);
+	role_run(&cs.role);
+}

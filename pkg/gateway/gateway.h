@@ -1,0 +1,26 @@
+/*
+ * The gateway role: rqlite's HTTP API on libmicrohttpd, driven from a libevent loop.
+ * It holds no database or Raft state: every request becomes messages to consensus
+ * (writes, read barriers, status) and storage (reads, status).
+ */
+#ifndef RQ_GATEWAY_H
+#define RQ_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct gateway_options {
+	const char *node_id;
+	const char *http_addr;		/* bind, for /status */
+	const char *http_adv_addr;	/* advertised host:port */
+	const char *raft_adv_addr;
+	const char *allow_origin;	/* "" for none */
+	const char *data_dir;
+	const char *version;		/* X-RQLITE-VERSION */
+	bool non_voter;
+	int64_t apply_timeout_ns;
+};
+
+void gateway_main(const struct gateway_options *opts) __attribute__((__noreturn__));
+
+#endif

@@ -1,0 +1,415 @@
+/*
+ * The data endpoints: /db/execute, /db/query, /db/request, /db/sql.
+ *
+ * Writes (and `strong` reads) become a command proposed to consensus, answered once
+ * the entry is committed and applied. Other reads go to storage directly, after a
+ * read barrier from consensus for `weak` (leader lease) and `linearizable` (read
+ * index, which storage waits for). A /db/request whose statements storage finds not
+ * all read-only is proposed through the log instead.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "gateway_internal.h"
+#include "gateway_pragma.h"
+#include "gateway_render.h"
+#include "gateway_rewrite.h"
+
+enum { STAGE_BARRIER = 1, STAGE_QUERY, STAGE_PROPOSE };
+
+static bool
+gw_method_is(const struct gw_req *r, const char *m)
+{
+	return strcmp(r->method, m) == 0;
+}
+
+static bool
+gw_is_text_plain(const struct gw_req *r)
+{
+	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	return ct != NULL && strncasecmp(ct, "text/plain", 10) == 0;
+}
+
+/* Level `auto` is `none` on a read replica and `weak` on a voter (API.md §2.5). */
+static enum gateway_level
+gw_effective_level(const struct gw_req *r)
+{
+	if (r->params.level == GATEWAY_LEVEL_AUTO)
+		return gw.opts->non_voter ? GATEWAY_LEVEL_NONE : GATEWAY_LEVEL_WEAK;
+	return r->params.level;
+}
+
+static void
+gw_render_opts(const struct gw_req *r, bool is_query, uint64_t raft_index,
+    struct gateway_render_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->pretty = r->params.pretty;
+	o->timings = r->params.timings;
+	o->associative = r->params.associative;
+	o->blob_array = r->params.blob_array;
+	o->qualify_columns = r->params.qualify_columns;
+	o->is_query = is_query;
+	o->total_time = gw_elapsed(r);
+	o->raft_index = r->params.raft_index ? raft_index : 0;
+}
+
+void
+gw_respond_json_error(struct gw_req *r, const char *msg)
+{
+	struct gateway_render_opts o;
+	struct json_writer jw;
+	char *buf;
+	size_t len;
+
+	gw_render_opts(r, false, 0, &o);
+	json_writer_init(&jw, o.pretty);
+	gateway_render_error(msg, &o, &jw);
+	buf = json_writer_steal(&jw, &len);
+	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", buf, len);
+}
+
+/* Renders storage's result map (msgpack bytes) as the HTTP answer. */
+static void
+gw_respond_results(struct gw_req *r, const char *res, size_t len, bool is_query)
+{
+	msgpack_unpacked un;
+	struct gateway_render_opts o;
+	char err[GATEWAY_RENDER_ERR_MAX], *out = NULL;
+	size_t off = 0, out_len = 0;
+
+	msgpack_unpacked_init(&un);
+	if (ipc_msgpack_validate(res, len) != 0 ||
+	    msgpack_unpack_next(&un, res, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+		msgpack_unpacked_destroy(&un);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed result from storage");
+		return;
+	}
+	gw_render_opts(r, is_query, r->raft_index, &o);
+	if (gateway_render_to_buffer(&un.data, &o, &out, &out_len, err, sizeof(err)) != 0) {
+		msgpack_unpacked_destroy(&un);
+		free(out);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+		return;
+	}
+	msgpack_unpacked_destroy(&un);
+	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", out, out_len);
+	gw_add_header(r, "X-RQLITE-SERVED-BY", gw.opts->http_adv_addr);
+}
+
+static void
+gw_leader_not_found(struct gw_req *r)
+{
+	gw.counters.leader_not_found++;
+	gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+}
+
+/*
+ * Parses the body into statements: text/plain is one statement (execute and query
+ * only), anything else a JSON array. false when an answer (400) was given.
+ */
+static bool
+gw_parse_body(struct gw_req *r, struct gateway_body *b, bool allow_text)
+{
+	char err[GATEWAY_BODY_ERR_MAX];
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if (allow_text && gw_is_text_plain(r))
+		rc = gateway_body_from_sql(r->body != NULL ? r->body : "", r->body_len, b);
+	else
+		rc = gateway_body_parse_json(r->body != NULL ? r->body : "", r->body_len, b,
+		    err, sizeof(err));
+	if (rc != 0) {
+		gw_respond_text(r, MHD_HTTP_BAD_REQUEST, rc == -1 && !(allow_text &&
+		    gw_is_text_plain(r)) ? err : "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Checks pragmas, rewrites non-deterministic SQL if asked, and packs the command into
+ * r->cmd. false when an answer was given.
+ */
+static bool
+gw_build_command(struct gw_req *r, struct gateway_body *b, int kind, bool rewrite)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	/* Rounded up: 500us must not become 0, which means no timeout. */
+	int64_t to_ms = (r->params.db_timeout_ns + 999999) / 1000000;
+
+	for (size_t i = 0; i < b->n; i++) {
+		if (gateway_pragma_disallowed(b->stmts[i].sql, b->stmts[i].sql_len)) {
+			gw_respond_json_error(r, GATEWAY_PRAGMA_ERROR);
+			return false;
+		}
+	}
+	if (rewrite && !r->params.noparse) {
+		struct gateway_rewrite_opts ro;
+		memset(&ro, 0, sizeof(ro));
+		ro.rand = !r->params.norwrandom;
+		ro.time = !r->params.norwtime;
+		if (gateway_rewrite_body(b, &ro) != 0) {
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "SQL rewrite: out of memory");
+			return false;
+		}
+	}
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (gateway_body_pack_command(b, (enum gateway_cmd_kind)kind, r->params.transaction,
+	    to_ms > 0 ? (uint64_t)to_ms : 0, &pk) != 0) {
+		msgpack_sbuffer_destroy(&sb);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return false;
+	}
+	free(r->cmd);
+	r->cmd_len = sb.size;	/* release() zeroes the size */
+	r->cmd = msgpack_sbuffer_release(&sb);
+	msgpack_sbuffer_destroy(&sb);
+	r->kind = kind;
+	return true;
+}
+
+/* ---- the three steps a data request can take -------------------------------------- */
+
+static void gw_send_query(struct gw_req *r, uint64_t min_index);
+
+static void
+gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
+{
+	const char *res, *e;
+	size_t len, elen;
+	char ebuf[256];
+
+	if (ipc_get_str(m, "e", &e, &elen) == IPC_OK) {
+		snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
+		if (strcmp(ebuf, "not leader") == 0)
+			gw_leader_not_found(r);
+		else
+			gw_respond_json_error(r, ebuf);
+		return;
+	}
+	if (ipc_get_bin(m, "res", &res, &len) != IPC_OK) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply from consensus");
+		return;
+	}
+	(void)ipc_get_u64(m, "i", &r->raft_index);
+	gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY);
+}
+
+static void
+gw_propose(struct gw_req *r)
+{
+	r->stage = STAGE_PROPOSE;
+	gw_begin(r, IPC_PROPOSE);
+	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
+	if (gw_send_wait(r, PROC_CONSENSUS, gw_on_propose_result, r->params.timeout_ns) != 0)
+		gw_leader_not_found(r);
+}
+
+static void
+gw_on_query_result(struct gw_req *r, struct ipc_msg *m)
+{
+	const char *res;
+	size_t len;
+	msgpack_unpacked un;
+	size_t off = 0;
+	bool needs_write = false;
+
+	if (ipc_get_bin(m, "res", &res, &len) != IPC_OK) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply from storage");
+		return;
+	}
+	if (r->kind == GATEWAY_CMD_REQUEST) {
+		/* Storage ran nothing if a statement writes: go through the log. */
+		msgpack_unpacked_init(&un);
+		if (ipc_msgpack_validate(res, len) == 0 &&
+		    msgpack_unpack_next(&un, res, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+		    un.data.type == MSGPACK_OBJECT_MAP) {
+			for (uint32_t i = 0; i < un.data.via.map.size; i++) {
+				const msgpack_object_kv *kv = &un.data.via.map.ptr[i];
+				if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 1 &&
+				    kv->key.via.str.ptr[0] == 'w' && kv->val.type == MSGPACK_OBJECT_BOOLEAN)
+					needs_write = kv->val.via.boolean;
+			}
+		}
+		msgpack_unpacked_destroy(&un);
+		if (needs_write) {
+			gw_propose(r);
+			return;
+		}
+	}
+	gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY);
+}
+
+static void
+gw_send_query(struct gw_req *r, uint64_t min_index)
+{
+	r->stage = STAGE_QUERY;
+	gw_begin(r, IPC_QUERY);
+	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
+	if (min_index > 0)
+		ipc_add_u64(&gw.w, "mi", min_index);
+	if (gw_send_wait(r, PROC_STORAGE, gw_on_query_result,
+	    r->params.level == GATEWAY_LEVEL_LINEARIZABLE && r->kind == GATEWAY_CMD_QUERY ?
+	    r->params.linearizable_timeout_ns : r->params.timeout_ns) != 0)
+		gw_respond_json_error(r, "store not open");
+}
+
+static void
+gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
+{
+	uint64_t index = 0;
+	const char *e;
+	size_t elen;
+
+	if (ipc_get_str(m, "e", &e, &elen) == IPC_OK) {
+		if (elen == 10 && memcmp(e, "not leader", 10) == 0) {
+			gw_leader_not_found(r);
+		} else {
+			char ebuf[256];
+			snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
+			gw_respond_json_error(r, ebuf);
+		}
+		return;
+	}
+	(void)ipc_get_u64(m, "i", &index);
+	gw_send_query(r, index);
+}
+
+static void
+gw_barrier(struct gw_req *r, const char *level)
+{
+	r->stage = STAGE_BARRIER;
+	gw_begin(r, IPC_BARRIER);
+	ipc_add_str(&gw.w, "l", level);
+	if (gw_send_wait(r, PROC_CONSENSUS, gw_on_barrier_result, r->params.timeout_ns) != 0)
+		gw_leader_not_found(r);
+}
+
+/* Runs a read command (kind query or request) at the request's level. */
+static void
+gw_read(struct gw_req *r)
+{
+	switch (gw_effective_level(r)) {
+	case GATEWAY_LEVEL_NONE:
+		gw_send_query(r, 0);
+		break;
+	case GATEWAY_LEVEL_LINEARIZABLE:
+		gw_barrier(r, "linearizable");
+		break;
+	case GATEWAY_LEVEL_STRONG:
+		gw_propose(r);
+		break;
+	default:
+		gw_barrier(r, "weak");
+		break;
+	}
+}
+
+/* ---- handlers --------------------------------------------------------------------- */
+
+void
+gw_handle_execute(struct gw_req *r)
+{
+	struct gateway_body b;
+
+	if (!gw_method_is(r, "POST")) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.executions++;
+	if (!gw_parse_body(r, &b, true))
+		return;
+	if (gw_build_command(r, &b, GATEWAY_CMD_EXECUTE, true))
+		gw_propose(r);
+	gateway_body_free(&b);
+}
+
+void
+gw_handle_query(struct gw_req *r)
+{
+	struct gateway_body b;
+	bool ok;
+
+	memset(&b, 0, sizeof(b));
+	if (gw_method_is(r, "GET")) {
+		const char *q = r->params.q != NULL ? r->params.q : "";
+		ok = gateway_body_from_sql(q, strlen(q), &b) == 0;
+		if (!ok)
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	} else if (gw_method_is(r, "POST")) {
+		ok = gw_parse_body(r, &b, true);
+	} else {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.queries++;
+	if (!ok)
+		return;
+	/* Only strong reads enter the log, so only they are made deterministic. */
+	if (gw_build_command(r, &b, GATEWAY_CMD_QUERY,
+	    gw_effective_level(r) == GATEWAY_LEVEL_STRONG))
+		gw_read(r);
+	gateway_body_free(&b);
+}
+
+void
+gw_handle_request(struct gw_req *r)
+{
+	struct gateway_body b;
+
+	if (!gw_method_is(r, "POST")) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.requests++;
+	if (!gw_parse_body(r, &b, false))
+		return;
+	if (gw_build_command(r, &b, GATEWAY_CMD_REQUEST, true))
+		gw_read(r);
+	gateway_body_free(&b);
+}
+
+void
+gw_handle_sql(struct gw_req *r)
+{
+	struct gateway_body b;
+	struct gateway_rewrite_opts ro;
+	struct json_writer jw;
+	char *out;
+	size_t len;
+
+	memset(&b, 0, sizeof(b));
+	if (gw_method_is(r, "GET")) {
+		if (r->params.q == NULL) {
+			gw_respond_text(r, MHD_HTTP_BAD_REQUEST, "query not specified");
+			return;
+		}
+		if (gateway_body_from_sql(r->params.q, strlen(r->params.q), &b) != 0) {
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+			return;
+		}
+	} else if (gw_method_is(r, "POST")) {
+		if (!gw_parse_body(r, &b, false))
+			return;
+	} else {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.sql_analyze++;
+	memset(&ro, 0, sizeof(ro));
+	ro.rand = !r->params.norwrandom;
+	ro.time = !r->params.norwtime;
+	json_writer_init(&jw, r->params.pretty);
+	gateway_rewrite_explain(&b, &ro, r->params.timings ? gw_elapsed(r) : 0, &jw);
+	gateway_body_free(&b);
+	out = json_writer_steal(&jw, &len);
+	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", out, len);
+}

@@ -1,0 +1,441 @@
+/*
+ * libmicrohttpd inside the gateway's libevent loop. MHD runs in external-epoll mode:
+ * its epoll fd is one libevent read event plus a timer from MHD_get_timeout. A
+ * request that needs another process is suspended, and resumed when the reply
+ * arrives (or its timeout fires); the access handler then queues the answer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gateway_internal.h"
+
+#define GW_WAITING_SLOTS 65536	/* requests in flight to other processes at once */
+
+static void gw_http_arm(void);
+
+double
+gw_elapsed(const struct gw_req *r)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - r->started.tv_sec) +
+	    (double)(now.tv_nsec - r->started.tv_nsec) / 1e9;
+}
+
+/* ---- answers ---------------------------------------------------------------- */
+
+static void
+gw_common_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-RQLITE-VERSION", gw.opts->version);
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods", "OPTIONS, GET, POST");
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type");
+	if (gw.opts->allow_origin != NULL && gw.opts->allow_origin[0] != '\0')
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin", gw.opts->allow_origin);
+}
+
+void
+gw_respond(struct gw_req *r, unsigned status, const char *content_type, char *body, size_t len)
+{
+	struct MHD_Response *resp;
+
+	if (r->response != NULL) {
+		free(body);
+		return;
+	}
+	resp = MHD_create_response_from_buffer(len, body != NULL ? body : (char *)"",
+	    body != NULL ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		free(body);
+		return;
+	}
+	gw_common_headers(resp);
+	if (content_type != NULL)
+		MHD_add_response_header(resp, "Content-Type", content_type);
+	r->response = resp;
+	r->status = status;
+}
+
+void
+gw_add_header(struct gw_req *r, const char *name, const char *value)
+{
+	if (r->response != NULL)
+		MHD_add_response_header(r->response, name, value);
+}
+
+void
+gw_respond_text(struct gw_req *r, unsigned status, const char *text)
+{
+	size_t n = strlen(text);
+	char *b = malloc(n + 2);
+
+	if (b == NULL)
+		return;
+	memcpy(b, text, n);
+	b[n] = '\n';
+	b[n + 1] = '\0';
+	gw_respond(r, status, "text/plain; charset=utf-8", b, n + 1);
+	gw_add_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+void
+gw_respond_empty(struct gw_req *r, unsigned status)
+{
+	gw_respond(r, status, NULL, NULL, 0);
+}
+
+/* ---- waiting for other processes ------------------------------------------- */
+
+void
+gw_begin(struct gw_req *r, enum ipc_type type)
+{
+	r->wait_id = ++gw.next_id;
+	ipc_begin(&gw.w, type, r->wait_id);
+}
+
+static void
+gw_resume(struct gw_req *r)
+{
+	if (r->suspended) {
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+static void
+gw_unwait(struct gw_req *r)
+{
+	struct gw_req **slot = &gw.waiting[r->wait_id & gw.waiting_mask];
+
+	if (r->on_reply != NULL && *slot == r)
+		*slot = NULL;
+	r->on_reply = NULL;
+	if (r->timeout_ev != NULL)
+		evtimer_del(r->timeout_ev);
+}
+
+static void
+gw_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_req *r = arg;
+
+	(void)fd; (void)what;
+	gw_unwait(r);
+	gw_respond_json_error(r, "timeout");
+	gw_resume(r);
+	gw_http_kick();
+}
+
+int
+gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns)
+{
+	struct gw_req **slot = &gw.waiting[r->wait_id & gw.waiting_mask];
+	struct timeval tv;
+
+	ipc_finish(&gw.w);
+	if (gw.links[peer] == NULL || *slot != NULL)
+		return -1;
+	if (ipc_conn_send(gw.links[peer], &gw.w) != 0)
+		return -1;
+	*slot = r;
+	r->wait_peer = peer;
+	r->on_reply = on_reply;
+	if (timeout_ns <= 0)
+		timeout_ns = GATEWAY_DEFAULT_TIMEOUT_NS;
+	if (r->timeout_ev == NULL)
+		r->timeout_ev = evtimer_new(gw.role.base, gw_timeout_cb, r);
+	tv.tv_sec = (time_t)(timeout_ns / 1000000000);
+	tv.tv_usec = (suseconds_t)((timeout_ns % 1000000000) / 1000);
+	evtimer_add(r->timeout_ev, &tv);
+	if (!r->suspended) {
+		r->suspended = true;
+		MHD_suspend_connection(r->conn);
+	}
+	return 0;
+}
+
+void
+gw_dispatch_reply(struct ipc_msg *m, enum proc_id from)
+{
+	struct gw_req *r = gw.waiting[m->request_id & gw.waiting_mask];
+	gw_reply_fn *fn;
+
+	if (r == NULL || r->wait_id != m->request_id || r->wait_peer != from) {
+		log_debug("reply %s #%llu for no waiting request", ipc_type_name(m->type),
+		    (unsigned long long)m->request_id);
+		return;
+	}
+	fn = r->on_reply;
+	gw_unwait(r);
+	fn(r, m);
+	/* The handler either answered or sent the next message. */
+	if (r->response != NULL) {
+		gw_resume(r);
+		gw_http_kick();
+	}
+}
+
+/* A sibling went away: everything waiting on it gets an error now. */
+void
+gw_fail_waiting(enum proc_id peer, const char *why)
+{
+	for (size_t i = 0; i <= gw.waiting_mask; i++) {
+		struct gw_req *r = gw.waiting[i];
+		if (r == NULL || r->wait_peer != peer)
+			continue;
+		gw_unwait(r);
+		gw_respond_json_error(r, why);
+		gw_resume(r);
+	}
+	gw_http_kick();
+}
+
+/* ---- routing ------------------------------------------------------------------ */
+
+struct gw_route {
+	const char *path;
+	bool prefix;
+	void (*handler)(struct gw_req *r);
+};
+
+static const struct gw_route gw_routes[] = {
+	{ "/db/execute", true, gw_handle_execute },
+	{ "/db/query", true, gw_handle_query },
+	{ "/db/request", true, gw_handle_request },
+	{ "/db/sql", true, gw_handle_sql },
+	{ "/status", true, gw_handle_status },
+	{ "/nodes", true, gw_handle_nodes },
+	{ "/readyz", true, gw_handle_readyz },
+	{ "/leader", false, gw_handle_leader },
+	{ "/debug/vars", false, gw_handle_debug_vars },
+};
+
+static void
+gw_route(struct gw_req *r)
+{
+	const char *p = r->path;
+
+	if (strcmp(r->method, "OPTIONS") == 0) {
+		gw_respond_empty(r, MHD_HTTP_OK);
+		return;
+	}
+	if (strcmp(p, "/") == 0 || p[0] == '\0') {
+		gw_respond_empty(r, MHD_HTTP_FOUND);
+		gw_add_header(r, "Location", "/console/");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(gw_routes) / sizeof(gw_routes[0]); i++) {
+		const struct gw_route *rt = &gw_routes[i];
+		size_t n = strlen(rt->path);
+		if (rt->prefix ? strncmp(p, rt->path, n) == 0 : strcmp(p, rt->path) == 0) {
+			char err[GATEWAY_PARAMS_ERR_MAX];
+			if (gateway_params_parse(r->raw_query != NULL ? r->raw_query : "",
+			    &r->params, err, sizeof(err)) != 0) {
+				gw_respond_text(r, MHD_HTTP_BAD_REQUEST, err);
+				return;
+			}
+			r->params_ok = true;
+			rt->handler(r);
+			return;
+		}
+	}
+	gw_respond_empty(r, MHD_HTTP_NOT_FOUND);
+}
+
+/* ---- MHD callbacks -------------------------------------------------------------- */
+
+static void *
+gw_uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct gw_req *r = calloc(1, sizeof(*r));
+	const char *q;
+
+	(void)cls;
+	if (r == NULL)
+		return NULL;
+	r->conn = conn;
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	q = strchr(uri, '?');
+	/* Kept raw: MHD splits and unescapes arguments its own way, and rqlite's 400
+	 * texts for malformed escapes come from parsing the raw string. */
+	r->raw_query = strdup(q != NULL ? q + 1 : "");
+	return r;
+}
+
+static enum MHD_Result
+gw_access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct gw_req *r = *con_cls;
+	enum MHD_Result ret;
+
+	(void)cls; (void)version;
+	if (r == NULL)
+		return MHD_NO;
+	if (r->method == NULL) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		r->method = method;
+		r->path = url;
+		if (cl != NULL && strtoull(cl, NULL, 10) > GW_BODY_MAX)
+			r->too_big = true;
+		if (!r->too_big)
+			return MHD_YES;	/* body (if any) comes next */
+	}
+	if (*upload_data_size > 0) {
+		if (!r->too_big && r->body_len + *upload_data_size <= GW_BODY_MAX) {
+			if (r->body_len + *upload_data_size + 1 > r->body_cap) {
+				size_t cap = r->body_cap ? r->body_cap : 4096;
+				char *nb;
+				while (cap < r->body_len + *upload_data_size + 1)
+					cap *= 2;
+				nb = realloc(r->body, cap);
+				if (nb == NULL)
+					return MHD_NO;
+				r->body = nb;
+				r->body_cap = cap;
+			}
+			memcpy(r->body + r->body_len, upload_data, *upload_data_size);
+			r->body_len += *upload_data_size;
+			r->body[r->body_len] = '\0';
+		} else {
+			r->too_big = true;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!r->handled) {
+		r->handled = true;
+		if (r->too_big) {
+			gw_respond_text(r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+		} else {
+			gw_route(r);
+		}
+	}
+	if (r->response == NULL) {
+		if (!r->suspended) {
+			/* A handler that neither answered nor waits: a bug, not a hang. */
+			log_warnx("%s %s: no answer", r->method, r->path);
+			gw_respond_empty(r, MHD_HTTP_INTERNAL_SERVER_ERROR);
+		} else {
+			return MHD_YES;
+		}
+	}
+	ret = MHD_queue_response(conn, r->status, r->response);
+	MHD_destroy_response(r->response);
+	r->response = NULL;
+	return ret;
+}
+
+static void
+gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct gw_req *r = *con_cls;
+
+	(void)cls; (void)conn; (void)toe;
+	if (r == NULL)
+		return;
+	gw_unwait(r);
+	if (r->timeout_ev != NULL)
+		event_free(r->timeout_ev);
+	if (r->response != NULL)
+		MHD_destroy_response(r->response);
+	if (r->params_ok)
+		gateway_params_free(&r->params);
+	free(r->body);
+	free(r->cmd);
+	free(r->raw_query);
+	free(r->aux_buf[0]);
+	free(r->aux_buf[1]);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* ---- the loop glue ---------------------------------------------------------------- */
+
+static void
+gw_http_run(void)
+{
+	MHD_run(gw.mhd);
+	gw_http_arm();
+}
+
+static void
+gw_mhd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+	gw_http_run();
+}
+
+static void
+gw_http_arm(void)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+	struct timeval tv;
+
+	if (MHD_get_timeout(gw.mhd, &ms) == MHD_YES) {
+		if (ms > 1000)
+			ms = 1000;
+		tv.tv_sec = (time_t)(ms / 1000);
+		tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+		evtimer_add(gw.mhd_timer, &tv);
+	} else {
+		tv.tv_sec = 1;
+		tv.tv_usec = 0;
+		evtimer_add(gw.mhd_timer, &tv);
+	}
+}
+
+/* Something changed outside MHD (a connection resumed): let it run this iteration. */
+void
+gw_http_kick(void)
+{
+	struct timeval zero = { 0, 0 };
+	if (gw.mhd_timer != NULL)
+		evtimer_add(gw.mhd_timer, &zero);
+}
+
+int
+gw_http_start(int listen_fd)
+{
+	const union MHD_DaemonInfo *info;
+
+	gw.waiting_mask = GW_WAITING_SLOTS - 1;
+	gw.waiting = calloc(GW_WAITING_SLOTS, sizeof(*gw.waiting));
+	if (gw.waiting == NULL)
+		return -1;
+	gw.mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, gw_access_cb, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_URI_LOG_CALLBACK, gw_uri_log_cb, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, gw_completed_cb, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+	    MHD_OPTION_END);
+	if (gw.mhd == NULL)
+		return -1;
+	info = MHD_get_daemon_info(gw.mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL)
+		return -1;
+	gw.mhd_ev = event_new(gw.role.base, info->epoll_fd, EV_READ | EV_PERSIST, gw_mhd_cb, NULL);
+	gw.mhd_timer = evtimer_new(gw.role.base, gw_mhd_cb, NULL);
+	event_add(gw.mhd_ev, NULL);
+	gw_http_arm();
+	return 0;
+}
+
+void
+gw_http_stop(void)
+{
+	if (gw.mhd != NULL) {
+		MHD_quiesce_daemon(gw.mhd);
+		MHD_stop_daemon(gw.mhd);
+		gw.mhd = NULL;
+	}
+}

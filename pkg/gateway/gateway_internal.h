@@ -1,0 +1,130 @@
+/*
+ * What the gateway's files share: the process context, the in-flight request, and
+ * the helpers to answer it. Only files under pkg/gateway include this.
+ */
+#ifndef RQ_GATEWAY_INTERNAL_H
+#define RQ_GATEWAY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <microhttpd.h>
+#include <msgpack.h>
+
+#include "common/role.h"
+#include "gateway.h"
+#include "gateway_body.h"
+#include "gateway_params.h"
+#include "ipc_codec.h"
+#include "ipc_conn.h"
+
+/* Largest request body we read; a larger one gets 413 (before we read it, when the
+ * client sends Content-Length). Bounded by the largest frame between processes. */
+#define GW_BODY_MAX	(32u * 1024 * 1024)
+
+/* Counters shown in /debug/vars under "http" (rqlite's names). */
+#define GW_COUNTERS(X)	X(executions) X(queries) X(requests) X(num_status) \
+	X(num_readyz) X(leader_not_found) X(sql_analyze) X(backups) X(loads) \
+	X(boot) X(user_snapshots) X(user_reaps) X(auth_ok) X(auth_fail)
+
+struct gw_counters {
+#define GW_COUNTER_FIELD_(n) uint64_t n;
+	GW_COUNTERS(GW_COUNTER_FIELD_)
+#undef GW_COUNTER_FIELD_
+};
+
+struct gw_req;
+/* Called with a reply to the message the request is waiting for. */
+typedef void gw_reply_fn(struct gw_req *r, struct ipc_msg *m);
+
+struct gw_req {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;		/* owned by MHD for the request's life */
+	char *raw_query;		/* undecoded, after '?'; owned */
+	char *body;
+	size_t body_len, body_cap;
+	bool too_big;
+	bool suspended;
+	bool handled;			/* the route handler ran */
+	struct MHD_Response *response;	/* answer ready to queue */
+	unsigned status;
+	struct gateway_params params;
+	bool params_ok;
+	/* waiting for a reply */
+	uint64_t wait_id;
+	enum proc_id wait_peer;
+	gw_reply_fn *on_reply;
+	struct event *timeout_ev;
+	/* handler scratch */
+	int kind;			/* GATEWAY_CMD_* */
+	int stage;
+	char *cmd;			/* packed command, owned */
+	size_t cmd_len;
+	uint64_t raft_index;
+	struct timespec started;
+	msgpack_object *aux;		/* handler-owned decoded status parts */
+	char *aux_buf[2];
+	size_t aux_len[2];
+};
+
+struct gateway {
+	struct role role;
+	const struct gateway_options *opts;
+	struct MHD_Daemon *mhd;
+	struct event *mhd_ev;
+	struct event *mhd_timer;
+	struct ipc_conn *links[PROC_MAX];
+	struct ipc_writer w;
+	uint64_t next_id;
+	struct gw_req **waiting;	/* ring indexed by request id */
+	size_t waiting_mask;
+	/* from consensus STATE */
+	char raft_state[16];
+	char leader_id[256];
+	char leader_addr[256];
+	uint64_t term;
+	uint64_t commit_index;
+	struct gw_counters counters;
+	char start_time[40];
+	struct timespec start_mono;
+};
+
+extern struct gateway gw;
+
+/* Answers (the request is finished by the core once the handler returns or on resume). */
+void gw_respond(struct gw_req *r, unsigned status, const char *content_type,
+    char *body, size_t len);			/* takes ownership of body (malloc'd) */
+void gw_respond_text(struct gw_req *r, unsigned status, const char *text);	/* text + "\n" */
+void gw_respond_empty(struct gw_req *r, unsigned status);
+void gw_respond_json_error(struct gw_req *r, const char *msg);	/* 200 {"results":[],"error":msg} */
+void gw_add_header(struct gw_req *r, const char *name, const char *value);
+
+/* Sends the frame in gw.w to peer and waits for its reply; 0, or -1 if the link is down
+ * (the caller answers). timeout_ns 0 means the default. */
+int gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns);
+/* Starts a frame of type in gw.w for request r (allocates its request id). */
+void gw_begin(struct gw_req *r, enum ipc_type type);
+double gw_elapsed(const struct gw_req *r);
+
+/* Route handlers. */
+void gw_handle_execute(struct gw_req *r);
+void gw_handle_query(struct gw_req *r);
+void gw_handle_request(struct gw_req *r);
+void gw_handle_sql(struct gw_req *r);
+void gw_handle_status(struct gw_req *r);
+void gw_handle_readyz(struct gw_req *r);
+void gw_handle_nodes(struct gw_req *r);
+void gw_handle_leader(struct gw_req *r);
+void gw_handle_debug_vars(struct gw_req *r);
+
+/* The MHD side. */
+int gw_http_start(int listen_fd);
+void gw_http_stop(void);
+void gw_http_kick(void);
+void gw_fail_waiting(enum proc_id peer, const char *why);
+void gw_dispatch_reply(struct ipc_msg *m, enum proc_id from);
+
+#endif

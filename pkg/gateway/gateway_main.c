@@ -1,0 +1,148 @@
+/*
+ * The gateway process skeleton: links to consensus and storage, the HTTP listener,
+ * and the leader/term state consensus pushes (STATE), used by /readyz.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gateway_internal.h"
+
+struct gateway gw;
+
+static void
+gw_on_state(struct ipc_msg *m)
+{
+	uint64_t v;
+
+	(void)ipc_get_strbuf(m, "st", gw.raft_state, sizeof(gw.raft_state));
+	(void)ipc_get_strbuf(m, "ld", gw.leader_id, sizeof(gw.leader_id));
+	(void)ipc_get_strbuf(m, "la", gw.leader_addr, sizeof(gw.leader_addr));
+	if (ipc_get_u64(m, "t", &v) == IPC_OK)
+		gw.term = v;
+	if (ipc_get_u64(m, "ci", &v) == IPC_OK)
+		gw.commit_index = v;
+}
+
+static void
+gw_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c; (void)arg;
+	switch (m->type) {
+	case IPC_STATE:
+		gw_on_state(m);
+		break;
+	case IPC_PROPOSE_RESULT:
+	case IPC_BARRIER_RESULT:
+	case IPC_CONS_STATUS_RESULT:
+		gw_dispatch_reply(m, PROC_CONSENSUS);
+		break;
+	default:
+		log_warnx("unexpected %s from consensus", ipc_type_name(m->type));
+	}
+}
+
+static void
+gw_dispatch_storage(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)c; (void)arg;
+	switch (m->type) {
+	case IPC_QUERY_RESULT:
+	case IPC_STORE_STATUS_RESULT:
+		gw_dispatch_reply(m, PROC_STORAGE);
+		break;
+	default:
+		log_warnx("unexpected %s from storage", ipc_type_name(m->type));
+	}
+}
+
+static void
+gw_link_closed(struct ipc_conn *c, const char *reason, void *arg)
+{
+	enum proc_id peer = (enum proc_id)(intptr_t)arg;
+
+	log_info("link to %s closed: %s", proc_name(peer), reason);
+	if (gw.links[peer] != c)
+		return;
+	gw.links[peer] = NULL;
+	if (peer == PROC_CONSENSUS)
+		gw.leader_id[0] = '\0';
+	gw_fail_waiting(peer, peer == PROC_CONSENSUS ? "consensus process restarting" :
+	    "store not open");
+}
+
+static void
+gw_on_link(enum proc_id peer, int fd, void *ctx)
+{
+	ipc_msg_cb *cb;
+
+	(void)ctx;
+	if (peer == PROC_CONSENSUS)
+		cb = gw_dispatch_consensus;
+	else if (peer == PROC_STORAGE)
+		cb = gw_dispatch_storage;
+	else {
+		log_warnx("link to %s not expected", proc_name(peer));
+		close(fd);
+		return;
+	}
+	if (gw.links[peer] != NULL) {
+		ipc_conn_free(gw.links[peer]);
+		gw.links[peer] = NULL;
+		/* Replies to requests sent on the old link will never come. */
+		gw_fail_waiting(peer, peer == PROC_CONSENSUS ? "consensus process restarting" :
+		    "store not open");
+	}
+	gw.links[peer] = ipc_conn_new(gw.role.base, fd, proc_name(peer), cb, gw_link_closed,
+	    (void *)(intptr_t)peer);
+}
+
+static void
+gw_on_listen(const char *name, int fd, void *ctx)
+{
+	(void)ctx;
+	if (strcmp(name, "http") != 0 || gw.mhd != NULL) {
+		log_warnx("listener %s not expected", name);
+		close(fd);
+		return;
+	}
+	if (gw_http_start(fd) != 0)
+		fatalx("cannot start the HTTP server");
+	log_info("node HTTP API available at http://%s", gw.opts->http_adv_addr);
+	role_ready(&gw.role);
+}
+
+static void
+gw_on_shutdown(void *ctx)
+{
+	(void)ctx;
+	gw_http_stop();
+	role_exit(&gw.role);
+}
+
+static const struct role_ops gateway_ops = {
+	.id = PROC_GATEWAY,
+	.on_link = gw_on_link,
+	.on_listen = gw_on_listen,
+	.on_shutdown = gw_on_shutdown,
+};
+
+void
+gateway_main(const struct gateway_options *opts)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	memset(&gw, 0, sizeof(gw));
+	gw.opts = opts;
+	clock_gettime(CLOCK_MONOTONIC, &gw.start_mono);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(gw.start_time, sizeof(gw.start_time), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	role_init(&gw.role, &gateway_ops, &gw);
+	ipc_writer_init(&gw.w);
+	role_run(&gw.role);
+}

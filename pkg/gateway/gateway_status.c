@@ -1,0 +1,501 @@
+/*
+ * Diagnostics endpoints: /status, /readyz, /nodes, /leader, /debug/vars. Not hot
+ * paths, so they build their answers with jansson from the status maps consensus
+ * and storage send (CONS_STATUS_RESULT, STORE_STATUS_RESULT).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/duration.h"
+#include "common/log.h"
+#include "gateway_internal.h"
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static json_t *
+gw_mp_to_json(const msgpack_object *o)
+{
+	json_t *j;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		return json_null();
+	case MSGPACK_OBJECT_BOOLEAN:
+		return json_boolean(o->via.boolean);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return json_integer((json_int_t)o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return json_integer((json_int_t)o->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return json_real(o->via.f64);
+	case MSGPACK_OBJECT_STR:
+		return json_stringn(o->via.str.ptr, o->via.str.size);
+	case MSGPACK_OBJECT_BIN:
+		return json_stringn(o->via.bin.ptr, o->via.bin.size);
+	case MSGPACK_OBJECT_ARRAY:
+		j = json_array();
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			json_array_append_new(j, gw_mp_to_json(&o->via.array.ptr[i]));
+		return j;
+	case MSGPACK_OBJECT_MAP:
+		j = json_object();
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			char key[128];
+			if (kv->key.type != MSGPACK_OBJECT_STR)
+				continue;
+			snprintf(key, sizeof(key), "%.*s", (int)kv->key.via.str.size,
+			    kv->key.via.str.ptr);
+			json_object_set_new(j, key, gw_mp_to_json(&kv->val));
+		}
+		return j;
+	default:
+		return json_null();
+	}
+}
+
+/* The message body of a status reply as a JSON object. */
+static json_t *
+gw_msg_to_json(const struct ipc_msg *m)
+{
+	msgpack_object o;
+
+	o.type = MSGPACK_OBJECT_MAP;
+	o.via.map = *m->body;
+	return gw_mp_to_json(&o);
+}
+
+static void
+gw_respond_jansson(struct gw_req *r, json_t *j)
+{
+	size_t flags = JSON_SORT_KEYS | JSON_REAL_PRECISION(9) |
+	    (r->params.pretty ? JSON_INDENT(4) : JSON_COMPACT);
+	char *s = json_dumps(j, flags);
+
+	json_decref(j);
+	if (s == NULL) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", s, strlen(s));
+}
+
+static void
+gw_rfc3339_now(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+}
+
+static char *
+gw_api_url(const char *hostport)
+{
+	char *u = NULL;
+	if (asprintf(&u, "http://%s", hostport) < 0)
+		return NULL;
+	return u;
+}
+
+/* Fetches consensus's status, then calls next with it (NULL if consensus is down). */
+static void
+gw_with_cons_status(struct gw_req *r, gw_reply_fn *next)
+{
+	gw_begin(r, IPC_CONS_STATUS);
+	if (gw_send_wait(r, PROC_CONSENSUS, next, 5000000000) != 0)
+		next(r, NULL);
+}
+
+/* ---- /status ------------------------------------------------------------------------ */
+
+static json_t *
+gw_status_base(void)
+{
+	json_t *root = json_object();
+	char now[64], up[64], host[256] = "", exe[4096] = "";
+	struct timespec mono;
+	ssize_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	duration_format((int64_t)(mono.tv_sec - gw.start_mono.tv_sec) * 1000000000 +
+	    (mono.tv_nsec - gw.start_mono.tv_nsec), up, sizeof(up));
+	gw_rfc3339_now(now, sizeof(now));
+	gethostname(host, sizeof(host) - 1);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+
+	json_object_set_new(root, "build", json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	    "version", gw.opts->version, "commit", "unknown", "build_time", __DATE__ " " __TIME__,
+	    "compiler_toolchain", "C11", "compiler_command", "cc"));
+	json_object_set_new(root, "node", json_pack("{s:s, s:s, s:s}",
+	    "start_time", gw.start_time, "current_time", now, "uptime", up));
+	json_object_set_new(root, "os", json_pack("{s:I, s:I, s:I, s:s, s:s}",
+	    "pid", (json_int_t)getpid(), "ppid", (json_int_t)getppid(),
+	    "page_size", (json_int_t)sysconf(_SC_PAGESIZE), "executable", exe, "hostname", host));
+	json_object_set_new(root, "runtime", json_pack("{s:s, s:s, s:I, s:s}",
+	    "GOOS", "linux", "GOARCH",
+#if defined(__x86_64__)
+	    "amd64",
+#elif defined(__aarch64__)
+	    "arm64",
+#else
+	    "unknown",
+#endif
+	    "num_cpu", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "version", "C11"));
+	json_object_set_new(root, "http", json_pack("{s:s, s:s, s:{s:s}}",
+	    "bind_addr", gw.opts->http_addr, "auth", "disabled",
+	    "cluster", "local_node_addr", gw.opts->raft_adv_addr));
+	json_object_set_new(root, "cluster", json_pack("{s:s, s:o, s:s}",
+	    "addr", gw.opts->raft_adv_addr, "api_addr", json_string_nocheck(gw.opts->http_adv_addr),
+	    "https", "false"));
+	return root;
+}
+
+static void
+gw_status_send(struct gw_req *r, json_t *root)
+{
+	json_t *sel = root;
+
+	gw.counters.num_status++;
+	if (r->params.key != NULL && r->params.key[0] != '\0') {
+		char *path = strdup(r->params.key), *save = NULL;
+		for (char *k = strtok_r(path, ".", &save); k != NULL && sel != NULL;
+		    k = strtok_r(NULL, ".", &save))
+			sel = json_is_object(sel) ? json_object_get(sel, k) : NULL;
+		free(path);
+		sel = sel != NULL ? json_incref(sel) : json_object();
+		json_decref(root);
+		/* rqlite answers a sub-selection compactly. */
+		r->params.pretty = false;
+		gw_respond_jansson(r, sel);
+		return;
+	}
+	gw_respond_jansson(r, root);
+}
+
+static void
+gw_status_store_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	json_t *root = (json_t *)r->aux;
+	json_t *store = json_object_get(root, "store");
+	json_t *st = m != NULL ? gw_msg_to_json(m) : NULL;
+	json_t *sqlite = st != NULL ? json_object_get(st, "sqlite3") : NULL;
+
+	r->aux = NULL;
+	if (store != NULL && st != NULL) {
+		json_object_set(store, "db_applied_index", json_object_get(st, "applied_index"));
+		json_object_set(store, "fsm_index", json_object_get(st, "applied_index"));
+		if (sqlite != NULL)
+			json_object_set(store, "sqlite3", sqlite);
+		json_object_set_new(store, "ready", json_true());
+		json_object_set_new(store, "db_conf", json_pack("{s:b}", "fk",
+		    0));
+	}
+	json_decref(st);
+	gw_status_send(r, root);
+}
+
+static void
+gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	json_t *root = gw_status_base();
+	json_t *c, *store, *raft;
+
+	if (m == NULL) {
+		json_object_set_new(root, "store", json_pack("{s:b}", "open", 0));
+		gw_status_send(r, root);
+		return;
+	}
+	c = gw_msg_to_json(m);
+	raft = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:I}",
+	    "state", json_object_get(c, "state"), "term", json_object_get(c, "term"),
+	    "voter", json_object_get(c, "voter"),
+	    "commit_index", json_object_get(c, "commit_index"),
+	    "applied_index", json_object_get(c, "applied_index"),
+	    "last_log_index", json_object_get(c, "last_log_index"),
+	    "last_log_term", json_object_get(c, "last_log_term"),
+	    "last_snapshot_index", json_object_get(c, "last_snapshot_index"),
+	    "last_snapshot_term", json_object_get(c, "last_snapshot_term"),
+	    "fsm_pending", json_object_get(c, "fsm_pending"),
+	    "num_peers", (json_int_t)(json_array_size(json_object_get(c, "nodes")) > 0 ?
+	    json_array_size(json_object_get(c, "nodes")) - 1 : 0));
+	json_object_set(raft, "latest_configuration_index",
+	    json_object_get(c, "latest_configuration_index"));
+	json_object_set(raft, "last_contact", json_object_get(c, "last_contact_ms"));
+	json_object_set(raft, "peer_auth", json_string("disabled"));
+	store = json_pack("{s:b, s:O, s:O, s:{s:O, s:O}, s:O, s:o, s:s, s:b}",
+	    "open", 1, "node_id", json_object_get(c, "node_id"), "addr", json_object_get(c, "addr"),
+	    "leader", "node_id", json_object_get(c, "leader_id"),
+	    "addr", json_object_get(c, "leader_addr"),
+	    "nodes", json_object_get(c, "nodes"), "raft", raft,
+	    "dir", gw.opts->data_dir, "ready", 0);
+	json_object_set_new(root, "store", store);
+	json_decref(c);
+	r->aux = (msgpack_object *)root;
+	gw_begin(r, IPC_STORE_STATUS);
+	if (gw_send_wait(r, PROC_STORAGE, gw_status_store_cb, 5000000000) != 0)
+		gw_status_store_cb(r, NULL);
+}
+
+void
+gw_handle_status(struct gw_req *r)
+{
+	if (strcmp(r->method, "GET") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw_with_cons_status(r, gw_status_cons_cb);
+}
+
+/* ---- /readyz ------------------------------------------------------------------------ */
+
+static void
+gw_readyz_text(struct gw_req *r, unsigned status, const char *text)
+{
+	char *b = strdup(text);
+	gw_respond(r, status, "text/plain; charset=utf-8", b, b != NULL ? strlen(b) : 0);
+}
+
+static void
+gw_readyz_db_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	const char *res;
+	size_t len;
+
+	if (m == NULL || ipc_get_bin(m, "res", &res, &len) != IPC_OK) {
+		gw_readyz_text(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "[+]node ok\n[+]leader ok\n[+]store not ready");
+		return;
+	}
+	gw_readyz_text(r, MHD_HTTP_OK, "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok");
+}
+
+void
+gw_handle_readyz(struct gw_req *r)
+{
+	static const char select1[] = "\x83\xa1k\x02\xa2tx\xc2\xa1s\x91\x91\xa8SELECT 1";
+
+	gw.counters.num_readyz++;
+	if (r->params.noleader) {
+		gw_readyz_text(r, MHD_HTTP_OK, "[+]node ok");
+		return;
+	}
+	if (gw.leader_id[0] == '\0') {
+		gw_readyz_text(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "[+]node ok\n[+]leader does not exist");
+		return;
+	}
+	gw_begin(r, IPC_QUERY);
+	ipc_add_bin(&gw.w, "c", select1, sizeof(select1) - 1);
+	if (gw_send_wait(r, PROC_STORAGE, gw_readyz_db_cb, r->params.timeout_ns) != 0)
+		gw_readyz_db_cb(r, NULL);
+}
+
+/* ---- /nodes and /leader ---------------------------------------------------------------- */
+
+/* One node's object as /nodes shows it. Only this node can be contacted for now. */
+static json_t *
+gw_node_json(json_t *n, const char *leader_id)
+{
+	const char *id = json_string_value(json_object_get(n, "id"));
+	const char *suffrage = json_string_value(json_object_get(n, "suffrage"));
+	bool self = id != NULL && strcmp(id, gw.opts->node_id) == 0;
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(id != NULL ? id : ""));
+	json_object_set(o, "addr", json_object_get(n, "addr"));
+	json_object_set_new(o, "voter", json_boolean(suffrage != NULL && strcmp(suffrage, "voter") == 0));
+	json_object_set_new(o, "leader", json_boolean(id != NULL && strcmp(id, leader_id) == 0));
+	if (self) {
+		char *url = gw_api_url(gw.opts->http_adv_addr);
+		json_object_set_new(o, "api_addr", json_string(url != NULL ? url : ""));
+		free(url);
+		json_object_set_new(o, "version", json_string(gw.opts->version));
+		json_object_set_new(o, "reachable", json_true());
+		json_object_set_new(o, "time", json_real(0.000001));
+		json_object_set_new(o, "time_s", json_string("1µs"));
+	} else {
+		json_object_set_new(o, "api_addr", json_string(""));
+		json_object_set_new(o, "version", json_string(""));
+		json_object_set_new(o, "reachable", json_false());
+		json_object_set_new(o, "error", json_string("node not reachable"));
+	}
+	return o;
+}
+
+static void
+gw_nodes_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	json_t *c, *nodes, *out;
+	const char *leader;
+	bool v2 = r->params.ver != NULL && strcmp(r->params.ver, "2") == 0;
+	size_t i;
+	json_t *n;
+
+	if (m == NULL) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store not open");
+		return;
+	}
+	c = gw_msg_to_json(m);
+	nodes = json_object_get(c, "nodes");
+	leader = json_string_value(json_object_get(c, "leader_id"));
+	if (leader == NULL)
+		leader = "";
+	out = v2 ? json_array() : json_object();
+	json_array_foreach(nodes, i, n) {
+		const char *suffrage = json_string_value(json_object_get(n, "suffrage"));
+		json_t *o;
+		if (!r->params.nonvoters && suffrage != NULL && strcmp(suffrage, "voter") != 0)
+			continue;
+		o = gw_node_json(n, leader);
+		if (v2)
+			json_array_append_new(out, o);
+		else
+			json_object_set_new(out, json_string_value(json_object_get(o, "id")), o);
+	}
+	json_decref(c);
+	if (v2)
+		out = json_pack("{s:o}", "nodes", out);
+	gw_respond_jansson(r, out);
+}
+
+void
+gw_handle_nodes(struct gw_req *r)
+{
+	if (strcmp(r->method, "GET") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw_with_cons_status(r, gw_nodes_cb);
+}
+
+static void
+gw_leader_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	json_t *c, *n;
+	const char *leader;
+	size_t i;
+	unsigned voters = 0;
+
+	if (m == NULL) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+		return;
+	}
+	c = gw_msg_to_json(m);
+	leader = json_string_value(json_object_get(c, "leader_id"));
+	json_array_foreach(json_object_get(c, "nodes"), i, n) {
+		const char *s = json_string_value(json_object_get(n, "suffrage"));
+		if (s != NULL && strcmp(s, "voter") == 0)
+			voters++;
+	}
+	if (strcmp(r->method, "POST") == 0) {
+		json_decref(c);
+		/* Leadership transfer needs another voter; a one-voter cluster has none. */
+		if (voters <= 1) {
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "stepdown: cannot transfer leadership: no other voter in the cluster");
+			return;
+		}
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "stepdown: leadership transfer needs clustering, which this build lacks");
+		return;
+	}
+	if (leader == NULL || leader[0] == '\0') {
+		json_decref(c);
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+		return;
+	}
+	json_array_foreach(json_object_get(c, "nodes"), i, n) {
+		const char *id = json_string_value(json_object_get(n, "id"));
+		if (id != NULL && strcmp(id, leader) == 0) {
+			json_t *o = gw_node_json(n, leader);
+			json_decref(c);
+			gw_respond_jansson(r, o);
+			return;
+		}
+	}
+	json_decref(c);
+	gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+}
+
+void
+gw_handle_leader(struct gw_req *r)
+{
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw_with_cons_status(r, gw_leader_cb);
+}
+
+/* ---- /debug/vars ---------------------------------------------------------------------- */
+
+void
+gw_handle_debug_vars(struct gw_req *r)
+{
+	json_t *vars = json_object(), *http = json_object(), *cmdline = json_array();
+	const char *key;
+	json_t *v;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+#define GW_COUNTER_JSON_(n) json_object_set_new(http, #n, json_integer((json_int_t)gw.counters.n));
+	GW_COUNTERS(GW_COUNTER_JSON_)
+#undef GW_COUNTER_JSON_
+	json_object_set_new(vars, "http", http);
+	f = fopen("/proc/self/cmdline", "r");
+	if (f != NULL) {
+		char arg[4096];
+		size_t n = 0;
+		int ch;
+		while ((ch = fgetc(f)) != EOF) {
+			if (ch == '\0' || n == sizeof(arg) - 1) {
+				arg[n] = '\0';
+				json_array_append_new(cmdline, json_string(arg));
+				n = 0;
+			} else {
+				arg[n++] = (char)ch;
+			}
+		}
+		fclose(f);
+	}
+	json_object_set_new(vars, "cmdline", cmdline);
+
+	/* expvar's layout: one top-level entry per line. */
+	f = open_memstream(&out, &len);
+	if (f == NULL) {
+		json_decref(vars);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	fputs("{\n", f);
+	{
+		bool first = true;
+		json_object_foreach(vars, key, v) {
+			char *s;
+			if (r->params.key != NULL && strcmp(r->params.key, key) != 0)
+				continue;
+			s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+			fprintf(f, "%s\"%s\": %s", first ? "" : ",\n", key, s != NULL ? s : "null");
+			free(s);
+			first = false;
+		}
+	}
+	fputs("\n}\n", f);
+	fclose(f);
+	json_decref(vars);
+	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", out, len);
+}

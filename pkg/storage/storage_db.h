@@ -1,0 +1,106 @@
+/*
+ * The SQLite engine of the storage process: owns the database connections and
+ * turns one msgpack command map (docs/wire-formats.md) into one msgpack result map.
+ *
+ * One read-write connection applies committed commands in log order; a small pool
+ * of read-only connections (SQLITE_OPEN_READONLY + PRAGMA query_only) serves reads.
+ * Every connection has its own prepared-statement cache.
+ *
+ * The engine is single-threaded: callers must not use one struct storage_db from two
+ * threads at once.
+ */
+#ifndef RQ_STORAGE_DB_H
+#define RQ_STORAGE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+/* Command kinds (`k` in a command map). */
+enum storage_cmd_kind {
+	STORAGE_CMD_EXECUTE = 1,
+	STORAGE_CMD_QUERY = 2,		/* a query; through the log it is a strong read */
+	STORAGE_CMD_REQUEST = 3,	/* unified endpoint: per statement, query or execute */
+	STORAGE_CMD_NOOP = 4,
+	STORAGE_CMD_LOAD = 5,		/* reserved; answered with a top-level error */
+};
+
+struct storage_db_options {
+	/*
+	 * A file path, or ":memory:". An in-memory database is opened as the shared-cache
+	 * URI "file:rqlite-<pid>-<n>?mode=memory&cache=shared" so the read-only connections
+	 * see the read-write connection's data; it lives as long as the storage_db.
+	 */
+	const char *path;
+	bool fk;		/* PRAGMA foreign_keys on every connection */
+	int max_ro_conns;	/* read-only pool size; <= 0 means 1 */
+};
+
+struct storage_db;
+
+/* Counters for tests, /status and /debug/vars. */
+struct storage_db_counters {
+	uint64_t cache_hits;		/* statement cache, all connections */
+	uint64_t cache_misses;
+	uint64_t executions;		/* statements run in execute form */
+	uint64_t execution_errors;
+	uint64_t queries;		/* statements run in query form */
+	uint64_t query_errors;
+	uint64_t execute_transactions;
+	uint64_t query_transactions;
+	uint64_t request_transactions;
+};
+
+/*
+ * Opens (creating if needed) the database: WAL mode (file databases), synchronous=OFF,
+ * busy_timeout 5000 ms and foreign_keys per opts->fk on every connection. The
+ * read-only connections are opened on first use. On failure returns -1 with a
+ * message in err (if errlen > 0) and *out untouched.
+ */
+int storage_db_open(const struct storage_db_options *opts, struct storage_db **out,
+    char *err, size_t errlen);
+
+/* Finalizes every cached statement and closes every connection. NULL is a no-op. */
+void storage_db_close(struct storage_db *sdb);
+
+/*
+ * Applies one committed command, in log order. Kinds 1 and 3 run on the read-write
+ * connection; kind 2 (a strong read) runs on a read-only connection so writes are
+ * refused exactly as for other reads; kind 4 packs an empty map.
+ * Always packs exactly one map into pk: {"r":[result, …]} plus "e" on a request-level
+ * error. Returns 0 if the command was well formed (per-statement errors included),
+ * -1 if it was rejected as malformed or of an unknown kind (a map with "e" is still
+ * packed). Reads cmd only during the call.
+ */
+int storage_db_apply(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk);
+
+/*
+ * Runs a read (kind 2 or 3) that did not go through the log, on a read-only connection.
+ * Kind 3: if any statement is not read-only (or fails to prepare), runs nothing and
+ * packs {"w":true}; otherwise behaves as kind 2 (every result in query form).
+ * Kind 2: a statement that would write gets
+ * {"e":"attempt to change database via query operation"}.
+ * Same packing and return contract as storage_db_apply; other kinds are rejected.
+ */
+int storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk);
+
+/*
+ * Packs one map of facts for /status (API.md §10.1, store.sqlite3): "version",
+ * "compile_options", "db_size" (page_count*page_size), "size" (file bytes, 0 in
+ * memory), "wal_size", "path", "rw_dsn", "ro_dsn", and "pragmas":{"rw":{…},"ro":{…}}
+ * with synchronous, journal_mode, foreign_keys, wal_autocheckpoint, busy_timeout as
+ * strings. Returns 0, or -1 if SQLite could not be asked (an "error" key is packed).
+ */
+int storage_db_stats(struct storage_db *sdb, msgpack_packer *pk);
+
+void storage_db_counters(const struct storage_db *sdb, struct storage_db_counters *out);
+
+/* The read-write connection, for snapshot/backup code in the storage process. */
+struct sqlite3 *storage_db_rw_handle(struct storage_db *sdb);
+
+/* The path given at open (":memory:" stays ":memory:"). */
+const char *storage_db_path(const struct storage_db *sdb);
+
+#endif

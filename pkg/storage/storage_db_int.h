@@ -1,0 +1,79 @@
+/*
+ * Internals shared by storage_db.c (connections, open/close, stats) and
+ * storage_db_exec.c (running commands). Not for use outside pkg/storage/storage_db*.c.
+ */
+#ifndef RQ_STORAGE_DB_INT_H
+#define RQ_STORAGE_DB_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <sqlite3.h>
+
+#include "storage/storage_db.h"
+#include "storage/storage_stmt_cache.h"
+
+/* SQLite's busy timeout on every connection, as rqlite. */
+#define STORAGE_DB_BUSY_TIMEOUT_MS	5000
+/*
+ * PRAGMA wal_autocheckpoint on the read-write connection; -1 keeps SQLite's default
+ * (1000 pages). rqlite uses 0 because it checkpoints itself; switch to 0 once the
+ * storage process owns checkpointing.
+ */
+#define STORAGE_DB_WAL_AUTOCHECKPOINT	(-1)
+/* Statements cached per connection. */
+#define STORAGE_DB_STMT_CACHE_SIZE	256
+/* VM instructions between deadline checks when a command has a db_timeout. */
+#define STORAGE_DB_PROGRESS_OPS		1000
+/* Scratch buffers above this size are given back after a command. */
+#define STORAGE_DB_SCRATCH_KEEP		(4u * 1024 * 1024)
+
+struct sdb_conn {
+	sqlite3 *db;
+	struct storage_stmt_cache *cache;
+	bool readonly;
+	bool busy;		/* handed out by sdb_ro_acquire() */
+};
+
+/* Per-column facts of the statement being read. */
+struct sdb_col {
+	bool text_like;		/* declared type has text affinity for BLOB values */
+	bool has_decl;
+};
+
+/* One argument: positional (name == NULL) or one key of a named-parameter map. */
+struct sdb_arg {
+	const char *name;
+	uint32_t nlen;
+	const msgpack_object *v;
+};
+
+struct storage_db {
+	char *path;		/* as given */
+	char *rw_dsn;		/* what sqlite3_open_v2() got */
+	bool memory;
+	bool fk;
+
+	struct sdb_conn rw;
+	struct sdb_conn *ro;	/* max_ro slots, opened on demand */
+	int max_ro;
+
+	msgpack_zone zone;	/* the decoded command of the current call */
+	msgpack_sbuffer rbuf;	/* packed results of the current command */
+	struct sdb_col *cols;
+	size_t cols_cap;
+	struct sdb_arg *args;	/* flattened arguments of the current statement */
+	size_t args_cap;
+
+	int64_t deadline_ns;	/* CLOCK_MONOTONIC; 0 = none */
+
+	struct storage_db_counters ctr;
+};
+
+int64_t sdb_now_ns(void);
+/* A read-only connection, opened if needed; NULL with err filled on failure. */
+struct sdb_conn *sdb_ro_acquire(struct storage_db *sdb, char *err, size_t errlen);
+void sdb_ro_release(struct storage_db *sdb, struct sdb_conn *c);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * The storage process. Owns the SQLite database (through storage_db) and nothing else.
+ *
+ * From consensus: APPLY (committed entries, in log order) → APPLY_RESULT.
+ *                 STATE is ignored. On link up we send STORAGE_HELLO with our applied
+ *                 index so consensus resends what we have not applied.
+ * From gateway:   QUERY (reads at none/weak/linearizable; `mi` = index that must be
+ *                 applied first) → QUERY_RESULT; STORE_STATUS → STORE_STATUS_RESULT.
+ *
+ * Until snapshots exist the database is rebuilt from the log at every start, so the
+ * file left by a previous run is removed first.
+ */
+#include "storage.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "common/log.h"
+#include "common/role.h"
+#include "ipc_codec.h"
+#include "ipc_conn.h"
+#include "storage_db.h"
+
+/* A read waiting until the database has applied index `min_index`. */
+struct storage_wait {
+	uint64_t request_id;
+	uint64_t min_index;
+	char *cmd;
+	size_t len;
+	struct storage_wait *next;
+};
+
+struct storage {
+	struct role role;
+	const struct storage_options *opts;
+	struct storage_db *db;
+	struct ipc_conn *links[PROC_MAX];
+	uint64_t applied_index;
+	struct storage_wait *waits;
+	struct ipc_writer w;
+	msgpack_sbuffer res;
+	msgpack_packer res_pk;
+};
+
+static struct storage st;
+
+static void
+storage_send_result(struct ipc_conn *to, enum ipc_type type, uint64_t request_id,
+    uint64_t index)
+{
+	ipc_begin(&st.w, type, request_id);
+	if (index != 0)
+		ipc_add_u64(&st.w, "i", index);
+	ipc_add_bin(&st.w, "res", st.res.data, st.res.size);
+	ipc_finish(&st.w);
+	ipc_conn_send(to, &st.w);
+}
+
+static void
+storage_run_query(struct ipc_conn *to, uint64_t request_id, const char *cmd, size_t len)
+{
+	st.res.size = 0;
+	if (storage_db_query(st.db, cmd, len, &st.res_pk) != 0 && st.res.size == 0) {
+		msgpack_pack_map(&st.res_pk, 2);
+		msgpack_pack_str_with_body(&st.res_pk, "r", 1);
+		msgpack_pack_array(&st.res_pk, 0);
+		msgpack_pack_str_with_body(&st.res_pk, "e", 1);
+		msgpack_pack_str_with_body(&st.res_pk, "query failed", 12);
+	}
+	storage_send_result(to, IPC_QUERY_RESULT, request_id, 0);
+}
+
+/* Runs the reads whose index has now been applied. */
+static void
+storage_release_waits(void)
+{
+	struct storage_wait **pp = &st.waits;
+
+	while (*pp != NULL) {
+		struct storage_wait *wt = *pp;
+		if (wt->min_index > st.applied_index) {
+			pp = &wt->next;
+			continue;
+		}
+		*pp = wt->next;
+		if (st.links[PROC_GATEWAY] != NULL)
+			storage_run_query(st.links[PROC_GATEWAY], wt->request_id, wt->cmd, wt->len);
+		free(wt->cmd);
+		free(wt);
+	}
+}
+
+static void
+storage_drop_waits(void)
+{
+	while (st.waits != NULL) {
+		struct storage_wait *wt = st.waits;
+		st.waits = wt->next;
+		free(wt->cmd);
+		free(wt);
+	}
+}
+
+static void
+storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
+{
+	uint64_t index, type = 0;
+	const char *cmd;
+	size_t len;
+
+	if (ipc_get_u64(m, "i", &index) != IPC_OK || ipc_get_bin(m, "c", &cmd, &len) != IPC_OK) {
+		log_warnx("APPLY without index or command, ignored");
+		return;
+	}
+	if (index <= st.applied_index) {
+		/* Consensus re-sends after a reconnect; applying twice would repeat writes. */
+		log_debug("APPLY %llu already applied", (unsigned long long)index);
+		return;
+	}
+	st.res.size = 0;
+	(void)ipc_get_u64(m, "ty", &type);
+	if (type == STORAGE_ENTRY_COMMAND && ipc_msgpack_validate(cmd, len) != 0) {
+		log_warnx("entry %llu holds a malformed command; applied as a no-op",
+		    (unsigned long long)index);
+		msgpack_pack_map(&st.res_pk, 2);
+		msgpack_pack_str_with_body(&st.res_pk, "r", 1);
+		msgpack_pack_array(&st.res_pk, 0);
+		msgpack_pack_str_with_body(&st.res_pk, "e", 1);
+		msgpack_pack_str_with_body(&st.res_pk, "malformed command", 17);
+	} else if (type != STORAGE_ENTRY_COMMAND) {
+		/* No-op and configuration entries only move the applied index. */
+		msgpack_pack_map(&st.res_pk, 0);
+	} else if (storage_db_apply(st.db, cmd, len, &st.res_pk) != 0 && st.res.size == 0) {
+		msgpack_pack_map(&st.res_pk, 2);
+		msgpack_pack_str_with_body(&st.res_pk, "r", 1);
+		msgpack_pack_array(&st.res_pk, 0);
+		msgpack_pack_str_with_body(&st.res_pk, "e", 1);
+		msgpack_pack_str_with_body(&st.res_pk, "apply failed", 12);
+	}
+	st.applied_index = index;
+	storage_send_result(c, IPC_APPLY_RESULT, m->request_id, index);
+	storage_release_waits();
+}
+
+static void
+storage_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)arg;
+	switch (m->type) {
+	case IPC_APPLY:
+		storage_on_apply(c, m);
+		break;
+	case IPC_STATE:
+		break;
+	default:
+		log_warnx("unexpected %s from consensus", ipc_type_name(m->type));
+	}
+}
+
+static void
+storage_on_query(struct ipc_conn *c, struct ipc_msg *m)
+{
+	const char *cmd;
+	size_t len;
+	uint64_t min_index = 0;
+	struct storage_wait *wt;
+
+	if (ipc_get_bin(m, "c", &cmd, &len) != IPC_OK || ipc_msgpack_validate(cmd, len) != 0) {
+		log_warnx("QUERY without a valid command");
+		st.res.size = 0;
+		msgpack_pack_map(&st.res_pk, 2);
+		msgpack_pack_str_with_body(&st.res_pk, "r", 1);
+		msgpack_pack_array(&st.res_pk, 0);
+		msgpack_pack_str_with_body(&st.res_pk, "e", 1);
+		msgpack_pack_str_with_body(&st.res_pk, "malformed command", 17);
+		storage_send_result(c, IPC_QUERY_RESULT, m->request_id, 0);
+		return;
+	}
+	(void)ipc_get_u64(m, "mi", &min_index);
+	if (min_index <= st.applied_index) {
+		storage_run_query(c, m->request_id, cmd, len);
+		return;
+	}
+	wt = calloc(1, sizeof(*wt));
+	if (wt == NULL || (wt->cmd = malloc(len ? len : 1)) == NULL)
+		fatalx("out of memory");
+	memcpy(wt->cmd, cmd, len);
+	wt->len = len;
+	wt->request_id = m->request_id;
+	wt->min_index = min_index;
+	wt->next = st.waits;
+	st.waits = wt;
+}
+
+static void
+storage_on_status(struct ipc_conn *c, struct ipc_msg *m)
+{
+	st.res.size = 0;
+	msgpack_pack_map(&st.res_pk, 3);
+	msgpack_pack_str_with_body(&st.res_pk, "applied_index", 13);
+	msgpack_pack_uint64(&st.res_pk, st.applied_index);
+	msgpack_pack_str_with_body(&st.res_pk, "on_disk", 7);
+	if (st.opts->on_disk)
+		msgpack_pack_true(&st.res_pk);
+	else
+		msgpack_pack_false(&st.res_pk);
+	msgpack_pack_str_with_body(&st.res_pk, "sqlite3", 7);
+	if (storage_db_stats(st.db, &st.res_pk) != 0)
+		msgpack_pack_nil(&st.res_pk);
+	storage_send_result(c, IPC_STORE_STATUS_RESULT, m->request_id, 0);
+}
+
+static void
+storage_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
+{
+	(void)arg;
+	switch (m->type) {
+	case IPC_QUERY:
+		storage_on_query(c, m);
+		break;
+	case IPC_STORE_STATUS:
+		storage_on_status(c, m);
+		break;
+	default:
+		log_warnx("unexpected %s from gateway", ipc_type_name(m->type));
+	}
+}
+
+static void
+storage_link_closed(struct ipc_conn *c, const char *reason, void *arg)
+{
+	enum proc_id peer = (enum proc_id)(intptr_t)arg;
+
+	log_info("link to %s closed: %s", proc_name(peer), reason);
+	if (st.links[peer] == c)
+		st.links[peer] = NULL;
+	if (peer == PROC_GATEWAY)
+		storage_drop_waits();
+}
+
+static void
+storage_on_link(enum proc_id peer, int fd, void *ctx)
+{
+	ipc_msg_cb *cb;
+
+	(void)ctx;
+	if (peer == PROC_CONSENSUS)
+		cb = storage_dispatch_consensus;
+	else if (peer == PROC_GATEWAY)
+		cb = storage_dispatch_gateway;
+	else {
+		log_warnx("link to %s not expected", proc_name(peer));
+		close(fd);
+		return;
+	}
+	if (st.links[peer] != NULL)
+		ipc_conn_free(st.links[peer]);
+	if (peer == PROC_GATEWAY)
+		storage_drop_waits();
+	st.links[peer] = ipc_conn_new(st.role.base, fd, proc_name(peer), cb,
+	    storage_link_closed, (void *)(intptr_t)peer);
+	if (peer == PROC_CONSENSUS && st.links[peer] != NULL) {
+		ipc_begin(&st.w, IPC_STORAGE_HELLO, 0);
+		ipc_add_u64(&st.w, "i", st.applied_index);
+		ipc_finish(&st.w);
+		ipc_conn_send(st.links[peer], &st.w);
+	}
+}
+
+static void
+storage_on_listen(const char *name, int fd, void *ctx)
+{
+	(void)ctx;
+	log_warnx("listener %s not expected", name);
+	close(fd);
+}
+
+static void
+storage_on_shutdown(void *ctx)
+{
+	(void)ctx;
+	role_exit(&st.role);
+}
+
+static const struct role_ops storage_ops = {
+	.id = PROC_STORAGE,
+	.on_link = storage_on_link,
+	.on_listen = storage_on_listen,
+	.on_shutdown = storage_on_shutdown,
+};
+
+static void
+storage_remove_db_files(const char *path)
+{
+	static const char *suffixes[] = { "", "-wal", "-shm", "-journal" };
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+		if (unlink(p) == -1 && errno != ENOENT)
+			fatal("remove %s", p);
+	}
+}
+
+void
+storage_main(const struct storage_options *opts)
+{
+	struct storage_db_options dbo;
+	char path[PATH_MAX], err[512];
+
+	memset(&st, 0, sizeof(st));
+	st.opts = opts;
+	role_init(&st.role, &storage_ops, &st);
+	ipc_writer_init(&st.w);
+	msgpack_sbuffer_init(&st.res);
+	msgpack_packer_init(&st.res_pk, &st.res, msgpack_sbuffer_write);
+
+	memset(&dbo, 0, sizeof(dbo));
+	if (opts->on_disk) {
+		snprintf(path, sizeof(path), "%s/db.sqlite", opts->data_dir);
+		/* Rebuilt from the Raft log: what a previous run left is not trusted. */
+		storage_remove_db_files(path);
+		dbo.path = path;
+	} else {
+		dbo.path = ":memory:";
+	}
+	dbo.fk = opts->fk;
+	dbo.max_ro_conns = opts->max_ro_conns;
+	if (storage_db_open(&dbo, &st.db, err, sizeof(err)) != 0)
+		fatalx("open database %s: %s", dbo.path, err);
+	log_info("database %s open", dbo.path);
+	role_ready(&st.role);
+	role_run(&st.role);
+}

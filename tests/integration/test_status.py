@@ -1,0 +1,215 @@
+"""Diagnostics endpoints and common headers: /status, /readyz, /nodes, /leader, /debug/vars.
+
+One single-node cluster for the module. Expectations come from rqlite's http/service.go,
+http/nodes.go, store/store.go Stats() and system_test/single_node_test.go unless marked
+`# unverified:`.
+"""
+
+import json
+
+from harness import Node, body_is, check, eq, status_is
+
+READY_BODY = "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok"
+
+
+def setup_module():
+    return Node().start()
+
+
+def teardown_module(n):
+    n.stop()
+
+
+def test_status_structure(n):
+    r = n.get("/status")
+    status_is(r, 200)
+    eq(r.header("Content-Type"), "application/json; charset=utf-8", "Content-Type")
+    j = r.json()
+    for key in ["build", "node", "os", "http", "store"]:
+        check(key in j, "/status lacks %r: keys %r" % (key, sorted(j)))
+    st = j["store"]
+    eq(st.get("open"), True, "store.open")
+    eq(st.get("ready"), True, "store.ready")
+    eq(st.get("node_id"), "1", "store.node_id")
+    eq(st.get("addr"), n.raft_addr, "store.addr")
+    eq(st.get("leader"), {"node_id": "1", "addr": n.raft_addr}, "store.leader")
+    eq(st.get("nodes"), [{"id": "1", "addr": n.raft_addr, "suffrage": "voter"}], "store.nodes")
+    raft = st.get("raft", {})
+    eq(raft.get("state"), "Leader", "store.raft.state")
+    eq(raft.get("voter"), True, "store.raft.voter")
+    for k in ["term", "commit_index", "applied_index", "last_log_index", "num_peers"]:
+        check(isinstance(raft.get(k), int), "store.raft.%s must be a number: %r" % (k, raft.get(k)))
+    eq(raft["num_peers"], 0, "store.raft.num_peers")
+    check(raft["term"] >= 1, "term >= 1")
+    eq(j["http"].get("bind_addr"), n.http_addr, "http.bind_addr")
+    eq(j["http"].get("auth"), "disabled", "http.auth")
+    check("allow_origin" not in j["http"], "http.allow_origin only when set")
+    for k in ["start_time", "current_time", "uptime"]:
+        check(isinstance(j["node"].get(k), str), "node.%s: %r" % (k, j["node"].get(k)))
+    check(isinstance(j["build"].get("version"), str), "build.version: %r" % j["build"])
+    check(isinstance(st.get("sqlite3", {}).get("version"), str), "store.sqlite3.version")
+    check(isinstance(st.get("dir"), str), "store.dir")
+
+
+def test_status_pretty_is_indented(n):
+    r = n.get("/status?pretty")
+    status_is(r, 200)
+    check(r.text.startswith('{\n    "'), "pretty /status: %r" % r.text[:40])
+    json.loads(r.text)
+
+
+def test_status_key_selects_a_sub_value(n):
+    body_is(n.get("/status?key=store.raft.state"), '"Leader"')
+    body_is(n.get("/status?key=store.node_id"), '"1"')
+    # Objects come back compact with sorted keys (Go map encoding).
+    body_is(n.get("/status?key=store.leader"),
+            '{"addr":"%s","node_id":"1"}' % n.raft_addr)
+    body_is(n.get("/status?key=nonexistent"), "{}")
+    body_is(n.get("/status?key=store.nonexistent.deeper"), "{}")
+    j = n.get("/status?key=store").json()
+    eq(j.get("node_id"), "1", "key=store node_id")
+
+
+def test_readyz(n):
+    r = n.get("/readyz")
+    body_is(r, READY_BODY)
+    body_is(n.get("/readyz?noleader"), "[+]node ok")
+    body_is(n.get("/readyz?sync"),
+            "[+]node ok\n[+]leader ok\n[+]store ok\n[+]sync ok\n[+]db ok")
+    body_is(n.req("POST", "/readyz", b""), "", status=405)
+
+
+def test_nodes_legacy_format(n):
+    r = n.get("/nodes")
+    status_is(r, 200)
+    eq(r.header("Content-Type"), "application/json; charset=utf-8", "Content-Type")
+    j = r.json()
+    eq(list(j.keys()), ["1"], "node ids")
+    node = j["1"]
+    eq(list(node.keys())[:7], ["id", "api_addr", "addr", "version", "voter", "reachable",
+                               "leader"], "field order")
+    eq(node["id"], "1", "id")
+    eq(node["api_addr"], "http://" + n.http_addr, "api_addr")
+    eq(node["addr"], n.raft_addr, "addr")
+    eq(node["voter"], True, "voter")
+    eq(node["reachable"], True, "reachable")
+    eq(node["leader"], True, "leader")
+    check(isinstance(node["version"], str) and node["version"], "version: %r" % node)
+    check(isinstance(node.get("time"), (float, int)), "time: %r" % node)
+    check(isinstance(node.get("time_s"), str), "time_s: %r" % node)
+    check("error" not in node, "error: %r" % node)
+
+
+def test_nodes_version_2_format(n):
+    j = n.get("/nodes?ver=2").json()
+    eq(list(j.keys()), ["nodes"], "top-level keys")
+    eq(len(j["nodes"]), 1, "number of nodes")
+    eq(j["nodes"][0]["id"], "1", "id")
+    eq(j["nodes"][0]["leader"], True, "leader")
+    j = n.get("/nodes?nonvoters&ver=2").json()
+    eq(len(j["nodes"]), 1, "number of nodes with nonvoters")
+
+
+def test_nodes_pretty(n):
+    r = n.get("/nodes?pretty")
+    status_is(r, 200)
+    check(r.text.startswith('{\n    "1": {\n        "id": "1",'), "pretty: %r" % r.text[:60])
+
+
+def test_leader_get(n):
+    r = n.get("/leader")
+    status_is(r, 200)
+    j = r.json()
+    eq(j.get("id"), "1", "id")
+    eq(j.get("addr"), n.raft_addr, "addr")
+    eq(j.get("api_addr"), "http://" + n.http_addr, "api_addr")
+    eq(j.get("leader"), True, "leader")
+    eq(j.get("reachable"), True, "reachable")
+    eq(j.get("voter"), True, "voter")
+    body_is(n.req("PUT", "/leader", b""), "", status=405)
+
+
+def test_leader_stepdown_with_wait_fails_on_single_node(n):
+    # Test_SingleNodeLeader_Stepdown: no peer to transfer to.
+    r = n.post("/leader?wait", b"")
+    check(r.status != 200, "stepdown with wait must fail on one node: %d %r"
+          % (r.status, r.text))
+    # unverified: the status is 500 with a "stepdown: " message.
+    status_is(r, 500)
+    check(r.text.startswith("stepdown: "), "body %r" % r.text)
+    r = n.post("/leader", "{not json", ctype="application/json")
+    status_is(r, 400)
+    check(r.text.startswith("invalid JSON: "), "body %r" % r.text)
+    # A target id is read only when Content-Type is exactly application/json.
+    body_is(n.post("/leader", '{"id":"1"}', ctype="application/json"),
+            "stepdown: cannot step down to the current Leader\n", status=500)
+    body_is(n.post("/leader", '{"id":"nobody"}', ctype="application/json"),
+            "stepdown: node not found in cluster\n", status=500)
+    # Still the leader afterwards.
+    body_is(n.get("/status?key=store.raft.state"), '"Leader"')
+
+
+def test_debug_vars(n):
+    r = n.get("/debug/vars")
+    status_is(r, 200)
+    eq(r.header("Content-Type"), "application/json; charset=utf-8", "Content-Type")
+    check(r.text.startswith("{\n") and r.text.endswith("\n}\n"), "layout: %r ... %r"
+          % (r.text[:20], r.text[-20:]))
+    j = r.json()
+    for k in ["http", "store", "db"]:
+        check(k in j, "/debug/vars lacks %r: %r" % (k, sorted(j)))
+    check(isinstance(j["http"].get("num_status"), int), "http.num_status: %r" % j["http"])
+    r = n.get("/debug/vars?key=http")
+    status_is(r, 200)
+    eq(list(r.json().keys()), ["http"], "keys with key=http")
+    check(r.text.startswith('{\n"http": '), "layout: %r" % r.text[:20])
+
+
+def test_debug_vars_counts_requests(n):
+    before = n.get("/debug/vars?key=http").json()["http"].get("executions", 0)
+    n.execute(["SELECT 1"])
+    n.execute(["SELECT 1"])
+    after = n.get("/debug/vars?key=http").json()["http"].get("executions", 0)
+    eq(after - before, 2, "http.executions increase")
+
+
+def test_common_headers_on_every_response(n):
+    cases = [n.get("/status"), n.get("/readyz"), n.get("/nowhere"), n.get("/db/execute"),
+             n.get("/db/query?q="), n.query_get("SELECT 1"), n.req("OPTIONS", "/db/query")]
+    for r in cases:
+        what = "%s %s" % (r.method, r.path)
+        check(r.header("X-RQLITE-VERSION"), "%s: no X-RQLITE-VERSION" % what)
+        eq(r.header("Access-Control-Allow-Methods"), "OPTIONS, GET, POST", what + " methods")
+        eq(r.header("Access-Control-Allow-Headers"), "Content-Type", what + " headers")
+        eq(r.header("Access-Control-Allow-Origin"), None, what + " origin (not configured)")
+        eq(r.header("WWW-Authenticate"), None, what + " WWW-Authenticate (no auth)")
+        eq(r.header("Access-Control-Allow-Credentials"), None, what + " credentials")
+
+
+def test_version_header_matches_status(n):
+    r = n.get("/status")
+    eq(r.header("X-RQLITE-VERSION"), r.json()["build"]["version"], "version header vs build")
+
+
+def test_options_is_200_with_empty_body(n):
+    for path in ["/db/execute", "/status", "/anything/at/all"]:
+        body_is(n.req("OPTIONS", path), "", what="OPTIONS " + path)
+
+
+def test_root_redirects_to_console(n):
+    r = n.get("/")
+    status_is(r, 302)
+    eq(r.header("Location"), "/console/", "Location")
+
+
+def test_served_by_on_data_endpoints_only(n):
+    eq(n.query_get("SELECT 1").header("X-RQLITE-SERVED-BY"), n.http_addr, "query")
+    eq(n.get("/status").header("X-RQLITE-SERVED-BY"), None, "status has no SERVED-BY")
+
+
+def test_snapshot_endpoint(n):
+    n.ex_ok(["CREATE TABLE snap (id integer primary key)", "INSERT INTO snap(id) VALUES(1)"])
+    r = n.post("/snapshot", b"")
+    check(r.status in (200, 204), "POST /snapshot: %d %r" % (r.status, r.text))
+    body_is(n.query_get("SELECT id FROM snap"),
+            '{"results":[{"columns":["id"],"types":["integer"],"values":[[1]]}]}')

@@ -1,0 +1,982 @@
+/*
+ * The Raft simulator (see sim.h): owns the virtual clock, the simulated network and disks,
+ * each node's durable state and state machine, and the safety checks run after every step.
+ * It plays the consensus process's part of the persistence contract in raft.h exactly:
+ * snapshot install and hard state synchronously, entries asynchronously in batch order,
+ * messages before the entries are durable, committed entries applied in order.
+ */
+#include "sim.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sim_msg {
+	uint64_t at;
+	uint64_t order;
+	unsigned from, to;
+	struct raft_message m;
+};
+
+struct sim_write {
+	uint64_t at;
+	uint64_t truncate_from;
+	struct raft_entry *e;
+	unsigned n;
+};
+
+struct sim_node {
+	char id[8], addr[24];
+	struct raft *r;
+	bool up;
+	/* Durable. */
+	uint64_t d_term;
+	char d_vote[RAFT_ID_MAX];
+	struct raft_snapshot_meta d_snap;
+	uint64_t *d_snap_sm;
+	struct raft_entry *d_log;
+	unsigned d_n, d_cap;
+	/* Volatile. */
+	struct sim_write *w;
+	unsigned nw, capw;
+	uint64_t *staged;
+	uint64_t staged_index;
+	uint64_t *sm;		/* sm[i-1] = hash of the entry applied at index i */
+	uint64_t sm_n, sm_cap;
+	uint64_t commit_seen;	/* commits already recorded */
+	uint64_t lm_checked;	/* Log Matching checked up to this index ... */
+	uint64_t lm_checked_term;	/* ... whose term was this */
+};
+
+struct lm_slot {
+	uint64_t index, term, hash, prev_term;
+	struct lm_slot *next;
+};
+
+struct sim_readrec {
+	uint64_t cookie;
+	uint64_t min_index;
+	unsigned released, failed;
+};
+
+struct sim {
+	struct sim_config cfg;
+	uint64_t rng;
+	uint64_t now;
+	uint64_t order;
+	unsigned n;
+	struct sim_node nodes[SIM_MAX_NODES];
+	struct sim_msg *msgs;
+	unsigned n_msgs, cap_msgs;
+	bool block[SIM_MAX_NODES][SIM_MAX_NODES];
+	bool failed;
+	char err[1024];
+	uint64_t proposals;
+	unsigned long delivered[8];
+	/* Invariant bookkeeping. */
+	int *leader_of;			/* by term: node index + 1 */
+	uint64_t *elected_prefix;
+	uint64_t n_terms;
+	uint64_t *gc_hash;		/* by index: committed entry's hash, 0 = unknown */
+	uint64_t gc_cap, gc_max;
+	struct lm_slot **lm;		/* hash table of (index, term) */
+	uint64_t lm_buckets;
+	struct sim_readrec *reads;
+	unsigned n_reads, cap_reads;
+};
+
+static uint64_t
+rnd(struct sim *s)
+{
+	uint64_t x = s->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	s->rng = x;
+	return x * 2685821657736338717ULL;
+}
+
+static uint64_t
+rnd_range(struct sim *s, uint64_t lo, uint64_t hi)
+{
+	return hi <= lo ? lo : lo + rnd(s) % (hi - lo + 1);
+}
+
+static void
+fail(struct sim *s, const char *fmt, ...)
+{
+	va_list ap;
+	if (s->failed)
+		return;
+	s->failed = true;
+	int k = snprintf(s->err, sizeof(s->err), "t=%" PRIu64 ": ", s->now);
+	va_start(ap, fmt);
+	vsnprintf(s->err + k, sizeof(s->err) - (size_t)k, fmt, ap);
+	va_end(ap);
+	if (!s->cfg.quiet)
+		fprintf(stderr, "    sim: %s\n", s->err);
+}
+
+static void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (q == NULL)
+		abort();
+	return q;
+}
+
+static uint64_t
+entry_hash(const struct raft_entry *e)
+{
+	uint64_t h = 1469598103934665603ULL;
+	h = (h ^ e->term) * 1099511628211ULL;
+	h = (h ^ (uint64_t)e->type) * 1099511628211ULL;
+	for (size_t i = 0; i < e->len; i++)
+		h = (h ^ ((const unsigned char *)e->data)[i]) * 1099511628211ULL;
+	return h | 1;	/* never 0: 0 means unknown */
+}
+
+static void
+entry_copy(struct raft_entry *dst, const struct raft_entry *src)
+{
+	*dst = *src;
+	dst->data = NULL;
+	if (src->len > 0) {
+		void *d = xrealloc(NULL, src->len);
+		memcpy(d, src->data, src->len);
+		dst->data = d;
+	}
+}
+
+static void
+entry_free(struct raft_entry *e)
+{
+	free((void *)(uintptr_t)e->data);
+	e->data = NULL;
+}
+
+static void
+config_copy(struct raft_config *dst, const struct raft_config *src)
+{
+	if (raft_config_copy(dst, src) != 0)
+		abort();
+}
+
+static void
+msg_copy(struct raft_message *dst, const struct raft_message *src)
+{
+	*dst = *src;
+	if (src->type == RAFT_MSG_APPEND_ENTRIES && src->append_entries.n_entries > 0) {
+		unsigned n = src->append_entries.n_entries;
+		struct raft_entry *es = xrealloc(NULL, n * sizeof(*es));
+		for (unsigned i = 0; i < n; i++)
+			entry_copy(&es[i], &src->append_entries.entries[i]);
+		dst->append_entries.entries = es;
+	} else if (src->type == RAFT_MSG_INSTALL_SNAPSHOT) {
+		config_copy(&dst->install_snapshot.meta.config, &src->install_snapshot.meta.config);
+	}
+}
+
+static void
+msg_free(struct raft_message *m)
+{
+	if (m->type == RAFT_MSG_APPEND_ENTRIES && m->append_entries.n_entries > 0) {
+		struct raft_entry *es = (struct raft_entry *)(uintptr_t)m->append_entries.entries;
+		for (unsigned i = 0; i < m->append_entries.n_entries; i++)
+			entry_free(&es[i]);
+		free(es);
+	} else if (m->type == RAFT_MSG_INSTALL_SNAPSHOT) {
+		raft_config_free(&m->install_snapshot.meta.config);
+	}
+}
+
+/* Invariant bookkeeping ------------------------------------------------------------------ */
+
+static void
+grow_terms(struct sim *s, uint64_t term)
+{
+	if (term < s->n_terms)
+		return;
+	uint64_t n = (term + 1) * 2;
+	s->leader_of = xrealloc(s->leader_of, n * sizeof(*s->leader_of));
+	s->elected_prefix = xrealloc(s->elected_prefix, n * sizeof(*s->elected_prefix));
+	for (uint64_t i = s->n_terms; i < n; i++) {
+		s->leader_of[i] = 0;
+		s->elected_prefix[i] = 0;
+	}
+	s->n_terms = n;
+}
+
+static void
+grow_gc(struct sim *s, uint64_t index)
+{
+	if (index < s->gc_cap)
+		return;
+	uint64_t n = (index + 1) * 2;
+	s->gc_hash = xrealloc(s->gc_hash, n * sizeof(*s->gc_hash));
+	memset(s->gc_hash + s->gc_cap, 0, (n - s->gc_cap) * sizeof(*s->gc_hash));
+	s->gc_cap = n;
+}
+
+/* Records that the entry with hash h is committed at index; two different ones is a
+ * violation of State Machine Safety. */
+static void
+record_committed(struct sim *s, unsigned node, uint64_t index, uint64_t h, const char *what)
+{
+	grow_gc(s, index);
+	if (s->gc_hash[index] != 0 && s->gc_hash[index] != h) {
+		fail(s, "State Machine Safety: node %u %s a different entry at index %" PRIu64,
+		    node + 1, what, index);
+		return;
+	}
+	s->gc_hash[index] = h;
+	if (index > s->gc_max)
+		s->gc_max = index;
+}
+
+static uint64_t
+term_at(struct raft *r, uint64_t index)
+{
+	const struct raft_entry *e = raft_entry_at(r, index);
+	if (e != NULL)
+		return e->term;
+	if (index == raft_snapshot_index(r))
+		return raft_snapshot_term(r);
+	return index == 0 ? 0 : UINT64_MAX;	/* unknown */
+}
+
+/* Log Matching, inductively: every (index, term) pair names one entry and one predecessor
+ * term across all logs ever seen. */
+static void
+lm_check(struct sim *s, unsigned node, uint64_t index, uint64_t term, uint64_t h,
+    uint64_t prev_term)
+{
+	uint64_t b = (index * 31 + term) % s->lm_buckets;
+	for (struct lm_slot *p = s->lm[b]; p != NULL; p = p->next) {
+		if (p->index != index || p->term != term)
+			continue;
+		if (p->hash != h)
+			fail(s, "Log Matching: node %u holds a different entry at %" PRIu64
+			    " term %" PRIu64, node + 1, index, term);
+		else if (prev_term != UINT64_MAX && p->prev_term != UINT64_MAX &&
+		    p->prev_term != prev_term)
+			fail(s, "Log Matching: node %u entry %" PRIu64 " term %" PRIu64
+			    " follows term %" PRIu64 ", elsewhere %" PRIu64, node + 1, index, term,
+			    prev_term, p->prev_term);
+		else if (p->prev_term == UINT64_MAX)
+			p->prev_term = prev_term;
+		return;
+	}
+	struct lm_slot *p = xrealloc(NULL, sizeof(*p));
+	*p = (struct lm_slot){ index, term, h, prev_term, s->lm[b] };
+	s->lm[b] = p;
+}
+
+static void
+check_node_log(struct sim *s, unsigned i)
+{
+	struct sim_node *n = &s->nodes[i];
+	struct raft *r = n->r;
+	uint64_t last = raft_last_index(r);
+
+	/* Restart from the committed prefix if the log changed under the watermark. */
+	if (n->lm_checked > last || term_at(r, n->lm_checked) != n->lm_checked_term)
+		n->lm_checked = raft_commit_index(r) < last ? raft_commit_index(r) : last;
+	uint64_t from = n->lm_checked + 1;
+	if (from <= raft_snapshot_index(r))
+		from = raft_snapshot_index(r) + 1;
+	for (uint64_t idx = from; idx <= last; idx++) {
+		const struct raft_entry *e = raft_entry_at(r, idx);
+		if (e == NULL)
+			continue;
+		lm_check(s, i, idx, e->term, entry_hash(e), term_at(r, idx - 1));
+	}
+	n->lm_checked = last;
+	n->lm_checked_term = term_at(r, last);
+}
+
+static void
+check_invariants(struct sim *s)
+{
+	uint64_t prefix = s->gc_max;
+
+	for (unsigned i = 0; i < s->n && !s->failed; i++) {
+		struct sim_node *n = &s->nodes[i];
+		if (!n->up || raft_state(n->r) != RAFT_LEADER)
+			continue;
+		uint64_t t = raft_term(n->r);
+		grow_terms(s, t);
+		if (s->leader_of[t] == 0) {
+			s->leader_of[t] = (int)i + 1;
+			s->elected_prefix[t] = prefix;
+			/* Leader Completeness (§5.4): every entry committed before this election. */
+			for (uint64_t idx = raft_snapshot_index(n->r) + 1; idx <= prefix; idx++) {
+				const struct raft_entry *e = raft_entry_at(n->r, idx);
+				if (s->gc_hash[idx] == 0)
+					continue;
+				if (e == NULL || entry_hash(e) != s->gc_hash[idx]) {
+					fail(s, "Leader Completeness: leader %u of term %" PRIu64
+					    " lacks committed entry %" PRIu64, i + 1, t, idx);
+					break;
+				}
+			}
+		} else if (s->leader_of[t] != (int)i + 1) {
+			fail(s, "Election Safety: nodes %d and %u both lead term %" PRIu64,
+			    s->leader_of[t], i + 1, t);
+		}
+		/* A lease is only valid while no newer leader exists. */
+		if (raft_lease_valid(n->r, s->now)) {
+			for (unsigned j = 0; j < s->n; j++) {
+				if (j != i && s->nodes[j].up &&
+				    raft_state(s->nodes[j].r) == RAFT_LEADER &&
+				    raft_term(s->nodes[j].r) > t)
+					fail(s, "lease: node %u holds a lease in term %" PRIu64
+					    " while node %u leads term %" PRIu64, i + 1, t, j + 1,
+					    raft_term(s->nodes[j].r));
+			}
+		}
+	}
+	for (unsigned i = 0; i < s->n && !s->failed; i++) {
+		struct sim_node *n = &s->nodes[i];
+		if (!n->up)
+			continue;
+		check_node_log(s, i);
+		uint64_t c = raft_commit_index(n->r);
+		if (c < n->commit_seen) {
+			fail(s, "node %u commit index went back from %" PRIu64 " to %" PRIu64,
+			    i + 1, n->commit_seen, c);
+			break;
+		}
+		for (uint64_t idx = n->commit_seen + 1; idx <= c && !s->failed; idx++) {
+			const struct raft_entry *e = raft_entry_at(n->r, idx);
+			if (e != NULL)
+				record_committed(s, i, idx, entry_hash(e), "committed");
+		}
+		n->commit_seen = c;
+	}
+}
+
+/* Nodes --------------------------------------------------------------------------------- */
+
+static struct raft *
+node_new_core(struct sim *s, unsigned i)
+{
+	struct sim_node *n = &s->nodes[i];
+	struct raft_options o = {
+		.id = n->id, .address = n->addr,
+		.election_timeout_ms = s->cfg.election_timeout_ms,
+		.heartbeat_ms = s->cfg.heartbeat_ms,
+		.max_inflight = s->cfg.max_inflight,
+		.max_entries_per_msg = 16,
+		.disable_prevote = s->cfg.disable_prevote,
+		.seed = rnd(s),
+	};
+	struct raft *r;
+	if (raft_new(&o, &r) != 0)
+		abort();
+	return r;
+}
+
+static struct sim_node *
+node_of(struct sim *s, const char *id)
+{
+	int k = atoi(id);
+	if (k < 1 || (unsigned)k > s->n)
+		return NULL;
+	return &s->nodes[k - 1];
+}
+
+static void
+durable_truncate(struct sim_node *n, uint64_t from)
+{
+	while (n->d_n > 0 && n->d_log[n->d_n - 1].index >= from)
+		entry_free(&n->d_log[--n->d_n]);
+}
+
+static void
+durable_drop_upto(struct sim_node *n, uint64_t upto)
+{
+	unsigned k = 0;
+	while (k < n->d_n && n->d_log[k].index <= upto)
+		entry_free(&n->d_log[k++]);
+	memmove(n->d_log, n->d_log + k, (n->d_n - k) * sizeof(*n->d_log));
+	n->d_n -= k;
+}
+
+static void
+durable_append(struct sim *s, unsigned i, const struct raft_entry *e)
+{
+	struct sim_node *n = &s->nodes[i];
+	durable_truncate(n, e->index);
+	uint64_t expect = n->d_n > 0 ? n->d_log[n->d_n - 1].index + 1 : n->d_snap.index + 1;
+	if (e->index != expect) {
+		fail(s, "node %u: durable log would get a hole: %" PRIu64 " after %" PRIu64,
+		    i + 1, e->index, expect - 1);
+		return;
+	}
+	if (n->d_n == n->d_cap) {
+		n->d_cap = n->d_cap ? n->d_cap * 2 : 64;
+		n->d_log = xrealloc(n->d_log, n->d_cap * sizeof(*n->d_log));
+	}
+	entry_copy(&n->d_log[n->d_n++], e);
+}
+
+static void drain(struct sim *s, unsigned i);
+
+/* A write reaches the disk; then the core hears about it. */
+static void
+complete_write(struct sim *s, unsigned i)
+{
+	struct sim_node *n = &s->nodes[i];
+	struct sim_write w = n->w[0];
+
+	memmove(n->w, n->w + 1, (n->nw - 1) * sizeof(*n->w));
+	n->nw--;
+	if (w.truncate_from)
+		durable_truncate(n, w.truncate_from);
+	for (unsigned k = 0; k < w.n; k++)
+		durable_append(s, i, &w.e[k]);
+	if (w.n > 0 && raft_persisted(n->r, w.e[w.n - 1].index, w.e[w.n - 1].term) != 0)
+		fail(s, "node %u: raft_persisted failed", i + 1);
+	for (unsigned k = 0; k < w.n; k++)
+		entry_free(&w.e[k]);
+	free(w.e);
+}
+
+static struct sim_readrec *
+read_rec(struct sim *s, uint64_t cookie)
+{
+	for (unsigned k = 0; k < s->n_reads; k++)
+		if (s->reads[k].cookie == cookie)
+			return &s->reads[k];
+	return NULL;
+}
+
+static void
+send_msg(struct sim *s, unsigned from, const struct raft_message *m)
+{
+	struct sim_node *to = node_of(s, m->to);
+	if (to == NULL)
+		return;
+	unsigned copies = 1;
+	if (s->cfg.drop_pct && rnd(s) % 100 < s->cfg.drop_pct)
+		return;
+	if (s->cfg.dup_pct && rnd(s) % 100 < s->cfg.dup_pct)
+		copies = 2;
+	for (unsigned c = 0; c < copies; c++) {
+		if (s->n_msgs == s->cap_msgs) {
+			s->cap_msgs = s->cap_msgs ? s->cap_msgs * 2 : 256;
+			s->msgs = xrealloc(s->msgs, s->cap_msgs * sizeof(*s->msgs));
+		}
+		struct sim_msg *sm = &s->msgs[s->n_msgs++];
+		sm->at = s->now + rnd_range(s, s->cfg.net_min_ms, s->cfg.net_max_ms);
+		sm->order = s->order++;
+		sm->from = from;
+		sm->to = (unsigned)(to - s->nodes);
+		msg_copy(&sm->m, m);
+	}
+}
+
+static void
+process_ready(struct sim *s, unsigned i, const struct raft_ready *rd)
+{
+	struct sim_node *n = &s->nodes[i];
+
+	/* 1. Snapshot install, after the writes queued before it. */
+	if (rd->snapshot != NULL) {
+		while (n->nw > 0 && !s->failed)
+			complete_write(s, i);
+		if (n->staged == NULL || n->staged_index != rd->snapshot->index) {
+			fail(s, "node %u asked to install snapshot %" PRIu64 " that was not staged",
+			    i + 1, rd->snapshot->index);
+			return;
+		}
+		raft_config_free(&n->d_snap.config);
+		n->d_snap.index = rd->snapshot->index;
+		n->d_snap.term = rd->snapshot->term;
+		config_copy(&n->d_snap.config, &rd->snapshot->config);
+		free(n->d_snap_sm);
+		n->d_snap_sm = n->staged;
+		n->staged = NULL;
+		durable_drop_upto(n, rd->snapshot->index);
+		n->sm_cap = rd->snapshot->index + 16;
+		n->sm = xrealloc(n->sm, n->sm_cap * sizeof(*n->sm));
+		memcpy(n->sm, n->d_snap_sm, rd->snapshot->index * sizeof(*n->sm));
+		n->sm_n = rd->snapshot->index;
+	}
+	/* 2. Hard state, synchronously. */
+	if (rd->hard_state_changed) {
+		if (rd->term < n->d_term)
+			fail(s, "node %u: term went back on disk", i + 1);
+		n->d_term = rd->term;
+		snprintf(n->d_vote, sizeof(n->d_vote), "%s", rd->vote);
+	}
+	/* 3. Entries, asynchronously but in order. */
+	if (rd->truncate_from != 0 || rd->n_entries > 0) {
+		uint64_t at = s->now + rnd_range(s, s->cfg.disk_min_ms, s->cfg.disk_max_ms);
+		if (n->nw > 0 && n->w[n->nw - 1].at > at)
+			at = n->w[n->nw - 1].at;
+		if (n->nw == n->capw) {
+			n->capw = n->capw ? n->capw * 2 : 16;
+			n->w = xrealloc(n->w, n->capw * sizeof(*n->w));
+		}
+		struct sim_write *w = &n->w[n->nw++];
+		w->at = at;
+		w->truncate_from = rd->truncate_from;
+		w->n = rd->n_entries;
+		w->e = xrealloc(NULL, (rd->n_entries + 1) * sizeof(*w->e));
+		for (unsigned k = 0; k < rd->n_entries; k++)
+			entry_copy(&w->e[k], &rd->entries[k]);
+	}
+	/* 4. Messages. */
+	for (unsigned k = 0; k < rd->n_messages; k++) {
+		if (strcmp(rd->messages[k].from, n->id) != 0)
+			fail(s, "node %u sent a message from %s", i + 1, rd->messages[k].from);
+		send_msg(s, i, &rd->messages[k]);
+	}
+	/* 5. Apply. */
+	for (unsigned k = 0; k < rd->n_committed && !s->failed; k++) {
+		const struct raft_entry *e = &rd->committed[k];
+		if (e->index != n->sm_n + 1) {
+			fail(s, "node %u applies %" PRIu64 " after %" PRIu64, i + 1, e->index, n->sm_n);
+			return;
+		}
+		uint64_t h = entry_hash(e);
+		record_committed(s, i, e->index, h, "applied");
+		if (n->sm_n == n->sm_cap) {
+			n->sm_cap = n->sm_cap ? n->sm_cap * 2 : 64;
+			n->sm = xrealloc(n->sm, n->sm_cap * sizeof(*n->sm));
+		}
+		n->sm[n->sm_n++] = h;
+		if (raft_applied(n->r, e->index) != 0)
+			fail(s, "node %u: raft_applied(%" PRIu64 ") failed", i + 1, e->index);
+	}
+	/* 6. Reads. */
+	for (unsigned k = 0; k < rd->n_reads; k++) {
+		struct sim_readrec *rr = read_rec(s, rd->reads[k].cookie);
+		if (rr == NULL) {
+			fail(s, "node %u released unknown read %" PRIu64, i + 1, rd->reads[k].cookie);
+			continue;
+		}
+		if (rd->reads[k].status != 0) {
+			rr->failed++;
+			continue;
+		}
+		rr->released++;
+		if (rd->reads[k].index < rr->min_index)
+			fail(s, "linearizability: read %" PRIu64 " released at index %" PRIu64
+			    " but %" PRIu64 " was committed when it was asked", rr->cookie,
+			    rd->reads[k].index, rr->min_index);
+	}
+}
+
+static void
+drain(struct sim *s, unsigned i)
+{
+	struct sim_node *n = &s->nodes[i];
+	struct raft_ready rd;
+
+	while (n->up && !s->failed && raft_has_ready(n->r)) {
+		if (raft_ready(n->r, &rd) != 0) {
+			fail(s, "node %u: raft_ready failed", i + 1);
+			return;
+		}
+		process_ready(s, i, &rd);
+	}
+}
+
+struct sim *
+sim_new(uint64_t seed, const struct sim_config *cfg)
+{
+	struct sim *s = xrealloc(NULL, sizeof(*s));
+	struct raft_config c;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = *cfg;
+	if (s->cfg.election_timeout_ms == 0)
+		s->cfg.election_timeout_ms = 100;
+	if (s->cfg.max_inflight == 0)
+		s->cfg.max_inflight = 8;
+	if (s->cfg.net_max_ms == 0) {
+		s->cfg.net_min_ms = 1;
+		s->cfg.net_max_ms = 5;
+	}
+	if (s->cfg.disk_max_ms == 0)
+		s->cfg.disk_max_ms = 2;
+	if (s->cfg.n_nodes > SIM_MAX_NODES)
+		s->cfg.n_nodes = SIM_MAX_NODES;
+	s->rng = seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
+	s->n = s->cfg.n_nodes;
+	s->lm_buckets = 4099;
+	s->lm = xrealloc(NULL, s->lm_buckets * sizeof(*s->lm));
+	memset(s->lm, 0, s->lm_buckets * sizeof(*s->lm));
+	raft_config_init(&c);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct sim_node *n = &s->nodes[i];
+		snprintf(n->id, sizeof(n->id), "%u", i + 1);
+		snprintf(n->addr, sizeof(n->addr), "node%u:4002", i + 1);
+		raft_config_init(&n->d_snap.config);
+		if (i < s->cfg.n_voters)
+			raft_config_add(&c, n->id, n->addr, RAFT_VOTER);
+	}
+	for (unsigned i = 0; i < s->n; i++) {
+		struct sim_node *n = &s->nodes[i];
+		n->r = node_new_core(s, i);
+		n->up = true;
+		if (i < s->cfg.n_voters && raft_bootstrap(n->r, &c) != 0)
+			abort();
+		raft_start(n->r, 0);
+	}
+	raft_config_free(&c);
+	for (unsigned i = 0; i < s->n; i++)
+		drain(s, i);
+	check_invariants(s);
+	return s;
+}
+
+static void
+node_volatile_free(struct sim_node *n)
+{
+	raft_free(n->r);
+	n->r = NULL;
+	for (unsigned k = 0; k < n->nw; k++) {
+		for (unsigned j = 0; j < n->w[k].n; j++)
+			entry_free(&n->w[k].e[j]);
+		free(n->w[k].e);
+	}
+	free(n->w);
+	n->w = NULL;
+	n->nw = n->capw = 0;
+	free(n->staged);
+	n->staged = NULL;
+	free(n->sm);
+	n->sm = NULL;
+	n->sm_n = n->sm_cap = 0;
+}
+
+void
+sim_free(struct sim *s)
+{
+	if (s == NULL)
+		return;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct sim_node *n = &s->nodes[i];
+		node_volatile_free(n);
+		for (unsigned k = 0; k < n->d_n; k++)
+			entry_free(&n->d_log[k]);
+		free(n->d_log);
+		free(n->d_snap_sm);
+		raft_config_free(&n->d_snap.config);
+	}
+	for (unsigned k = 0; k < s->n_msgs; k++)
+		msg_free(&s->msgs[k].m);
+	free(s->msgs);
+	for (uint64_t b = 0; b < s->lm_buckets; b++) {
+		struct lm_slot *p = s->lm[b];
+		while (p != NULL) {
+			struct lm_slot *q = p->next;
+			free(p);
+			p = q;
+		}
+	}
+	free(s->lm);
+	free(s->leader_of);
+	free(s->elected_prefix);
+	free(s->gc_hash);
+	free(s->reads);
+	free(s);
+}
+
+struct raft *sim_raft(struct sim *s, unsigned i) { return s->nodes[i].up ? s->nodes[i].r : NULL; }
+unsigned sim_n(const struct sim *s) { return s->n; }
+uint64_t sim_now(const struct sim *s) { return s->now; }
+bool sim_ok(const struct sim *s) { return !s->failed; }
+const char *sim_error(const struct sim *s) { return s->err; }
+bool sim_up(const struct sim *s, unsigned i) { return s->nodes[i].up; }
+uint64_t sim_applied(const struct sim *s, unsigned i) { return s->nodes[i].up ? s->nodes[i].sm_n : 0; }
+uint64_t sim_max_commit(const struct sim *s) { return s->gc_max; }
+unsigned long sim_delivered(const struct sim *s, enum raft_message_type t) { return s->delivered[t & 7]; }
+
+static void
+deliver(struct sim *s, unsigned k)
+{
+	struct sim_msg m = s->msgs[k];
+	struct sim_node *to = &s->nodes[m.to];
+
+	s->msgs[k] = s->msgs[--s->n_msgs];
+	if (!to->up || s->block[m.from][m.to])
+		goto out;
+	if (m.m.type == RAFT_MSG_INSTALL_SNAPSHOT) {
+		/* The sender's consensus process streams the snapshot from its store. */
+		struct sim_node *from = &s->nodes[m.from];
+		uint64_t idx = m.m.install_snapshot.meta.index;
+		if (from->d_snap.index != idx)
+			goto out;	/* replaced meanwhile: the transfer fails */
+		free(to->staged);
+		to->staged = xrealloc(NULL, idx * sizeof(uint64_t));
+		memcpy(to->staged, from->d_snap_sm, idx * sizeof(uint64_t));
+		to->staged_index = idx;
+	}
+	s->delivered[m.m.type & 7]++;
+	int rv = raft_recv(to->r, s->now, &m.m);
+	if (rv != 0)
+		fail(s, "node %u: raft_recv(%s from %u): %s", m.to + 1,
+		    raft_message_type_name(m.m.type), m.from + 1, raft_strerror(rv));
+	drain(s, m.to);
+out:
+	msg_free(&m.m);
+}
+
+bool
+sim_step(struct sim *s, uint64_t until)
+{
+	enum { EV_NONE, EV_WRITE, EV_MSG, EV_TICK } kind = EV_NONE;
+	uint64_t best = UINT64_MAX, best_order = UINT64_MAX;
+	unsigned who = 0;
+
+	if (s->failed)
+		return false;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct sim_node *n = &s->nodes[i];
+		if (!n->up)
+			continue;
+		if (n->nw > 0 && n->w[0].at < best) {
+			best = n->w[0].at;
+			kind = EV_WRITE;
+			who = i;
+		}
+	}
+	for (unsigned k = 0; k < s->n_msgs; k++) {
+		if (s->msgs[k].at < best || (s->msgs[k].at == best && kind == EV_MSG &&
+		    s->msgs[k].order < best_order)) {
+			best = s->msgs[k].at;
+			best_order = s->msgs[k].order;
+			kind = EV_MSG;
+			who = k;
+		}
+	}
+	for (unsigned i = 0; i < s->n; i++) {
+		struct sim_node *n = &s->nodes[i];
+		if (!n->up)
+			continue;
+		uint64_t t = raft_next_timeout(n->r);
+		if (t < best) {
+			best = t;
+			kind = EV_TICK;
+			who = i;
+		}
+	}
+	if (kind == EV_NONE || best > until) {
+		if (until > s->now)
+			s->now = until;
+		return true;
+	}
+	if (best > s->now)
+		s->now = best;
+	switch (kind) {
+	case EV_WRITE:
+		complete_write(s, who);
+		drain(s, who);
+		break;
+	case EV_MSG:
+		deliver(s, who);
+		break;
+	case EV_TICK:
+		raft_tick(s->nodes[who].r, s->now);
+		drain(s, who);
+		if (raft_next_timeout(s->nodes[who].r) <= s->now && !s->failed)
+			fail(s, "node %u: timer does not advance", who + 1);
+		break;
+	case EV_NONE:
+		break;
+	}
+	if (!s->failed)
+		check_invariants(s);
+	return !s->failed;
+}
+
+bool
+sim_run_until(struct sim *s, uint64_t t)
+{
+	while (s->now < t && !s->failed)
+		sim_step(s, t);
+	return !s->failed;
+}
+
+bool
+sim_run_for(struct sim *s, uint64_t ms)
+{
+	return sim_run_until(s, s->now + ms);
+}
+
+bool
+sim_run_until_pred(struct sim *s, uint64_t ms, bool (*pred)(struct sim *, void *), void *arg)
+{
+	uint64_t end = s->now + ms;
+	while (!s->failed && !pred(s, arg) && s->now < end)
+		sim_step(s, end);
+	return !s->failed && pred(s, arg);
+}
+
+int
+sim_leader(struct sim *s)
+{
+	int best = -1;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct sim_node *n = &s->nodes[i];
+		if (n->up && raft_state(n->r) == RAFT_LEADER &&
+		    (best < 0 || raft_term(n->r) > raft_term(s->nodes[best].r)))
+			best = (int)i;
+	}
+	return best;
+}
+
+int
+sim_propose(struct sim *s, unsigned i, uint64_t *index)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "cmd-%" PRIu64, ++s->proposals);
+	if (!s->nodes[i].up)
+		return RAFT_ESHUTDOWN;
+	int rv = raft_propose(s->nodes[i].r, buf, (size_t)len, index, NULL);
+	drain(s, i);
+	return rv;
+}
+
+int
+sim_read(struct sim *s, unsigned i, uint64_t cookie)
+{
+	if (!s->nodes[i].up)
+		return RAFT_ESHUTDOWN;
+	int rv = raft_read_index(s->nodes[i].r, s->now, cookie);
+	if (rv == 0) {
+		if (s->n_reads == s->cap_reads) {
+			s->cap_reads = s->cap_reads ? s->cap_reads * 2 : 16;
+			s->reads = xrealloc(s->reads, s->cap_reads * sizeof(*s->reads));
+		}
+		s->reads[s->n_reads++] = (struct sim_readrec){ cookie, s->gc_max, 0, 0 };
+	}
+	drain(s, i);
+	return rv;
+}
+
+unsigned
+sim_reads_released(const struct sim *s, uint64_t cookie)
+{
+	for (unsigned k = 0; k < s->n_reads; k++)
+		if (s->reads[k].cookie == cookie)
+			return s->reads[k].released;
+	return 0;
+}
+
+unsigned
+sim_reads_failed(const struct sim *s, uint64_t cookie)
+{
+	for (unsigned k = 0; k < s->n_reads; k++)
+		if (s->reads[k].cookie == cookie)
+			return s->reads[k].failed;
+	return 0;
+}
+
+void
+sim_crash(struct sim *s, unsigned i)
+{
+	struct sim_node *n = &s->nodes[i];
+	if (!n->up)
+		return;
+	node_volatile_free(n);
+	n->up = false;
+}
+
+void
+sim_restart(struct sim *s, unsigned i)
+{
+	struct sim_node *n = &s->nodes[i];
+	if (n->up)
+		return;
+	n->r = node_new_core(s, i);
+	int rv = raft_load(n->r, n->d_term, n->d_vote, n->d_snap.index ? &n->d_snap : NULL,
+	    n->d_log, n->d_n);
+	if (rv != 0) {
+		fail(s, "node %u: raft_load: %s", i + 1, raft_strerror(rv));
+		n->up = true;
+		return;
+	}
+	n->up = true;
+	n->sm_n = n->d_snap.index;
+	n->sm_cap = n->sm_n + 64;
+	n->sm = xrealloc(NULL, n->sm_cap * sizeof(*n->sm));
+	if (n->sm_n > 0)
+		memcpy(n->sm, n->d_snap_sm, n->sm_n * sizeof(*n->sm));
+	n->commit_seen = raft_commit_index(n->r);
+	n->lm_checked = 0;
+	n->lm_checked_term = 0;
+	raft_start(n->r, s->now);
+	drain(s, i);
+	check_invariants(s);
+}
+
+void
+sim_block(struct sim *s, unsigned from, unsigned to, bool blocked)
+{
+	s->block[from][to] = blocked;
+}
+
+void
+sim_isolate(struct sim *s, unsigned i)
+{
+	for (unsigned j = 0; j < s->n; j++) {
+		if (j == i)
+			continue;
+		s->block[i][j] = true;
+		s->block[j][i] = true;
+	}
+}
+
+void
+sim_partition(struct sim *s, unsigned mask)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		for (unsigned j = 0; j < s->n; j++)
+			s->block[i][j] = ((mask >> i) & 1) != ((mask >> j) & 1);
+}
+
+void
+sim_heal(struct sim *s)
+{
+	memset(s->block, 0, sizeof(s->block));
+}
+
+void
+sim_set_drop(struct sim *s, unsigned drop_pct, unsigned dup_pct)
+{
+	s->cfg.drop_pct = drop_pct;
+	s->cfg.dup_pct = dup_pct;
+}
+
+int
+sim_snapshot(struct sim *s, unsigned i, uint64_t trailing)
+{
+	struct sim_node *n = &s->nodes[i];
+	struct raft_snapshot_meta meta;
+
+	if (!n->up || n->sm_n <= n->d_snap.index)
+		return 0;
+	uint64_t idx = n->sm_n;
+	int rv = raft_snapshot_taken(n->r, idx, trailing, &meta);
+	if (rv != 0)
+		return rv;
+	raft_config_free(&n->d_snap.config);
+	n->d_snap.index = meta.index;
+	n->d_snap.term = meta.term;
+	config_copy(&n->d_snap.config, &meta.config);
+	free(n->d_snap_sm);
+	n->d_snap_sm = xrealloc(NULL, idx * sizeof(uint64_t));
+	memcpy(n->d_snap_sm, n->sm, idx * sizeof(uint64_t));
+	if (idx > trailing)
+		durable_drop_upto(n, idx - trailing);
+	return 0;
+}

@@ -1,0 +1,1139 @@
+/*
+ * Tests for pkg/storage/storage_db*: commands are built with msgpack_pack_* as the
+ * gateway would, results decoded and checked against rqlite's observable behaviour.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <sqlite3.h>
+
+#include "storage/storage_db.h"
+#include "unit.h"
+
+/* ---- command building ---- */
+
+struct cb {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+};
+
+static void
+lit(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+/* Starts {"k":kind,["tx":true,]["to":ms,]"s":[ …nstmts… ]}. */
+static void
+cb_init(struct cb *b, unsigned kind, bool tx, unsigned to_ms, unsigned nstmts)
+{
+	msgpack_sbuffer_init(&b->sb);
+	msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&b->pk, 2 + (tx ? 1 : 0) + (to_ms ? 1 : 0));
+	lit(&b->pk, "k");
+	msgpack_pack_unsigned_int(&b->pk, kind);
+	if (tx) {
+		lit(&b->pk, "tx");
+		msgpack_pack_true(&b->pk);
+	}
+	if (to_ms) {
+		lit(&b->pk, "to");
+		msgpack_pack_unsigned_int(&b->pk, to_ms);
+	}
+	lit(&b->pk, "s");
+	msgpack_pack_array(&b->pk, nstmts);
+}
+
+/* A statement [sql, …nargs…]; the caller packs the arguments next. */
+static void
+cb_stmt(struct cb *b, const char *sql, unsigned nargs)
+{
+	msgpack_pack_array(&b->pk, 1 + nargs);
+	lit(&b->pk, sql);
+}
+
+/* ---- result decoding ---- */
+
+struct res {
+	msgpack_sbuffer out;
+	msgpack_unpacked u;
+	const msgpack_object *top;
+	int rc;
+	bool whole;		/* exactly one msgpack object was packed */
+};
+
+static void
+run_cb(struct storage_db *sdb, struct cb *b, bool read, struct res *r)
+{
+	msgpack_packer pk;
+	size_t off = 0;
+
+	msgpack_sbuffer_init(&r->out);
+	msgpack_packer_init(&pk, &r->out, msgpack_sbuffer_write);
+	r->rc = read ? storage_db_query(sdb, b->sb.data, b->sb.size, &pk) :
+	    storage_db_apply(sdb, b->sb.data, b->sb.size, &pk);
+	msgpack_sbuffer_destroy(&b->sb);
+	msgpack_unpacked_init(&r->u);
+	r->whole = msgpack_unpack_next(&r->u, r->out.data, r->out.size, &off) ==
+	    MSGPACK_UNPACK_SUCCESS && off == r->out.size;
+	r->top = &r->u.data;
+}
+
+static void
+res_free(struct res *r)
+{
+	msgpack_unpacked_destroy(&r->u);
+	msgpack_sbuffer_destroy(&r->out);
+}
+
+static const msgpack_object *
+mget(const msgpack_object *m, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+		    memcmp(k->via.str.ptr, key, n) == 0)
+			return &m->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+static const msgpack_object *
+aget(const msgpack_object *a, uint32_t i)
+{
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY || i >= a->via.array.size)
+		return NULL;
+	return &a->via.array.ptr[i];
+}
+
+static long
+alen(const msgpack_object *a)
+{
+	return a != NULL && a->type == MSGPACK_OBJECT_ARRAY ? (long)a->via.array.size : -1;
+}
+
+/* A NUL-terminated copy of a str (or bin) object; "(not a string)" otherwise. */
+static const char *
+str(const msgpack_object *o)
+{
+	static char ring[8][512];
+	static int next;
+	char *b = ring[next++ % 8];
+	const char *p;
+	size_t n;
+
+	if (o == NULL)
+		return "(absent)";
+	if (o->type == MSGPACK_OBJECT_STR) {
+		p = o->via.str.ptr;
+		n = o->via.str.size;
+	} else {
+		return "(not a string)";
+	}
+	if (n >= 512)
+		n = 511;
+	memcpy(b, p, n);
+	b[n] = '\0';
+	return b;
+}
+
+static long long
+ival(const msgpack_object *o)
+{
+	if (o == NULL)
+		return -999999;
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return (long long)o->via.u64;
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		return o->via.i64;
+	return -999998;
+}
+
+static const msgpack_object *
+res_at(const struct res *r, uint32_t i)
+{
+	return aget(mget(r->top, "r"), i);
+}
+
+static long
+nres(const struct res *r)
+{
+	return alen(mget(r->top, "r"));
+}
+
+/* rows[row][col] of a query-form result */
+static const msgpack_object *
+cell(const msgpack_object *res, uint32_t row, uint32_t col)
+{
+	return aget(aget(mget(res, "v"), row), col);
+}
+
+/* ---- shortcuts ---- */
+
+static struct storage_db *
+open_db(const char *path, bool fk)
+{
+	struct storage_db_options o = { .path = path, .fk = fk, .max_ro_conns = 1 };
+	struct storage_db *sdb = NULL;
+	char err[256];
+
+	if (storage_db_open(&o, &sdb, err, sizeof(err)) == -1) {
+		fprintf(stderr, "open: %s\n", err);
+		return NULL;
+	}
+	return sdb;
+}
+
+/* Runs statements without arguments. */
+static void
+runv(struct storage_db *sdb, unsigned kind, bool tx, unsigned to, bool read,
+    struct res *r, unsigned n, const char *const *sqls)
+{
+	struct cb b;
+
+	cb_init(&b, kind, tx, to, n);
+	for (unsigned i = 0; i < n; i++)
+		cb_stmt(&b, sqls[i], 0);
+	run_cb(sdb, &b, read, r);
+}
+
+static void
+exec1(struct storage_db *sdb, const char *sql, struct res *r)
+{
+	runv(sdb, 1, false, 0, false, r, 1, &sql);
+}
+
+static void
+query1(struct storage_db *sdb, const char *sql, struct res *r)
+{
+	runv(sdb, 2, false, 0, true, r, 1, &sql);
+}
+
+/* Runs one statement and checks it did not fail; returns false (and says why) if it did. */
+static bool
+must(struct storage_db *sdb, const char *sql)
+{
+	struct res r;
+	bool ok;
+
+	exec1(sdb, sql, &r);
+	ok = r.rc == 0 && nres(&r) == 1 && mget(res_at(&r, 0), "e") == NULL;
+	if (!ok)
+		fprintf(stderr, "    %s: %s\n", sql, str(mget(res_at(&r, 0), "e")));
+	res_free(&r);
+	return ok;
+}
+
+static long long
+count_rows(struct storage_db *sdb, const char *table)
+{
+	char sql[128];
+	struct res r;
+	long long n;
+
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s", table);
+	query1(sdb, sql, &r);
+	n = ival(cell(res_at(&r, 0), 0, 0));
+	res_free(&r);
+	return n;
+}
+
+/* ---- execute ---- */
+
+UNIT_TEST(execute_reports_last_insert_id_and_rows_affected)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)"));
+	exec1(sdb, "INSERT INTO foo(name) VALUES('fiona')", &r);
+	CHECK(r.whole);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK_INT_EQ(nres(&r), 1);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 0), "li")), 1);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 0), "ra")), 1);
+	CHECK(mget(res_at(&r, 0), "t") != NULL);
+	CHECK(mget(res_at(&r, 0), "t")->type == MSGPACK_OBJECT_FLOAT64);
+	CHECK(mget(res_at(&r, 0), "x") == NULL);
+	CHECK(mget(r.top, "e") == NULL);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(create_table_on_fresh_database_reports_no_counts)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+
+	CHECK(sdb != NULL);
+	exec1(sdb, "CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)", &r);
+	CHECK_INT_EQ(nres(&r), 1);
+	CHECK(mget(res_at(&r, 0), "li") == NULL);
+	CHECK(mget(res_at(&r, 0), "ra") == NULL);
+	CHECK(mget(res_at(&r, 0), "e") == NULL);
+	CHECK_INT_EQ(res_at(&r, 0)->via.map.size, 1);	/* only "t" */
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(drop_after_insert_carries_stale_counts_over)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)"));
+	CHECK(must(sdb, "INSERT INTO foo(name) VALUES('fiona')"));
+	exec1(sdb, "DROP TABLE foo", &r);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 0), "li")), 1);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 0), "ra")), 1);
+	res_free(&r);
+	/* A SELECT sent to execute runs but answers in execute form, counts carried. */
+	exec1(sdb, "SELECT 1", &r);
+	CHECK(mget(res_at(&r, 0), "c") == NULL);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 0), "li")), 1);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(statement_errors_are_reported_and_processing_continues)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *sqls[] = {
+		"CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)",
+		"nonsense",
+		"INSERT INTO bar(name) VALUES('x')",
+		"INSERT INTO foo(name) VALUES('fiona')",
+	};
+	struct res r;
+
+	CHECK(sdb != NULL);
+	runv(sdb, 1, false, 0, false, &r, 4, sqls);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK_INT_EQ(nres(&r), 4);
+	CHECK_STR_EQ(str(mget(res_at(&r, 1), "e")), "near \"nonsense\": syntax error");
+	CHECK_STR_EQ(str(mget(res_at(&r, 2), "e")), "no such table: bar");
+	CHECK(mget(res_at(&r, 1), "t") == NULL);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 3), "li")), 1);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(transaction_rolls_back_and_stops_at_first_error)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *sqls[] = {
+		"INSERT INTO foo(id, name) VALUES(1, 'fiona')",
+		"INSERT INTO foo(id, name) VALUES(2, 'declan')",
+		"INSERT INTO foo(id, name) VALUES(1, 'again')",
+		"INSERT INTO foo(id, name) VALUES(3, 'never')",
+	};
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)"));
+	runv(sdb, 1, true, 0, false, &r, 4, sqls);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK(mget(r.top, "e") == NULL);
+	CHECK_INT_EQ(nres(&r), 3);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 1), "li")), 2);
+	CHECK_STR_EQ(str(mget(res_at(&r, 2), "e")), "UNIQUE constraint failed: foo.id");
+	res_free(&r);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 0);
+	/* The connection is usable and not left inside a transaction. */
+	runv(sdb, 1, true, 0, false, &r, 2, sqls);
+	CHECK(mget(r.top, "e") == NULL);
+	CHECK_INT_EQ(nres(&r), 2);
+	res_free(&r);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 2);
+	CHECK(sqlite3_get_autocommit(storage_db_rw_handle(sdb)) != 0);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(failed_commit_is_a_request_error_and_rolls_back)
+{
+	struct storage_db *sdb = open_db(":memory:", true);
+	const char *sqls[] = { "INSERT INTO child(id, pid) VALUES(1, 42)" };
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE parent (id INTEGER PRIMARY KEY)"));
+	CHECK(must(sdb, "CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER "
+	    "REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"));
+	runv(sdb, 1, true, 0, false, &r, 1, sqls);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK_STR_EQ(str(mget(r.top, "e")), "FOREIGN KEY constraint failed");
+	CHECK_INT_EQ(nres(&r), 0);
+	res_free(&r);
+	CHECK(sqlite3_get_autocommit(storage_db_rw_handle(sdb)) != 0);
+	CHECK_INT_EQ(count_rows(sdb, "child"), 0);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(failed_begin_is_a_request_error)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *sqls[] = { "SELECT 1" };
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "BEGIN"));	/* explicit and left open: undefined, but must not crash */
+	runv(sdb, 1, true, 0, false, &r, 1, sqls);
+	CHECK_STR_EQ(str(mget(r.top, "e")), "cannot start a transaction within a transaction");
+	CHECK_INT_EQ(nres(&r), 0);
+	res_free(&r);
+	CHECK(must(sdb, "COMMIT"));
+	storage_db_close(sdb);
+}
+
+/* ---- binding ---- */
+
+UNIT_TEST(positional_arguments_bind_in_order_including_numbered)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct cb b;
+	struct res r;
+	const msgpack_object *row;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (a, b, c, d, e, f)"));
+	cb_init(&b, 1, false, 0, 2);
+	cb_stmt(&b, "INSERT INTO foo VALUES(?, ?, ?, ?, ?, ?)", 6);
+	msgpack_pack_int64(&b.pk, -7);
+	lit(&b.pk, "fiona");
+	msgpack_pack_double(&b.pk, 2.5);
+	msgpack_pack_nil(&b.pk);
+	msgpack_pack_true(&b.pk);
+	msgpack_pack_uint64(&b.pk, UINT64_MAX);	/* too big for INTEGER: REAL */
+	cb_stmt(&b, "INSERT INTO foo(a, b) VALUES(?2, ?1)", 2);
+	msgpack_pack_int(&b.pk, 1);
+	msgpack_pack_int(&b.pk, 2);
+	run_cb(sdb, &b, false, &r);
+	CHECK_INT_EQ(nres(&r), 2);
+	CHECK(mget(res_at(&r, 0), "e") == NULL);
+	CHECK(mget(res_at(&r, 1), "e") == NULL);
+	res_free(&r);
+
+	query1(sdb, "SELECT a, b, c, d, e, typeof(f) FROM foo ORDER BY rowid", &r);
+	row = aget(mget(res_at(&r, 0), "v"), 0);
+	CHECK_INT_EQ(ival(aget(row, 0)), -7);
+	CHECK_STR_EQ(str(aget(row, 1)), "fiona");
+	CHECK(aget(row, 2)->type == MSGPACK_OBJECT_FLOAT64 && aget(row, 2)->via.f64 == 2.5);
+	CHECK(aget(row, 3)->type == MSGPACK_OBJECT_NIL);
+	CHECK_INT_EQ(ival(aget(row, 4)), 1);
+	CHECK_STR_EQ(str(aget(row, 5)), "real");
+	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 1, 0)), 2);
+	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 1, 1)), 1);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(named_arguments_bind_with_colon_at_and_dollar)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct cb b;
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (name TEXT, age INTEGER)"));
+	cb_init(&b, 1, false, 0, 3);
+	cb_stmt(&b, "INSERT INTO foo(name, age) VALUES(:name, :age)", 1);
+	msgpack_pack_map(&b.pk, 2);
+	lit(&b.pk, "name");
+	lit(&b.pk, "colon");
+	lit(&b.pk, "age");
+	msgpack_pack_int(&b.pk, 1);
+	cb_stmt(&b, "INSERT INTO foo(name, age) VALUES(@name, @age)", 1);
+	msgpack_pack_map(&b.pk, 2);
+	lit(&b.pk, "age");
+	msgpack_pack_int(&b.pk, 2);
+	lit(&b.pk, "name");
+	lit(&b.pk, "at");
+	cb_stmt(&b, "INSERT INTO foo(name, age) VALUES($name, $age)", 1);
+	msgpack_pack_map(&b.pk, 2);
+	lit(&b.pk, "name");
+	lit(&b.pk, "dollar");
+	lit(&b.pk, "age");
+	msgpack_pack_int(&b.pk, 3);
+	run_cb(sdb, &b, false, &r);
+	CHECK_INT_EQ(nres(&r), 3);
+	for (uint32_t i = 0; i < 3; i++)
+		CHECK(mget(res_at(&r, i), "e") == NULL);
+	res_free(&r);
+
+	/* Named parameters in a read too. */
+	cb_init(&b, 2, false, 0, 1);
+	cb_stmt(&b, "SELECT name FROM foo WHERE age >= :min ORDER BY age", 1);
+	msgpack_pack_map(&b.pk, 1);
+	lit(&b.pk, "min");
+	msgpack_pack_int(&b.pk, 1);
+	run_cb(sdb, &b, true, &r);
+	CHECK_INT_EQ(alen(mget(res_at(&r, 0), "v")), 3);
+	CHECK_STR_EQ(str(cell(res_at(&r, 0), 0, 0)), "colon");
+	CHECK_STR_EQ(str(cell(res_at(&r, 0), 1, 0)), "at");
+	CHECK_STR_EQ(str(cell(res_at(&r, 0), 2, 0)), "dollar");
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(too_few_arguments_is_a_statement_error_with_rqlite_text)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct cb b;
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (a, b)"));
+	cb_init(&b, 1, false, 0, 2);
+	cb_stmt(&b, "INSERT INTO foo VALUES(?, ?)", 1);
+	msgpack_pack_int(&b.pk, 1);
+	cb_stmt(&b, "INSERT INTO foo VALUES(?, ?)", 3);	/* extra arguments are ignored */
+	msgpack_pack_int(&b.pk, 1);
+	msgpack_pack_int(&b.pk, 2);
+	msgpack_pack_int(&b.pk, 3);
+	run_cb(sdb, &b, false, &r);
+	CHECK_STR_EQ(str(mget(res_at(&r, 0), "e")),
+	    "not enough args to execute query: want 2 got 1");
+	CHECK(mget(res_at(&r, 1), "e") == NULL);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 1), "ra")), 1);
+	res_free(&r);
+
+	cb_init(&b, 2, false, 0, 1);
+	cb_stmt(&b, "SELECT ?, ?, ?", 1);
+	msgpack_pack_int(&b.pk, 1);
+	run_cb(sdb, &b, true, &r);
+	CHECK_STR_EQ(str(mget(res_at(&r, 0), "e")),
+	    "not enough args to execute query: want 3 got 1");
+	CHECK(mget(res_at(&r, 0), "x") != NULL);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(blob_arguments_bind_as_blobs_and_read_back_as_bin)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	static const char bytes[] = { (char)0xde, (char)0xad, (char)0xbe, (char)0xef };
+	struct cb b;
+	struct res r;
+	const msgpack_object *v;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER PRIMARY KEY, data BLOB)"));
+	cb_init(&b, 1, false, 0, 2);
+	cb_stmt(&b, "INSERT INTO foo(id, data) VALUES(1, ?)", 1);
+	msgpack_pack_bin(&b.pk, 4);
+	msgpack_pack_bin_body(&b.pk, bytes, 4);
+	cb_stmt(&b, "INSERT INTO foo(id, data) VALUES(2, ?)", 1);
+	msgpack_pack_bin(&b.pk, 0);
+	run_cb(sdb, &b, false, &r);
+	CHECK(mget(res_at(&r, 0), "e") == NULL && mget(res_at(&r, 1), "e") == NULL);
+	res_free(&r);
+
+	query1(sdb, "SELECT data, typeof(data) FROM foo ORDER BY id", &r);
+	CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "ty"), 0)), "blob");
+	v = cell(res_at(&r, 0), 0, 0);
+	CHECK(v != NULL && v->type == MSGPACK_OBJECT_BIN);
+	CHECK_INT_EQ(v->via.bin.size, 4);
+	CHECK(memcmp(v->via.bin.ptr, bytes, 4) == 0);
+	v = cell(res_at(&r, 0), 1, 0);
+	CHECK(v != NULL && v->type == MSGPACK_OBJECT_BIN);
+	CHECK_INT_EQ(v->via.bin.size, 0);
+	CHECK_STR_EQ(str(cell(res_at(&r, 0), 1, 1)), "blob");
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(blob_under_text_like_or_missing_declared_type_reads_as_text)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+
+	CHECK(sdb != NULL);
+	/* rqlite's Test_DB_HexQuery. */
+	query1(sdb, "SELECT x'53514C697465'", &r);
+	CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "ty"), 0)), "text");
+	CHECK_STR_EQ(str(cell(res_at(&r, 0), 0, 0)), "SQLite");
+	res_free(&r);
+	/* Text stored in a BLOB column comes back by storage class: a string. */
+	CHECK(must(sdb, "CREATE TABLE foo (data blob)"));
+	CHECK(must(sdb, "INSERT INTO foo(data) VALUES('fiona')"));
+	query1(sdb, "SELECT data FROM foo", &r);
+	CHECK_STR_EQ(str(cell(res_at(&r, 0), 0, 0)), "fiona");
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+/* ---- forms of results ---- */
+
+UNIT_TEST(returning_clause_answers_rows_from_execute)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+	const msgpack_object *r0;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)"));
+	CHECK(must(sdb, "INSERT INTO foo(name) VALUES('fiona')"));
+	exec1(sdb, "INSERT INTO foo(name) VALUES('declan') RETURNING *", &r);
+	r0 = res_at(&r, 0);
+	CHECK(mget(r0, "x") != NULL);
+	CHECK(mget(r0, "li") == NULL);
+	CHECK_STR_EQ(str(aget(mget(r0, "c"), 0)), "id");
+	CHECK_STR_EQ(str(aget(mget(r0, "c"), 1)), "name");
+	CHECK_STR_EQ(str(aget(mget(r0, "ty"), 0)), "integer");
+	CHECK_STR_EQ(str(aget(mget(r0, "ty"), 1)), "text");
+	CHECK_INT_EQ(ival(cell(r0, 0, 0)), 2);
+	CHECK_STR_EQ(str(cell(r0, 0, 1)), "declan");
+	res_free(&r);
+	/* Every returned row, and the write really happened. */
+	exec1(sdb, "UPDATE foo SET name = upper(name) RETURNING id", &r);
+	CHECK_INT_EQ(alen(mget(res_at(&r, 0), "v")), 2);
+	res_free(&r);
+	query1(sdb, "SELECT name FROM foo WHERE id = 1", &r);
+	CHECK_STR_EQ(str(cell(res_at(&r, 0), 0, 0)), "FIONA");
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(request_through_log_answers_each_statement_in_its_own_form)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *sqls[] = {
+		"CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)",
+		"INSERT INTO foo(name) VALUES('fiona')",
+		"SELECT * FROM foo",
+		"SELECT * FROM bar",
+		"-----",
+	};
+	struct res r;
+
+	CHECK(sdb != NULL);
+	runv(sdb, 3, false, 0, false, &r, 5, sqls);
+	CHECK_INT_EQ(nres(&r), 5);
+	CHECK(mget(res_at(&r, 0), "x") == NULL);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 1), "li")), 1);
+	CHECK(mget(res_at(&r, 2), "x") != NULL);
+	CHECK_STR_EQ(str(cell(res_at(&r, 2), 0, 1)), "fiona");
+	/* Fails to prepare: execute-form error. */
+	CHECK_STR_EQ(str(mget(res_at(&r, 3), "e")), "no such table: bar");
+	CHECK(mget(res_at(&r, 3), "x") == NULL);
+	/* A comment-only statement is an empty query-form result, as rqlite's `{}`. */
+	CHECK(mget(res_at(&r, 4), "c") == NULL && mget(res_at(&r, 4), "e") == NULL);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(request_transaction_stops_at_error_but_not_at_prepare_failure)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *sqls[] = {
+		"INSERT INTO foo(id) VALUES(1)",
+		"SELECT * FROM nosuch",
+		"INSERT INTO foo(id) VALUES(2)",
+		"INSERT INTO foo(id) VALUES(2)",
+		"INSERT INTO foo(id) VALUES(3)",
+	};
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY)"));
+	runv(sdb, 3, true, 0, false, &r, 5, sqls);
+	CHECK_INT_EQ(nres(&r), 4);
+	CHECK_STR_EQ(str(mget(res_at(&r, 1), "e")), "no such table: nosuch");
+	CHECK_STR_EQ(str(mget(res_at(&r, 3), "e")), "UNIQUE constraint failed: foo.id");
+	res_free(&r);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 0);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(request_as_read_answers_w_when_a_statement_writes)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *writes[] = { "SELECT * FROM foo", "INSERT INTO foo(id) VALUES(1)" };
+	const char *broken[] = { "SELECT * FROM nosuch" };
+	const char *reads[] = { "SELECT COUNT(*) FROM foo", "EXPLAIN INSERT INTO foo(id) VALUES(9)" };
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY)"));
+	runv(sdb, 3, false, 0, true, &r, 2, writes);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK(mget(r.top, "w") != NULL && mget(r.top, "w")->type == MSGPACK_OBJECT_BOOLEAN &&
+	    mget(r.top, "w")->via.boolean);
+	CHECK(mget(r.top, "r") == NULL);
+	res_free(&r);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 0);	/* nothing ran */
+
+	runv(sdb, 3, false, 0, true, &r, 1, broken);
+	CHECK(mget(r.top, "w") != NULL);
+	res_free(&r);
+
+	/* All read-only (EXPLAIN counts as read-only): answered directly, query form. */
+	runv(sdb, 3, false, 0, true, &r, 2, reads);
+	CHECK(mget(r.top, "w") == NULL);
+	CHECK_INT_EQ(nres(&r), 2);
+	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 0, 0)), 0);
+	CHECK(mget(res_at(&r, 1), "x") != NULL && mget(res_at(&r, 1), "e") == NULL);
+	CHECK(alen(mget(res_at(&r, 1), "v")) > 0);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(write_via_query_is_refused)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *refused[] = {
+		"CREATE TABLE temp.qux (id INTEGER NOT NULL PRIMARY KEY, name TEXT)",
+		"INSERT INTO foo(name) VALUES('fiona')",
+		"INSERT INTO foo(name) VALUES('fiona') RETURNING *",
+		"UPDATE foo SET name='fiona' WHERE id=1",
+		"DELETE FROM foo WHERE id=1",
+		"DROP TABLE foo",
+	};
+	const char *pragma = "PRAGMA foreign_keys = ON";
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)"));
+	for (int via_log = 0; via_log < 2; via_log++) {
+		runv(sdb, 2, false, 0, !via_log, &r, 6, refused);
+		CHECK_INT_EQ(nres(&r), 6);
+		for (uint32_t i = 0; i < 6; i++) {
+			CHECK_STR_EQ(str(mget(res_at(&r, i), "e")),
+			    "attempt to change database via query operation");
+			CHECK(mget(res_at(&r, i), "x") != NULL);
+		}
+		res_free(&r);
+	}
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 0);
+	/* rqlite's Test_DB_QueryReadOnly: this pragma is allowed and answers {}. */
+	query1(sdb, pragma, &r);
+	CHECK(mget(res_at(&r, 0), "e") == NULL && mget(res_at(&r, 0), "c") == NULL);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(declared_types_are_lower_cased_verbatim_and_missing_ones_come_from_first_row)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+	const msgpack_object *ty;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER PRIMARY KEY, name VARCHAR(500), "
+	    "ts DATETIME, n NUMERIC)"));
+	query1(sdb, "SELECT * FROM foo", &r);
+	ty = mget(res_at(&r, 0), "ty");
+	CHECK_STR_EQ(str(aget(ty, 0)), "integer");
+	CHECK_STR_EQ(str(aget(ty, 1)), "varchar(500)");
+	CHECK_STR_EQ(str(aget(ty, 2)), "datetime");
+	CHECK_STR_EQ(str(aget(ty, 3)), "numeric");
+	CHECK(mget(res_at(&r, 0), "v") == NULL);	/* no rows: values omitted */
+	CHECK(mget(res_at(&r, 0), "x") != NULL);
+	res_free(&r);
+
+	query1(sdb, "SELECT COUNT(*), 1.5, 'a', NULL, x'00', 7 UNION ALL SELECT 1, 2, 3, 4, 5, NULL", &r);
+	ty = mget(res_at(&r, 0), "ty");
+	CHECK_STR_EQ(str(aget(ty, 0)), "integer");
+	CHECK_STR_EQ(str(aget(ty, 1)), "real");
+	CHECK_STR_EQ(str(aget(ty, 2)), "text");
+	CHECK_STR_EQ(str(aget(ty, 3)), "");		/* first row NULL, even if later rows are not */
+	CHECK_STR_EQ(str(aget(ty, 4)), "text");
+	CHECK_STR_EQ(str(aget(ty, 5)), "integer");
+	CHECK_INT_EQ(alen(mget(res_at(&r, 0), "v")), 2);
+	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 1, 3)), 4);
+	res_free(&r);
+
+	query1(sdb, "SELECT 1 + id FROM foo", &r);	/* expression, no rows */
+	CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "ty"), 0)), "");
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(qualified_names_use_the_origin_table)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+	const msgpack_object *q;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE t1 (id INTEGER PRIMARY KEY, name TEXT)"));
+	CHECK(must(sdb, "CREATE TABLE t2 (id INTEGER PRIMARY KEY)"));
+	query1(sdb, "SELECT t1.id, t1.name AS who, t2.id, 1 + 1 FROM t1, t2", &r);
+	q = mget(res_at(&r, 0), "q");
+	CHECK_INT_EQ(alen(q), 4);
+	CHECK_STR_EQ(str(aget(q, 0)), "t1.id");
+	CHECK_STR_EQ(str(aget(q, 1)), "t1.who");
+	CHECK_STR_EQ(str(aget(q, 2)), "t2.id");
+	CHECK_STR_EQ(str(aget(q, 3)), "1 + 1");
+	CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "c"), 1)), "who");
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(db_timeout_interrupts_a_long_statement)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+	    "SELECT COUNT(*) FROM c";
+	const char *sqls[] = { slow, "SELECT 1" };
+	const char *wsqls[] = { "INSERT INTO foo SELECT x FROM (WITH RECURSIVE c(x) AS "
+	    "(SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c)", "INSERT INTO foo VALUES(1)" };
+	struct res r;
+	int64_t t0;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (x)"));
+	runv(sdb, 2, false, 100, true, &r, 2, sqls);
+	CHECK_INT_EQ(nres(&r), 2);
+	CHECK_STR_EQ(str(mget(res_at(&r, 0), "e")), "query timeout");
+	/* One deadline for the whole command: what follows fails at once. */
+	CHECK_STR_EQ(str(mget(res_at(&r, 1), "e")), "query timeout");
+	res_free(&r);
+
+	t0 = (int64_t)time(NULL);
+	runv(sdb, 1, false, 100, false, &r, 2, wsqls);
+	CHECK_STR_EQ(str(mget(res_at(&r, 0), "e")), "execute timeout");
+	CHECK_STR_EQ(str(mget(res_at(&r, 1), "e")), "execute timeout");
+	CHECK((int64_t)time(NULL) - t0 < 5);
+	res_free(&r);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 0);
+
+	/* Without a timeout the next command runs normally. */
+	query1(sdb, "SELECT 42", &r);
+	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 0, 0)), 42);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(multi_statement_text_executes_all_and_reports_the_last)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct cb b;
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER PRIMARY KEY, v)"));
+	exec1(sdb, "INSERT INTO foo(v) VALUES(1); INSERT INTO foo(v) VALUES(2);\n"
+	    "INSERT INTO foo(v) VALUES(3);  ", &r);
+	CHECK_INT_EQ(nres(&r), 1);
+	CHECK_INT_EQ(ival(mget(res_at(&r, 0), "li")), 3);
+	res_free(&r);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 3);
+
+	/* Positional arguments are consumed statement by statement. */
+	cb_init(&b, 1, false, 0, 1);
+	cb_stmt(&b, "INSERT INTO foo(v) VALUES(?); INSERT INTO foo(v) VALUES(?)", 2);
+	msgpack_pack_int(&b.pk, 10);
+	msgpack_pack_int(&b.pk, 20);
+	run_cb(sdb, &b, false, &r);
+	CHECK(mget(res_at(&r, 0), "e") == NULL);
+	res_free(&r);
+	query1(sdb, "SELECT v FROM foo WHERE id > 3 ORDER BY id", &r);
+	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 0, 0)), 10);
+	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 1, 0)), 20);
+	res_free(&r);
+
+	/* A text ending in a comment reports no counts (the reference's 0/0). */
+	exec1(sdb, "INSERT INTO foo(v) VALUES(6); -- trailing", &r);
+	CHECK(mget(res_at(&r, 0), "li") == NULL && mget(res_at(&r, 0), "e") == NULL);
+	res_free(&r);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 6);
+
+	/* An error stops the text; earlier statements stay done. */
+	exec1(sdb, "INSERT INTO foo(v) VALUES(7); nonsense; INSERT INTO foo(v) VALUES(8)", &r);
+	CHECK_STR_EQ(str(mget(res_at(&r, 0), "e")), "near \"nonsense\": syntax error");
+	res_free(&r);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 7);
+
+	/* A query returns only the last statement's rows. */
+	query1(sdb, "SELECT 1; SELECT v FROM foo ORDER BY id LIMIT 2", &r);
+	CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "c"), 0)), "v");
+	CHECK_INT_EQ(alen(mget(res_at(&r, 0), "v")), 2);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(empty_statements_are_skipped_and_comments_give_empty_results)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *sqls[] = { "", "SELECT 1", "", "  ", "/* only a comment */" };
+	struct res r;
+
+	CHECK(sdb != NULL);
+	runv(sdb, 1, false, 0, false, &r, 5, sqls);
+	CHECK_INT_EQ(nres(&r), 3);
+	CHECK(mget(res_at(&r, 1), "e") == NULL);
+	CHECK(mget(res_at(&r, 2), "e") == NULL);
+	res_free(&r);
+	runv(sdb, 2, false, 0, true, &r, 5, sqls);
+	CHECK_INT_EQ(nres(&r), 3);
+	CHECK(mget(res_at(&r, 2), "c") == NULL && mget(res_at(&r, 2), "x") != NULL);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(foreign_keys_follow_the_option)
+{
+	for (int fk = 0; fk < 2; fk++) {
+		struct storage_db *sdb = open_db(":memory:", fk);
+		struct res r;
+
+		CHECK(sdb != NULL);
+		CHECK(must(sdb, "CREATE TABLE parent (id INTEGER PRIMARY KEY)"));
+		CHECK(must(sdb, "CREATE TABLE child (id INTEGER PRIMARY KEY, "
+		    "pid INTEGER REFERENCES parent(id))"));
+		exec1(sdb, "INSERT INTO child(id, pid) VALUES(1, 42)", &r);
+		if (fk)
+			CHECK_STR_EQ(str(mget(res_at(&r, 0), "e")), "FOREIGN KEY constraint failed");
+		else
+			CHECK(mget(res_at(&r, 0), "e") == NULL);
+		res_free(&r);
+		query1(sdb, "PRAGMA foreign_keys", &r);
+		CHECK_INT_EQ(ival(cell(res_at(&r, 0), 0, 0)), fk);
+		CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "ty"), 0)), "integer");
+		res_free(&r);
+		storage_db_close(sdb);
+	}
+}
+
+UNIT_TEST(memory_database_is_visible_to_read_only_connection_and_private_per_open)
+{
+	struct storage_db *a = open_db(":memory:", false);
+	struct storage_db *b = open_db(":memory:", false);
+	struct res r;
+
+	CHECK(a != NULL && b != NULL);
+	CHECK(must(a, "CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)"));
+	CHECK(must(a, "INSERT INTO foo(name) VALUES('fiona')"));
+	query1(a, "SELECT name FROM foo", &r);
+	CHECK_STR_EQ(str(cell(res_at(&r, 0), 0, 0)), "fiona");
+	res_free(&r);
+	CHECK(must(a, "INSERT INTO foo(name) VALUES('declan')"));
+	CHECK_INT_EQ(count_rows(a, "foo"), 2);
+	query1(b, "SELECT name FROM foo", &r);
+	CHECK_STR_EQ(str(mget(res_at(&r, 0), "e")), "no such table: foo");
+	res_free(&r);
+	storage_db_close(a);
+	storage_db_close(b);
+}
+
+UNIT_TEST(file_database_uses_wal_and_reports_its_pragmas)
+{
+	char dir[] = "/tmp/storage/dbtestXXXXXX", path[128], wal[140], shm[140];
+	struct storage_db *sdb;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	const msgpack_object *rw, *ro;
+	size_t off = 0;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/db.sqlite", dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	snprintf(shm, sizeof(shm), "%s-shm", path);
+	sdb = open_db(path, true);
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER PRIMARY KEY)"));
+	CHECK(must(sdb, "INSERT INTO foo(id) VALUES(1)"));
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 1);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	CHECK_INT_EQ(storage_db_stats(sdb, &pk), 0);
+	msgpack_unpacked_init(&u);
+	CHECK(msgpack_unpack_next(&u, sb.data, sb.size, &off) == MSGPACK_UNPACK_SUCCESS);
+	CHECK(off == sb.size);
+	CHECK_STR_EQ(str(mget(&u.data, "version")), sqlite3_libversion());
+	CHECK_STR_EQ(str(mget(&u.data, "path")), path);
+	CHECK(ival(mget(&u.data, "db_size")) >= 4096);
+	CHECK(ival(mget(&u.data, "wal_size")) > 0);
+	CHECK(alen(mget(&u.data, "compile_options")) > 0);
+	rw = mget(mget(&u.data, "pragmas"), "rw");
+	ro = mget(mget(&u.data, "pragmas"), "ro");
+	CHECK_STR_EQ(str(mget(rw, "journal_mode")), "wal");
+	CHECK_STR_EQ(str(mget(ro, "journal_mode")), "wal");
+	CHECK_STR_EQ(str(mget(rw, "synchronous")), "0");
+	CHECK_STR_EQ(str(mget(rw, "foreign_keys")), "1");
+	CHECK_STR_EQ(str(mget(ro, "foreign_keys")), "1");
+	CHECK_STR_EQ(str(mget(rw, "busy_timeout")), "5000");
+	CHECK_STR_EQ(str(mget(ro, "busy_timeout")), "5000");
+	CHECK(mget(rw, "wal_autocheckpoint") != NULL);
+	CHECK(mget(&u.data, "error") == NULL);
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+
+	storage_db_close(sdb);
+	/* Reopening sees the data. */
+	sdb = open_db(path, true);
+	CHECK(sdb != NULL);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 1);
+	storage_db_close(sdb);
+	unlink(wal);
+	unlink(shm);
+	unlink(path);
+	rmdir(dir);
+}
+
+UNIT_TEST(repeated_statement_is_prepared_once)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct storage_db_counters c0, c1;
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER PRIMARY KEY, v)"));
+	storage_db_counters(sdb, &c0);
+	for (int i = 0; i < 10000; i++) {
+		struct cb b;
+
+		cb_init(&b, 1, false, 0, 1);
+		cb_stmt(&b, "INSERT INTO foo(v) VALUES(?)", 1);
+		msgpack_pack_int(&b.pk, i);
+		run_cb(sdb, &b, false, &r);
+		if (mget(res_at(&r, 0), "e") != NULL || ival(mget(res_at(&r, 0), "li")) != i + 1) {
+			res_free(&r);
+			CHECK(!"insert failed");
+		}
+		res_free(&r);
+	}
+	storage_db_counters(sdb, &c1);
+	CHECK_INT_EQ(c1.cache_misses - c0.cache_misses, 1);
+	CHECK_INT_EQ(c1.cache_hits - c0.cache_hits, 9999);
+	CHECK_INT_EQ(count_rows(sdb, "foo"), 10000);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(malformed_commands_are_rejected_with_a_request_error)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	static const char garbage[] = { (char)0xc1, 0x00, 0x01 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct cb b;
+	struct res r;
+
+	CHECK(sdb != NULL);
+	/* Not msgpack at all. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	CHECK_INT_EQ(storage_db_apply(sdb, garbage, sizeof(garbage), &pk), -1);
+	CHECK_INT_EQ(storage_db_apply(sdb, NULL, 0, &pk), -1);
+	msgpack_sbuffer_destroy(&sb);
+
+	/* Truncated command. */
+	cb_init(&b, 1, false, 0, 1);
+	cb_stmt(&b, "SELECT 1", 0);
+	b.sb.size -= 3;
+	run_cb(sdb, &b, false, &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK(r.whole);
+	CHECK_STR_EQ(str(mget(r.top, "e")), "malformed command: bad msgpack");
+	CHECK_INT_EQ(nres(&r), 0);
+	res_free(&r);
+
+	/* Unknown kind, and kinds that cannot be reads. */
+	cb_init(&b, 9, false, 0, 0);
+	run_cb(sdb, &b, false, &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK_STR_EQ(str(mget(r.top, "e")), "unknown command kind 9");
+	res_free(&r);
+	cb_init(&b, 1, false, 0, 0);
+	run_cb(sdb, &b, true, &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK(mget(r.top, "e") != NULL);
+	res_free(&r);
+
+	/* A statement that is not [sql, …], and an argument of an unsupported type. */
+	cb_init(&b, 1, false, 0, 1);
+	msgpack_pack_int(&b.pk, 5);
+	run_cb(sdb, &b, false, &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK(mget(r.top, "e") != NULL);
+	res_free(&r);
+	cb_init(&b, 1, false, 0, 1);
+	cb_stmt(&b, "SELECT ?", 1);
+	msgpack_pack_array(&b.pk, 0);
+	run_cb(sdb, &b, false, &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK(mget(r.top, "e") != NULL);
+	res_free(&r);
+
+	/* Trailing bytes after the map. */
+	cb_init(&b, 1, false, 0, 0);
+	msgpack_pack_nil(&b.pk);
+	run_cb(sdb, &b, false, &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK_STR_EQ(str(mget(r.top, "e")), "malformed command: trailing bytes");
+	res_free(&r);
+
+	/* The engine still works. */
+	CHECK(must(sdb, "SELECT 1"));
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(noop_packs_an_empty_map)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct cb b;
+	struct res r;
+
+	CHECK(sdb != NULL);
+	cb_init(&b, 4, false, 0, 0);
+	run_cb(sdb, &b, false, &r);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK(r.whole);
+	CHECK(r.top->type == MSGPACK_OBJECT_MAP && r.top->via.map.size == 0);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(query_transaction_does_not_stop_at_errors)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	const char *sqls[] = { "SELECT * FROM nosuch", "SELECT 2" };
+	struct res r;
+
+	CHECK(sdb != NULL);
+	runv(sdb, 2, true, 0, true, &r, 2, sqls);
+	CHECK(mget(r.top, "e") == NULL);
+	CHECK_INT_EQ(nres(&r), 2);
+	CHECK_STR_EQ(str(mget(res_at(&r, 0), "e")), "no such table: nosuch");
+	CHECK_INT_EQ(ival(cell(res_at(&r, 1), 0, 0)), 2);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_TEST(many_rows_round_trip)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+	const msgpack_object *v;
+
+	CHECK(sdb != NULL);
+	query1(sdb, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 70000) "
+	    "SELECT x, 'row ' || x FROM c", &r);
+	CHECK(r.whole);
+	v = mget(res_at(&r, 0), "v");
+	CHECK_INT_EQ(alen(v), 70000);
+	CHECK_INT_EQ(ival(aget(aget(v, 69999), 0)), 70000);
+	CHECK_STR_EQ(str(aget(aget(v, 69999), 1)), "row 70000");
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
+UNIT_MAIN()
