@@ -33,7 +33,17 @@
 	/* consensus ⇄ storage */					\
 	X(STORAGE_HELLO,	"storage → consensus: applied index i at link up") \
 	X(APPLY,		"consensus → storage: committed entry i, term t, command c") \
-	X(APPLY_RESULT,		"storage → consensus: result res of entry i")
+	X(APPLY_RESULT,		"storage → consensus: result res of entry i") \
+	/* consensus ⇄ consensus on other nodes (TCP, see pkg/consensus/peer_*) */ \
+	X(PEER_HELLO,		"dialer → listener: id, addr, auth proof") \
+	X(PEER_HELLO_RESULT,	"listener → dialer: id, auth proof, or refusal e") \
+	X(PEER_RAFT,		"a pkg/raft message between cores")	\
+	X(PEER_FORWARD,		"follower → leader: a gateway request to run there") \
+	X(PEER_FORWARD_RESULT,	"leader → follower: its answer")	\
+	X(PEER_JOIN,		"joiner → any member: add id/addr/voter") \
+	X(PEER_JOIN_RESULT,	"member → joiner: ok, or error e / leader la") \
+	X(PEER_META,		"any → any: ask for api address and version") \
+	X(PEER_META_RESULT,	"answer: api_addr, version, commit index")
 
 enum ipc_type {
 	IPC_NONE = 0,

@@ -49,6 +49,7 @@ struct gw_req {
 	bool too_big;
 	bool suspended;
 	bool handled;			/* the route handler ran */
+	bool no_sort;			/* JSON objects keep insertion order (Go structs) */
 	struct MHD_Response *response;	/* answer ready to queue */
 	unsigned status;
 	struct gateway_params params;

@@ -698,6 +698,37 @@ gateway_rewrite_body(struct gateway_body *b, const struct gateway_rewrite_opts *
 	return 0;
 }
 
+/*
+ * Without a full parser we still refuse what cannot start a statement: the first word
+ * must be one SQLite knows (sqlite.org/lang.html). Returns false and writes SQLite's
+ * own message for a bad first word into err.
+ */
+static bool
+gateway_rewrite_first_word_ok(const char *sql, size_t len, char *err, size_t errlen)
+{
+	static const char *words[] = {
+		"ALTER", "ANALYZE", "ATTACH", "BEGIN", "COMMIT", "CREATE", "DELETE", "DETACH",
+		"DROP", "END", "EXPLAIN", "INSERT", "PRAGMA", "REINDEX", "RELEASE", "REPLACE",
+		"ROLLBACK", "SAVEPOINT", "SELECT", "UPDATE", "UPSERT", "VACUUM", "VALUES", "WITH",
+	};
+	size_t k = 0, n;
+
+	while (k < len && isspace((unsigned char)sql[k]))
+		k++;
+	if (k < len && (sql[k] == '(' || sql[k] == '-' || sql[k] == '/' || sql[k] == ';'))
+		return true;	/* (SELECT …), comments: leave to SQLite */
+	n = k;
+	while (n < len && (isalnum((unsigned char)sql[n]) || sql[n] == '_'))
+		n++;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i]) == n - k && strncasecmp(sql + k, words[i], n - k) == 0)
+			return true;
+	if (n == k)
+		n = k + 1;
+	snprintf(err, errlen, "near \"%.*s\": syntax error", (int)(n - k), sql + k);
+	return false;
+}
+
 int
 gateway_rewrite_explain(const struct gateway_body *b, const struct gateway_rewrite_opts *o,
     double time_s, struct json_writer *w)
@@ -719,6 +750,9 @@ gateway_rewrite_explain(const struct gateway_body *b, const struct gateway_rewri
 		if (k == s->sql_len) {
 			json_writer_key(w, "error");
 			json_writer_string(w, "empty statement");
+		} else if (!gateway_rewrite_first_word_ok(s->sql, s->sql_len, err, sizeof(err))) {
+			json_writer_key(w, "error");
+			json_writer_string(w, err);
 		} else if (gateway_rewrite_sql(s->sql, s->sql_len, o, &res, err, sizeof(err)) == -1) {
 			if (strcmp(err, "out of memory") == 0)
 				return -1;

@@ -75,7 +75,8 @@ gw_msg_to_json(const struct ipc_msg *m)
 static void
 gw_respond_jansson(struct gw_req *r, json_t *j)
 {
-	size_t flags = JSON_SORT_KEYS | JSON_REAL_PRECISION(9) |
+	size_t flags = JSON_ENCODE_ANY | JSON_REAL_PRECISION(9) |
+	    (r->no_sort ? 0 : JSON_SORT_KEYS) |
 	    (r->params.pretty ? JSON_INDENT(4) : JSON_COMPACT);
 	char *s = json_dumps(j, flags);
 
@@ -157,6 +158,9 @@ gw_status_base(void)
 	json_object_set_new(root, "http", json_pack("{s:s, s:s, s:{s:s}}",
 	    "bind_addr", gw.opts->http_addr, "auth", "disabled",
 	    "cluster", "local_node_addr", gw.opts->raft_adv_addr));
+	if (gw.opts->allow_origin != NULL && gw.opts->allow_origin[0] != '\0')
+		json_object_set_new(json_object_get(root, "http"), "allow_origin",
+		    json_string(gw.opts->allow_origin));
 	json_object_set_new(root, "cluster", json_pack("{s:s, s:o, s:s}",
 	    "addr", gw.opts->raft_adv_addr, "api_addr", json_string_nocheck(gw.opts->http_adv_addr),
 	    "https", "false"));
@@ -279,7 +283,10 @@ gw_readyz_db_cb(struct gw_req *r, struct ipc_msg *m)
 		    "[+]node ok\n[+]leader ok\n[+]store not ready");
 		return;
 	}
-	gw_readyz_text(r, MHD_HTTP_OK, "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok");
+	/* A single node is always caught up with its own commit index. */
+	gw_readyz_text(r, MHD_HTTP_OK, r->params.sync ?
+	    "[+]node ok\n[+]leader ok\n[+]store ok\n[+]sync ok\n[+]db ok" :
+	    "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok");
 }
 
 void
@@ -287,6 +294,10 @@ gw_handle_readyz(struct gw_req *r)
 {
 	static const char select1[] = "\x83\xa1k\x02\xa2tx\xc2\xa1s\x91\x91\xa8SELECT 1";
 
+	if (strcmp(r->method, "GET") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
 	gw.counters.num_readyz++;
 	if (r->params.noleader) {
 		gw_readyz_text(r, MHD_HTTP_OK, "[+]node ok");
@@ -305,7 +316,10 @@ gw_handle_readyz(struct gw_req *r)
 
 /* ---- /nodes and /leader ---------------------------------------------------------------- */
 
-/* One node's object as /nodes shows it. Only this node can be contacted for now. */
+/*
+ * One node's object as /nodes shows it, keys in rqlite's struct order. Only this node
+ * can be contacted until clustering exists; the others are listed as unreachable.
+ */
 static json_t *
 gw_node_json(json_t *n, const char *leader_id)
 {
@@ -313,26 +327,39 @@ gw_node_json(json_t *n, const char *leader_id)
 	const char *suffrage = json_string_value(json_object_get(n, "suffrage"));
 	bool self = id != NULL && strcmp(id, gw.opts->node_id) == 0;
 	json_t *o = json_object();
+	char *url = self ? gw_api_url(gw.opts->http_adv_addr) : NULL;
+	struct timespec t0, t1;
+	double secs;
+	char took[DURATION_FMT_MAX];
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	json_object_set_new(o, "id", json_string(id != NULL ? id : ""));
+	json_object_set_new(o, "api_addr", json_string(url != NULL ? url : ""));
 	json_object_set(o, "addr", json_object_get(n, "addr"));
+	json_object_set_new(o, "version", json_string(self ? gw.opts->version : ""));
 	json_object_set_new(o, "voter", json_boolean(suffrage != NULL && strcmp(suffrage, "voter") == 0));
+	json_object_set_new(o, "reachable", json_boolean(self));
 	json_object_set_new(o, "leader", json_boolean(id != NULL && strcmp(id, leader_id) == 0));
 	if (self) {
-		char *url = gw_api_url(gw.opts->http_adv_addr);
-		json_object_set_new(o, "api_addr", json_string(url != NULL ? url : ""));
-		free(url);
-		json_object_set_new(o, "version", json_string(gw.opts->version));
-		json_object_set_new(o, "reachable", json_true());
-		json_object_set_new(o, "time", json_real(0.000001));
-		json_object_set_new(o, "time_s", json_string("1µs"));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		duration_format((int64_t)(secs * 1e9), took, sizeof(took));
+		json_object_set_new(o, "time", json_real(secs));
+		json_object_set_new(o, "time_s", json_string(took));
 	} else {
-		json_object_set_new(o, "api_addr", json_string(""));
-		json_object_set_new(o, "version", json_string(""));
-		json_object_set_new(o, "reachable", json_false());
 		json_object_set_new(o, "error", json_string("node not reachable"));
 	}
+	free(url);
 	return o;
+}
+
+/* Map keys sorted like Go's map encoding; values keep their struct order. */
+static int
+gw_node_cmp(const void *a, const void *b)
+{
+	const char *x = json_string_value(json_object_get(*(json_t *const *)a, "id"));
+	const char *y = json_string_value(json_object_get(*(json_t *const *)b, "id"));
+	return strcmp(x != NULL ? x : "", y != NULL ? y : "");
 }
 
 static void
@@ -353,21 +380,35 @@ gw_nodes_cb(struct gw_req *r, struct ipc_msg *m)
 	leader = json_string_value(json_object_get(c, "leader_id"));
 	if (leader == NULL)
 		leader = "";
-	out = v2 ? json_array() : json_object();
-	json_array_foreach(nodes, i, n) {
-		const char *suffrage = json_string_value(json_object_get(n, "suffrage"));
-		json_t *o;
-		if (!r->params.nonvoters && suffrage != NULL && strcmp(suffrage, "voter") != 0)
-			continue;
-		o = gw_node_json(n, leader);
-		if (v2)
-			json_array_append_new(out, o);
-		else
-			json_object_set_new(out, json_string_value(json_object_get(o, "id")), o);
+	{
+		json_t **objs = calloc(json_array_size(nodes) + 1, sizeof(*objs));
+		size_t k = 0;
+		if (objs == NULL) {
+			json_decref(c);
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+			return;
+		}
+		json_array_foreach(nodes, i, n) {
+			const char *suffrage = json_string_value(json_object_get(n, "suffrage"));
+			if (!r->params.nonvoters && suffrage != NULL && strcmp(suffrage, "voter") != 0)
+				continue;
+			objs[k++] = gw_node_json(n, leader);
+		}
+		qsort(objs, k, sizeof(*objs), gw_node_cmp);
+		out = v2 ? json_array() : json_object();
+		for (size_t j = 0; j < k; j++) {
+			if (v2)
+				json_array_append_new(out, objs[j]);
+			else
+				json_object_set_new(out, json_string_value(json_object_get(objs[j], "id")),
+				    objs[j]);
+		}
+		free(objs);
 	}
 	json_decref(c);
 	if (v2)
 		out = json_pack("{s:o}", "nodes", out);
+	r->no_sort = true;
 	gw_respond_jansson(r, out);
 }
 
@@ -422,6 +463,7 @@ gw_leader_cb(struct gw_req *r, struct ipc_msg *m)
 		if (id != NULL && strcmp(id, leader) == 0) {
 			json_t *o = gw_node_json(n, leader);
 			json_decref(c);
+			r->no_sort = true;
 			gw_respond_jansson(r, o);
 			return;
 		}

@@ -254,3 +254,40 @@ raft_config_recompute(struct raft *r)
 		return RAFT_OK;
 	return raft_config_set(r, &r->snap.config, r->snap.index);
 }
+
+/* The configuration in effect at index: the latest configuration entry at or before it, else
+ * the snapshot's. Fills an uninitialised *out. */
+int
+raft_config_at(const struct raft *r, uint64_t index, struct raft_config *out)
+{
+	for (uint64_t i = index; i > r->log.offset && i > r->snap.index; i--) {
+		const struct raft_entry *e = raft_log_get(r, i);
+		if (e != NULL && e->type == RAFT_ENTRY_CONFIG)
+			return raft_config_decode(e->data, e->len, out);
+	}
+	return raft_config_copy(out, &r->snap.config);
+}
+
+/*
+ * Whether this node may start an election. A voter of the latest configuration may. So may a
+ * server that an uncommitted change just removed or demoted but that was a voter before it:
+ * it may hold the only copy of that change, and without it the remaining voters can be stuck
+ * (none of them is up to date enough to win). Its votes are still counted in the latest
+ * configuration, which keeps Election Safety; once the change commits it steps down.
+ */
+bool
+raft_may_campaign(const struct raft *r)
+{
+	struct raft_config prev;
+	bool ok;
+
+	if (raft_config_is_voter(&r->config, r->id))
+		return true;
+	if (r->config_index <= r->commit || r->config_index == 0)
+		return false;
+	if (raft_config_at(r, r->config_index - 1, &prev) != RAFT_OK)
+		return false;
+	ok = raft_config_is_voter(&prev, r->id) && raft_config_voters(&r->config) > 0;
+	raft_config_free(&prev);
+	return ok;
+}

@@ -51,6 +51,7 @@ raft_become_leader(struct raft *r)
 	r->prevote = false;
 	strcpy(r->leader, r->id);
 	r->transfer_target[0] = '\0';
+	r->lease_void = false;
 	r->n_reads = 0;
 	r->seq = 0;
 	r->need_heartbeat = false;

@@ -108,6 +108,7 @@ send_timeout_now(struct raft *r, struct raft_progress *pr)
 {
 	if (raft_outbox_push(r, RAFT_MSG_TIMEOUT_NOW, pr->id) != NULL) {
 		r->transfer_sent = true;
+		r->lease_void = true;
 		log_debug("raft %s: TimeoutNow to %s", r->id, pr->id);
 	}
 }

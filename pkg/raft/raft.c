@@ -208,7 +208,9 @@ raft_bootstrap(struct raft *r, const struct raft_config *config)
 	size_t len;
 	int rv;
 
-	if (r->started || r->term != 0 || raft_log_last_index(r) != 0 || r->snap.index != 0)
+	/* No log and no snapshot is no cluster state, even if a term and vote were persisted
+	 * before the first entries reached the disk. */
+	if (r->started || raft_log_last_index(r) != 0 || r->snap.index != 0)
 		return RAFT_EBADSTATE;
 	if (config == NULL || raft_config_voters(config) == 0)
 		return RAFT_EINVAL;
@@ -224,8 +226,10 @@ raft_bootstrap(struct raft *r, const struct raft_config *config)
 	raft_entry_unref(&e);
 	if (rv != RAFT_OK)
 		return rv;
-	r->term = 1;
-	r->hs_dirty = true;
+	if (r->term == 0) {
+		r->term = 1;
+		r->hs_dirty = true;
+	}
 	return raft_config_set(r, config, 1);
 }
 
@@ -238,6 +242,7 @@ raft_start(struct raft *r, uint64_t now)
 		return RAFT_EBADSTATE;
 	r->started = true;
 	r->now = now;
+	r->started_at = now;
 	r->soft_dirty = true;
 	raft_reset_election_timer(r);
 	/* A lone voter has nobody to wait for (§5.2 with a quorum of one). */
@@ -304,7 +309,7 @@ raft_tick(struct raft *r, uint64_t now)
 	case RAFT_FOLLOWER:
 	case RAFT_CANDIDATE:
 		if (now >= r->election_deadline) {
-			if (raft_self_is_voter(r))
+			if (raft_may_campaign(r))
 				raft_campaign(r, !r->opts.disable_prevote, false);
 			else
 				raft_reset_election_timer(r);

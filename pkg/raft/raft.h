@@ -300,9 +300,12 @@ int raft_load(struct raft *r, uint64_t term, const char *vote,
     const struct raft_snapshot_meta *snapshot, const struct raft_entry *entries, unsigned n);
 
 /*
- * Brand-new cluster: only valid on a node with no state. Sets term 1 and appends a
- * configuration entry at index 1 (every node bootstrapped with the same configuration writes
- * the identical entry, so rqlite's -bootstrap-expect works). Before raft_start().
+ * Brand-new cluster: only valid on a node with no log entries and no snapshot (a persisted
+ * term and vote without any entry — a crash right after a first start — still counts as
+ * "no cluster state", so such a node may be bootstrapped again). Sets term 1 if it is 0 and
+ * appends a configuration entry 1 of term 1 (every node bootstrapped with the same
+ * configuration writes the identical entry, so rqlite's -bootstrap-expect works). Call after
+ * raft_load() (if any) and before raft_start().
  */
 int raft_bootstrap(struct raft *r, const struct raft_config *config);
 
@@ -367,7 +370,10 @@ int raft_read_index(struct raft *r, uint64_t now, uint64_t cookie);
 /*
  * Weak reads: true while this node is leader and a majority of voters acknowledged heartbeats
  * sent less than lease_ms ago. Voters refuse to elect anybody else for election_timeout_ms after
- * hearing from a leader, so no other leader can exist during the lease (bounded clock drift).
+ * hearing from a leader (or after their own start), so no other leader can exist during the
+ * lease (bounded clock drift). Always false during and after a leadership transfer in this
+ * term (TimeoutNow waives that refusal); a leader without a lease can still serve the read
+ * through raft_read_index().
  */
 bool raft_lease_valid(const struct raft *r, uint64_t now);
 

@@ -77,6 +77,7 @@ struct raft {
 	uint64_t rng;
 	uint64_t now;
 	bool started;
+	uint64_t started_at;
 
 	enum raft_state state;
 	bool prevote;			/* candidate in its pre-vote phase */
@@ -129,6 +130,7 @@ struct raft {
 	char transfer_target[RAFT_ID_MAX];	/* "" when none */
 	uint64_t transfer_deadline;
 	bool transfer_sent;
+	bool lease_void;		/* TimeoutNow was sent in this term */
 };
 
 /* raft.c */
@@ -157,6 +159,8 @@ struct raft_progress *raft_progress_get(struct raft *r, const char *id);
 int raft_config_set(struct raft *r, const struct raft_config *c, uint64_t index);
 int raft_config_recompute(struct raft *r);
 bool raft_config_is_voter(const struct raft_config *c, const char *id);
+int raft_config_at(const struct raft *r, uint64_t index, struct raft_config *out);
+bool raft_may_campaign(const struct raft *r);
 
 /* ready.c */
 struct raft_message *raft_outbox_push(struct raft *r, enum raft_message_type type,
@@ -195,6 +199,7 @@ void raft_transfer_check(struct raft *r, struct raft_progress *pr);
 void raft_transfer_abort(struct raft *r);
 
 /* recv_*.c */
+bool raft_in_lease(const struct raft *r);
 void raft_follow(struct raft *r, const struct raft_message *m, uint64_t seq);
 int raft_recv_request_vote(struct raft *r, const struct raft_message *m);
 int raft_recv_request_vote_result(struct raft *r, const struct raft_message *m);

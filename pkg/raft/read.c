@@ -107,7 +107,9 @@ raft_lease_valid(const struct raft *r, uint64_t now)
 	uint64_t t[r->config.n + 1];
 	unsigned n = 0;
 
-	if (r->state != RAFT_LEADER)
+	/* A transfer target is told to campaign at once, and voters waive leader stickiness for
+	 * it whenever its request arrives: after TimeoutNow no lease is safe in this term. */
+	if (r->state != RAFT_LEADER || r->transfer_target[0] != '\0' || r->lease_void)
 		return false;
 	for (unsigned i = 0; i < r->config.n; i++) {
 		if (r->config.servers[i].suffrage != RAFT_VOTER)

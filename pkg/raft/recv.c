@@ -9,12 +9,15 @@
 
 /* Leader stickiness (dissertation §4.2.3): a server that heard from a leader within the minimum
  * election timeout neither updates its term nor votes. It also underpins the leader lease. */
-static bool
-in_lease(const struct raft *r)
+bool
+raft_in_lease(const struct raft *r)
 {
 	if (r->opts.disable_check_quorum)
 		return false;
 	if (r->state == RAFT_LEADER)
+		return true;
+	/* After a restart we may have forgotten a live leader whose lease counts on us. */
+	if (r->now < r->started_at + r->opts.election_timeout_ms)
 		return true;
 	return r->leader[0] != '\0' && r->now - r->last_leader_contact < r->opts.election_timeout_ms;
 }
@@ -94,7 +97,7 @@ raft_recv(struct raft *r, uint64_t now, const struct raft_message *m)
 		bool prevote_ok = m->type == RAFT_MSG_REQUEST_VOTE_RESULT &&
 		    m->request_vote_result.prevote && m->request_vote_result.granted;
 		if (m->type == RAFT_MSG_REQUEST_VOTE && !prevote_req &&
-		    !m->request_vote.transfer && in_lease(r)) {
+		    !m->request_vote.transfer && raft_in_lease(r)) {
 			log_debug("raft %s: ignoring vote request from %s: leader %s is alive",
 			    r->id, m->from, r->leader);
 			return RAFT_OK;

@@ -22,9 +22,7 @@ raft_recv_request_vote(struct raft *r, const struct raft_message *m)
 {
 	const struct raft_request_vote *rv = &m->request_vote;
 	uint64_t my_term = raft_log_last_term(r), my_index = raft_log_last_index(r);
-	bool sticky = !r->opts.disable_check_quorum && !rv->transfer &&
-	    (r->state == RAFT_LEADER || (r->leader[0] != '\0' &&
-	    r->now - r->last_leader_contact < r->opts.election_timeout_ms));
+	bool sticky = !rv->transfer && raft_in_lease(r);
 
 	/* Reply false if term < currentTerm (§5.1). */
 	if (m->term < r->term) {

@@ -9,7 +9,7 @@
 int
 raft_recv_timeout_now(struct raft *r, const struct raft_message *m)
 {
-	if (m->term != r->term || r->state != RAFT_FOLLOWER || !raft_self_is_voter(r))
+	if (m->term != r->term || r->state != RAFT_FOLLOWER || !raft_may_campaign(r))
 		return RAFT_OK;
 	log_debug("raft %s: TimeoutNow from %s", r->id, m->from);
 	raft_campaign(r, false, true);

@@ -7,19 +7,6 @@
 
 #include "common/log.h"
 
-/* The configuration in effect at index: the latest configuration entry at or before it, else
- * the previous snapshot's. */
-static int
-config_at(const struct raft *r, uint64_t index, struct raft_config *out)
-{
-	for (uint64_t i = index; i > r->log.offset && i > r->snap.index; i--) {
-		const struct raft_entry *e = raft_log_get(r, i);
-		if (e->type == RAFT_ENTRY_CONFIG)
-			return raft_config_decode(e->data, e->len, out);
-	}
-	return raft_config_copy(out, &r->snap.config);
-}
-
 int
 raft_snapshot_taken(struct raft *r, uint64_t index, uint64_t trailing,
     struct raft_snapshot_meta *meta)
@@ -39,7 +26,7 @@ raft_snapshot_taken(struct raft *r, uint64_t index, uint64_t trailing,
 	uint64_t term = raft_log_term_at(r, index);
 	if (term == 0)
 		return RAFT_EINVAL;
-	if ((rv = config_at(r, index, &c)) != RAFT_OK)
+	if ((rv = raft_config_at(r, index, &c)) != RAFT_OK)
 		return rv;
 	raft_config_free(&r->snap.config);
 	r->snap.config = c;

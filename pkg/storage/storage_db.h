@@ -89,9 +89,10 @@ int storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpac
 /*
  * Packs one map of facts for /status (API.md §10.1, store.sqlite3): "version",
  * "compile_options", "db_size" (page_count*page_size), "size" (file bytes, 0 in
- * memory), "wal_size", "path", "rw_dsn", "ro_dsn", and "pragmas":{"rw":{…},"ro":{…}}
+ * memory), "wal_size", "path", "rw_dsn", "ro_dsn", "pragmas":{"rw":{…},"ro":{…}}
  * with synchronous, journal_mode, foreign_keys, wal_autocheckpoint, busy_timeout as
- * strings. Returns 0, or -1 if SQLite could not be asked (an "error" key is packed).
+ * strings (rqlite scans them as strings too), and "transaction":{"rw":bool,"ro":bool}.
+ * Returns 0, or -1 if something could not be read (an "error" key is then packed).
  */
 int storage_db_stats(struct storage_db *sdb, msgpack_packer *pk);
 

@@ -481,10 +481,18 @@ pack_rows(struct sdb_req *rq, sqlite3_stmt *s, int64_t t0)
 	struct storage_db *sdb = rq->sdb;
 	msgpack_packer *pk = &rq->pk;
 	size_t mark = sdb->rbuf.size, vat;
-	int ncols = sqlite3_column_count(s), rc, i;
+	int ncols, rc, i;
 	uint32_t nrows = 0;
 	bool has_rows;
 
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return rc;
+	/*
+	 * Columns are read after the first step: a cached statement whose schema
+	 * changed is re-prepared by that step and may have gained columns.
+	 */
+	ncols = sqlite3_column_count(s);
 	if (ncols > 0 && ensure_cols(sdb, (size_t)ncols) == -1)
 		return SQLITE_NOMEM;
 	for (i = 0; i < ncols; i++) {
@@ -492,9 +500,6 @@ pack_rows(struct sdb_req *rq, sqlite3_stmt *s, int64_t t0)
 		sdb->cols[i].has_decl = d != NULL && *d != '\0';
 		sdb->cols[i].text_like = is_text_type(d);
 	}
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return rc;
 	has_rows = ncols > 0 && rc == SQLITE_ROW;
 
 	msgpack_pack_map(pk, (ncols > 0 ? 3 : 0) + (has_rows ? 1 : 0) + 2);

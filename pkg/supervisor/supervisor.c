@@ -95,6 +95,31 @@ sv_send(struct child *c, enum ipc_type type, const char *key, const char *sval,
 	return rc;
 }
 
+/* Like mkdir -p: rqlite creates the whole data directory path. */
+static int
+mkdir_p(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 static int
 datadir_lock(const char *dir)
 {
@@ -415,7 +440,7 @@ supervisor_main(const struct supervisor_options *opts)
 	sv.opts = opts;
 	signal(SIGPIPE, SIG_IGN);
 
-	if (mkdir(opts->data_dir, 0755) == -1 && errno != EEXIST) {
+	if (mkdir_p(opts->data_dir) == -1) {
 		fprintf(stderr, "fatal: failed to create data directory %s: %s\n",
 		    opts->data_dir, strerror(errno));
 		return 1;

@@ -21,6 +21,9 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 RQLITED = os.environ.get("RQLITED") or os.path.join(REPO, "rqlited")
+if not os.environ.get("RQLITED") and not os.path.exists(RQLITED) \
+        and os.path.exists(os.path.join(REPO, "build", "rqlited")):
+    RQLITED = os.path.join(REPO, "build", "rqlited")  # out-of-tree build
 
 READY_TIMEOUT = 20.0   # seconds to wait for /readyz 200
 POLL = 0.05            # seconds between readiness polls
@@ -151,9 +154,15 @@ def proc_children(ppid):
 
 
 def role_of(argv):
+    """The role of a child: `-P <role>` in its argv, or a process title such as
+    `rqlited: storage` (children may rewrite their command line)."""
     for i, a in enumerate(argv):
         if a == "-P" and i + 1 < len(argv):
             return argv[i + 1]
+    words = " ".join(argv).replace(":", " ").split()
+    for r in ROLES:
+        if r in words:
+            return r
     return None
 
 

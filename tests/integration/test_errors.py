@@ -138,11 +138,16 @@ def test_broken_utf8_in_plain_text_body(n):
     r = n.post("/db/execute", b"INSERT INTO foo(id, name) VALUES(100, '\xff\xfe')",
                ctype="text/plain")
     status_is(r, 200)
+    # unverified: the reference cannot put invalid UTF-8 into its protobuf log entry and
+    # answers with a top-level error; storing it is also acceptable. Either way the
+    # answer and any later read of the row must be valid UTF-8 JSON.
+    r.body.decode("utf-8")
+    r.json()
     r = n.get("/db/query?q=SELECT%20name%20FROM%20foo%20WHERE%20id%3D100")
     status_is(r, 200)
-    r.body.decode("utf-8")  # the response itself must be valid UTF-8
-    # unverified: Go's encoder replaces each invalid byte with U+FFFD.
-    eq(r.json()["results"][0]["values"], [["\ufffd\ufffd"]], "value with invalid UTF-8")
+    r.body.decode("utf-8")
+    vals = r.json()["results"][0].get("values")
+    check(vals in (None, [["\ufffd\ufffd"]]), "value read back: %r" % vals)
 
 
 def test_broken_utf8_inside_json_body(n):

@@ -28,7 +28,7 @@ struct sim_write {
 };
 
 struct sim_node {
-	char id[8], addr[24];
+	char id[12], addr[32];
 	struct raft *r;
 	bool up;
 	/* Durable. */
@@ -81,6 +81,7 @@ struct sim {
 	uint64_t n_terms;
 	uint64_t *gc_hash;		/* by index: committed entry's hash, 0 = unknown */
 	uint64_t gc_cap, gc_max;
+	struct raft_config boot;	/* what the first n_voters nodes bootstrap with */
 	struct lm_slot **lm;		/* hash table of (index, term) */
 	uint64_t lm_buckets;
 	struct sim_readrec *reads;
@@ -402,8 +403,10 @@ durable_drop_upto(struct sim_node *n, uint64_t upto)
 	unsigned k = 0;
 	while (k < n->d_n && n->d_log[k].index <= upto)
 		entry_free(&n->d_log[k++]);
-	memmove(n->d_log, n->d_log + k, (n->d_n - k) * sizeof(*n->d_log));
-	n->d_n -= k;
+	if (k > 0) {
+		memmove(n->d_log, n->d_log + k, (n->d_n - k) * sizeof(*n->d_log));
+		n->d_n -= k;
+	}
 }
 
 static void
@@ -433,7 +436,8 @@ complete_write(struct sim *s, unsigned i)
 	struct sim_node *n = &s->nodes[i];
 	struct sim_write w = n->w[0];
 
-	memmove(n->w, n->w + 1, (n->nw - 1) * sizeof(*n->w));
+	if (n->nw > 1)
+		memmove(n->w, n->w + 1, (n->nw - 1) * sizeof(*n->w));
 	n->nw--;
 	if (w.truncate_from)
 		durable_truncate(n, w.truncate_from);
@@ -614,6 +618,7 @@ sim_new(uint64_t seed, const struct sim_config *cfg)
 	s->lm = xrealloc(NULL, s->lm_buckets * sizeof(*s->lm));
 	memset(s->lm, 0, s->lm_buckets * sizeof(*s->lm));
 	raft_config_init(&c);
+	raft_config_init(&s->boot);
 	for (unsigned i = 0; i < s->n; i++) {
 		struct sim_node *n = &s->nodes[i];
 		snprintf(n->id, sizeof(n->id), "%u", i + 1);
@@ -630,6 +635,7 @@ sim_new(uint64_t seed, const struct sim_config *cfg)
 			abort();
 		raft_start(n->r, 0);
 	}
+	config_copy(&s->boot, &c);
 	raft_config_free(&c);
 	for (unsigned i = 0; i < s->n; i++)
 		drain(s, i);
@@ -683,6 +689,7 @@ sim_free(struct sim *s)
 		}
 	}
 	free(s->lm);
+	raft_config_free(&s->boot);
 	free(s->leader_of);
 	free(s->elected_prefix);
 	free(s->gc_hash);
@@ -906,6 +913,10 @@ sim_restart(struct sim *s, unsigned i)
 		return;
 	}
 	n->up = true;
+	/* Like rqlited: a node without cluster state that was told to bootstrap does so. */
+	if (i < s->cfg.n_voters && n->d_n == 0 && n->d_snap.index == 0 &&
+	    raft_bootstrap(n->r, &s->boot) != 0)
+		fail(s, "node %u: bootstrap after restart failed", i + 1);
 	n->sm_n = n->d_snap.index;
 	n->sm_cap = n->sm_n + 64;
 	n->sm = xrealloc(NULL, n->sm_cap * sizeof(*n->sm));
@@ -979,4 +990,47 @@ sim_snapshot(struct sim *s, unsigned i, uint64_t trailing)
 	if (idx > trailing)
 		durable_drop_upto(n, idx - trailing);
 	return 0;
+}
+
+void
+sim_describe(const struct sim *s, char *buf, size_t len)
+{
+	uint64_t top = 0;
+	for (uint64_t t = 0; t < s->n_terms; t++)
+		if (s->leader_of[t])
+			top = t;
+	snprintf(buf, len, "n=%u commit=%" PRIu64 " leader-terms=%" PRIu64 " RV=%lu AE=%lu AER=%lu"
+	    " IS=%lu TN=%lu reads=%u", s->n, s->gc_max, top,
+	    s->delivered[RAFT_MSG_REQUEST_VOTE], s->delivered[RAFT_MSG_APPEND_ENTRIES],
+	    s->delivered[RAFT_MSG_APPEND_ENTRIES_RESULT], s->delivered[RAFT_MSG_INSTALL_SNAPSHOT],
+	    s->delivered[RAFT_MSG_TIMEOUT_NOW], s->n_reads);
+}
+
+void
+sim_dump(const struct sim *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		const struct sim_node *n = &s->nodes[i];
+		if (!n->up) {
+			fprintf(stderr, "    node %u: down (term %" PRIu64 ", %u durable entries)\n",
+			    i + 1, n->d_term, n->d_n);
+			continue;
+		}
+		struct raft *r = n->r;
+		const struct raft_config *c = raft_configuration(r);
+		char cs[256] = "";
+		size_t k = 0;
+		for (unsigned j = 0; j < c->n && k < sizeof(cs) - 16; j++)
+			k += (size_t)snprintf(cs + k, sizeof(cs) - k, "%s%s ", c->servers[j].id,
+			    c->servers[j].suffrage == RAFT_VOTER ? "" : "(nv)");
+		fprintf(stderr, "    node %u: %s%s term %" PRIu64 " vote '%s' leader '%s' commit %"
+		    PRIu64 " persisted %" PRIu64 " last %" PRIu64 "/%" PRIu64 " snap %" PRIu64
+		    " applied %" PRIu64 " config@%" PRIu64 " [%s] next-timeout %" PRIu64 "\n",
+		    i + 1, raft_state_name(raft_state(r)), raft_prevoting(r) ? "(pre)" : "",
+		    raft_term(r), raft_voted_for(r), raft_leader_id(r), raft_commit_index(r),
+		    raft_persisted_index(r), raft_last_index(r), raft_last_term(r),
+		    raft_snapshot_index(r), n->sm_n, raft_configuration_index(r), cs,
+		    raft_next_timeout(r));
+	}
+	fprintf(stderr, "    %u messages in flight, now %" PRIu64 "\n", s->n_msgs, s->now);
 }

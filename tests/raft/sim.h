@@ -18,6 +18,7 @@
 #define RQ_TESTS_RAFT_SIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "raft/raft.h"
@@ -87,5 +88,11 @@ void sim_set_drop(struct sim *s, unsigned drop_pct, unsigned dup_pct);
 int sim_snapshot(struct sim *s, unsigned i, uint64_t trailing);
 /* Counts messages of a type delivered so far. */
 unsigned long sim_delivered(const struct sim *s, enum raft_message_type t);
+
+/* One line of statistics (commits, highest term, messages by type) for verbose runs. */
+void sim_describe(const struct sim *s, char *buf, size_t len);
+
+/* Prints every node's state to stderr (debugging a failed seed). */
+void sim_dump(const struct sim *s);
 
 #endif

@@ -111,6 +111,7 @@ UNIT_TEST(a_leader_cut_off_from_the_majority_steps_down_by_check_quorum)
 	CHECK(sim_run_for(s, 350));
 	CHECK(raft_state(sim_raft(s, l)) != RAFT_LEADER);
 	CHECK(!raft_lease_valid(sim_raft(s, l), sim_now(s)));
+	CHECK(sim_run_until_pred(s, 2000, has_leader, NULL));
 	int l2 = sim_leader(s);
 	CHECK(l2 >= 0 && (unsigned)l2 != l);
 	sim_free(s);
@@ -241,7 +242,7 @@ UNIT_TEST(a_removed_leader_steps_down_once_its_removal_commits)
 	CHECK(sim_run_until_pred(s, 2000, has_leader, NULL));
 	unsigned l = (unsigned)sim_leader(s);
 	CHECK(sim_run_for(s, 50));
-	char id[8];
+	char id[12];
 	snprintf(id, sizeof(id), "%u", l + 1);
 	CHECK_INT_EQ(raft_remove_server(sim_raft(s, l), id, &idx), 0);
 	CHECK(sim_run_for(s, 50));
@@ -258,7 +259,7 @@ UNIT_TEST(leadership_transfer_hands_over_to_the_chosen_voter)
 	CHECK(sim_run_until_pred(s, 2000, has_leader, NULL));
 	unsigned l = (unsigned)sim_leader(s);
 	unsigned t = (l + 1) % 3;
-	char id[8];
+	char id[12];
 	snprintf(id, sizeof(id), "%u", t + 1);
 	CHECK(sim_run_for(s, 20));
 	CHECK_INT_EQ(raft_transfer_leadership(sim_raft(s, l), id), 0);

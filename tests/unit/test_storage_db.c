@@ -1018,6 +1018,27 @@ UNIT_TEST(repeated_statement_is_prepared_once)
 	storage_db_close(sdb);
 }
 
+UNIT_TEST(cached_query_sees_columns_added_by_a_schema_change)
+{
+	struct storage_db *sdb = open_db(":memory:", false);
+	struct res r;
+
+	CHECK(sdb != NULL);
+	CHECK(must(sdb, "CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)"));
+	CHECK(must(sdb, "INSERT INTO foo(name) VALUES('fiona')"));
+	query1(sdb, "SELECT * FROM foo", &r);
+	CHECK_INT_EQ(alen(mget(res_at(&r, 0), "c")), 2);
+	res_free(&r);
+	CHECK(must(sdb, "ALTER TABLE foo ADD COLUMN age INTEGER DEFAULT 20"));
+	query1(sdb, "SELECT * FROM foo", &r);
+	CHECK_INT_EQ(alen(mget(res_at(&r, 0), "c")), 3);
+	CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "ty"), 2)), "integer");
+	CHECK_INT_EQ(alen(aget(mget(res_at(&r, 0), "v"), 0)), 3);
+	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 0, 2)), 20);
+	res_free(&r);
+	storage_db_close(sdb);
+}
+
 UNIT_TEST(malformed_commands_are_rejected_with_a_request_error)
 {
 	struct storage_db *sdb = open_db(":memory:", false);
