@@ -16,6 +16,7 @@ RQ_SRCS = \
 	pkg/gateway/gateway_main.c \
 	pkg/gateway/gateway_params.c \
 	pkg/gateway/gateway_pragma.c \
+	pkg/gateway/gateway_queue.c \
 	pkg/gateway/gateway_render.c \
 	pkg/gateway/gateway_rewrite.c \
 	pkg/gateway/gateway_status.c \

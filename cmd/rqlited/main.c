@@ -64,6 +64,10 @@ run_role(enum proc_id id, int argc, char **argv)
 		go.version = RQLITED_VERSION;
 		go.non_voter = cfg.raft_non_voter;
 		go.apply_timeout_ns = cfg.raft_apply_timeout;
+		go.write_queue_capacity = cfg.write_queue_capacity;
+		go.write_queue_batch_size = cfg.write_queue_batch_size;
+		go.write_queue_timeout_ns = cfg.write_queue_timeout;
+		go.write_queue_tx = cfg.write_queue_tx;
 		gateway_main(&go);
 		break;
 	}

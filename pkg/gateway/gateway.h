@@ -19,6 +19,10 @@ struct gateway_options {
 	const char *version;		/* X-RQLITE-VERSION */
 	bool non_voter;
 	int64_t apply_timeout_ns;
+	int write_queue_capacity;
+	int write_queue_batch_size;
+	int64_t write_queue_timeout_ns;
+	bool write_queue_tx;
 };
 
 void gateway_main(const struct gateway_options *opts) __attribute__((__noreturn__));

@@ -810,19 +810,24 @@ fail:
 }
 
 int
+gateway_stmt_pack(const struct gateway_stmt *s, msgpack_packer *pk)
+{
+	if (msgpack_pack_array(pk, 1 + s->nargs) != 0 ||
+	    msgpack_pack_str_with_body(pk, s->sql, s->sql_len) != 0)
+		return -1;
+	if (s->args_len > 0 && pk->callback(pk->data, s->args, s->args_len) != 0)
+		return -1;
+	return 0;
+}
+
+int
 gateway_body_pack_stmts(const struct gateway_body *b, msgpack_packer *pk)
 {
 	if (msgpack_pack_array(pk, b->n) != 0)
 		return -1;
-	for (size_t i = 0; i < b->n; i++) {
-		const struct gateway_stmt *s = &b->stmts[i];
-
-		if (msgpack_pack_array(pk, 1 + s->nargs) != 0 ||
-		    msgpack_pack_str_with_body(pk, s->sql, s->sql_len) != 0)
+	for (size_t i = 0; i < b->n; i++)
+		if (gateway_stmt_pack(&b->stmts[i], pk) != 0)
 			return -1;
-		if (s->args_len > 0 && pk->callback(pk->data, s->args, s->args_len) != 0)
-			return -1;
-	}
 	return 0;
 }
 

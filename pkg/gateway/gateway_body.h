@@ -90,6 +90,8 @@ int	gateway_body_pack_command(const struct gateway_body *b, enum gateway_cmd_kin
 	    bool tx, uint64_t timeout_ms, msgpack_packer *pk);
 
 /* Packs just the statements array (the `s` value). */
+/* One statement as the array [sql, args…] of the command's `s`. */
+int	gateway_stmt_pack(const struct gateway_stmt *s, msgpack_packer *pk);
 int	gateway_body_pack_stmts(const struct gateway_body *b, msgpack_packer *pk);
 
 #endif

@@ -316,6 +316,72 @@ gw_read(struct gw_req *r)
 /* ---- handlers --------------------------------------------------------------------- */
 
 void
+gw_respond_queued(struct gw_req *r, uint64_t seq)
+{
+	struct gateway_render_opts o;
+	struct json_writer jw;
+	char *buf;
+	size_t len;
+
+	gw_render_opts(r, false, 0, &o);
+	o.sequence_number = (int64_t)seq;
+	json_writer_init(&jw, o.pretty);
+	if (gateway_render_response(NULL, &o, &jw, NULL, 0) != 0) {
+		json_writer_free(&jw);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	buf = json_writer_steal(&jw, &len);
+	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", buf, len);
+}
+
+/* /db/execute?queue: answered before the write is replicated (API.md §3.3). */
+static void
+gw_execute_queued(struct gw_req *r)
+{
+	struct gateway_body b;
+	char err[GATEWAY_BODY_ERR_MAX];
+
+	gw.counters.queued_executions++;
+	if (!r->params.noleader && gw.leader_id[0] == '\0') {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	if (gw_is_text_plain(r)) {
+		if (gateway_body_from_sql(r->body != NULL ? r->body : "", r->body_len, &b) != 0) {
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+			return;
+		}
+	} else if (gateway_body_parse_json(r->body != NULL ? r->body : "", r->body_len, &b,
+	    err, sizeof(err)) != 0) {
+		/* An empty request with `wait` is a flush barrier. */
+		bool empty = strcmp(err, "no statements") == 0 || r->body_len == 0;
+		if (!(empty && r->params.wait)) {
+			gw_respond_text(r, MHD_HTTP_BAD_REQUEST, err);
+			return;
+		}
+		memset(&b, 0, sizeof(b));
+	}
+	for (size_t i = 0; i < b.n; i++) {
+		if (gateway_pragma_disallowed(b.stmts[i].sql, b.stmts[i].sql_len)) {
+			gateway_body_free(&b);
+			gw_respond_json_error(r, GATEWAY_PRAGMA_ERROR);
+			return;
+		}
+	}
+	if (!r->params.noparse) {
+		struct gateway_rewrite_opts ro;
+		memset(&ro, 0, sizeof(ro));
+		ro.rand = !r->params.norwrandom;
+		ro.time = !r->params.norwtime;
+		(void)gateway_rewrite_body(&b, &ro);
+	}
+	gw_queue_submit(r, &b);
+	gateway_body_free(&b);
+}
+
+void
 gw_handle_execute(struct gw_req *r)
 {
 	struct gateway_body b;
@@ -325,6 +391,10 @@ gw_handle_execute(struct gw_req *r)
 		return;
 	}
 	gw.counters.executions++;
+	if (r->params.queue) {
+		gw_execute_queued(r);
+		return;
+	}
 	if (!gw_parse_body(r, &b, true))
 		return;
 	if (gw_build_command(r, &b, GATEWAY_CMD_EXECUTE, true))

@@ -44,6 +44,13 @@ gw_respond(struct gw_req *r, unsigned status, const char *content_type, char *bo
 {
 	struct MHD_Response *resp;
 
+	if (r->conn == NULL) {
+		/* An internal request has nobody to answer: report the failure. */
+		free(body);
+		if (r->internal_fail != NULL)
+			r->internal_fail(r, status == MHD_HTTP_OK ? "request failed" : "unavailable");
+		return;
+	}
 	if (r->response != NULL) {
 		free(body);
 		return;
@@ -101,9 +108,24 @@ gw_begin(struct gw_req *r, enum ipc_type type)
 static void
 gw_resume(struct gw_req *r)
 {
-	if (r->suspended) {
+	if (r->suspended && r->conn != NULL) {
 		r->suspended = false;
 		MHD_resume_connection(r->conn);
+	}
+}
+
+void
+gw_resume_request(struct gw_req *r)
+{
+	gw_resume(r);
+}
+
+void
+gw_suspend_request(struct gw_req *r)
+{
+	if (!r->suspended && r->conn != NULL) {
+		r->suspended = true;
+		MHD_suspend_connection(r->conn);
 	}
 }
 
@@ -152,10 +174,7 @@ gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t
 	tv.tv_sec = (time_t)(timeout_ns / 1000000000);
 	tv.tv_usec = (suseconds_t)((timeout_ns % 1000000000) / 1000);
 	evtimer_add(r->timeout_ev, &tv);
-	if (!r->suspended) {
-		r->suspended = true;
-		MHD_suspend_connection(r->conn);
-	}
+	gw_suspend_request(r);
 	return 0;
 }
 
@@ -342,6 +361,8 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	gw_unwait(r);
+	if (r->queue_waiting)
+		gw_queue_forget(r);
 	if (r->timeout_ev != NULL)
 		event_free(r->timeout_ev);
 	if (r->response != NULL)

@@ -25,7 +25,7 @@
 #define GW_BODY_MAX	(32u * 1024 * 1024)
 
 /* Counters shown in /debug/vars under "http" (rqlite's names). */
-#define GW_COUNTERS(X)	X(executions) X(queries) X(requests) X(num_status) \
+#define GW_COUNTERS(X)	X(executions) X(queued_executions) X(queries) X(requests) X(num_status) \
 	X(num_readyz) X(leader_not_found) X(sql_analyze) X(backups) X(loads) \
 	X(boot) X(user_snapshots) X(user_reaps) X(auth_ok) X(auth_fail)
 
@@ -50,6 +50,10 @@ struct gw_req {
 	bool suspended;
 	bool handled;			/* the route handler ran */
 	bool no_sort;			/* JSON objects keep insertion order (Go structs) */
+	bool queue_waiting;		/* parked in the write queue's waiters */
+	/* Internal requests (conn == NULL, e.g. the write queue's batches) get their
+	 * failures here instead of an HTTP answer. */
+	void (*internal_fail)(struct gw_req *r, const char *why);
 	struct MHD_Response *response;	/* answer ready to queue */
 	unsigned status;
 	struct gateway_params params;
@@ -109,6 +113,19 @@ int gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int
 /* Starts a frame of type in gw.w for request r (allocates its request id). */
 void gw_begin(struct gw_req *r, enum ipc_type type);
 double gw_elapsed(const struct gw_req *r);
+
+/* Suspends/resumes the HTTP connection of r (no-ops for internal requests). */
+void gw_suspend_request(struct gw_req *r);
+void gw_resume_request(struct gw_req *r);
+/* {"results":[],"sequence_number":seq} */
+void gw_respond_queued(struct gw_req *r, uint64_t seq);
+
+/* The write queue (gateway_queue.c). */
+void gw_queue_init(void);
+void gw_queue_submit(struct gw_req *r, struct gateway_body *b);
+void gw_queue_forget(struct gw_req *r);
+uint64_t gw_queue_written_seq(void);
+uint64_t gw_queue_depth(void);
 
 /* Route handlers. */
 void gw_handle_execute(struct gw_req *r);

@@ -109,6 +109,7 @@ gw_on_listen(const char *name, int fd, void *ctx)
 		close(fd);
 		return;
 	}
+	gw_queue_init();
 	if (gw_http_start(fd) != 0)
 		fatalx("cannot start the HTTP server");
 	log_info("node HTTP API available at http://%s", gw.opts->http_adv_addr);

@@ -158,6 +158,16 @@ gw_status_base(void)
 	json_object_set_new(root, "http", json_pack("{s:s, s:s, s:{s:s}}",
 	    "bind_addr", gw.opts->http_addr, "auth", "disabled",
 	    "cluster", "local_node_addr", gw.opts->raft_adv_addr));
+	{
+		char to[DURATION_FMT_MAX];
+		duration_format(gw.opts->write_queue_timeout_ns, to, sizeof(to));
+		json_object_set_new(json_object_get(root, "http"), "queue", json_pack(
+		    "{s:{s:I, s:I, s:s, s:I}}", "_default",
+		    "max_size", (json_int_t)gw.opts->write_queue_capacity,
+		    "batch_size", (json_int_t)gw.opts->write_queue_batch_size,
+		    "timeout", to,
+		    "sequence_number", (json_int_t)gw_queue_written_seq()));
+	}
 	if (gw.opts->allow_origin != NULL && gw.opts->allow_origin[0] != '\0')
 		json_object_set_new(json_object_get(root, "http"), "allow_origin",
 		    json_string(gw.opts->allow_origin));

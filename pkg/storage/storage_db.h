@@ -92,7 +92,8 @@ int storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpac
  * memory), "wal_size", "path", "rw_dsn", "ro_dsn", "pragmas":{"rw":{…},"ro":{…}}
  * with synchronous, journal_mode, foreign_keys, wal_autocheckpoint, busy_timeout as
  * strings (rqlite scans them as strings too), and "transaction":{"rw":bool,"ro":bool}.
- * Returns 0, or -1 if something could not be read (an "error" key is then packed).
+ * Always packs exactly one map and returns 0; facts that could not be read are
+ * zero/"" and an "error" key says why.
  */
 int storage_db_stats(struct storage_db *sdb, msgpack_packer *pk);
 

@@ -107,6 +107,8 @@ def test_unknown_paths_are_404_with_empty_body(n):
         r = n.req(method, path)
         body_is(r, "", status=404, what="%s %s" % (method, path))
         check(r.header("X-RQLITE-VERSION"), "X-RQLITE-VERSION on a 404")
+    # /snapshot and /leader are exact-match routes in the reference.
+    body_is(n.req("POST", "/snapshotx", b""), "", status=404)
 
 
 def test_prefix_routes_match_longer_paths(n):
@@ -123,9 +125,12 @@ def test_wrong_methods_are_405_with_empty_body(n):
              ("GET", "/snapshot"), ("POST", "/db/backup"), ("GET", "/db/load"),
              ("GET", "/boot"), ("GET", "/remove"), ("POST", "/remove"), ("PUT", "/leader"),
              ("POST", "/licenses")]
+    bad = []
     for method, path in cases:
         r = n.req(method, path, body=b"" if method in ("POST", "PUT") else None)
-        body_is(r, "", status=405, what="%s %s" % (method, path))
+        if r.status != 405 or r.body:
+            bad.append("%s %s -> %d %r" % (method, path, r.status, r.body[:60]))
+    check(not bad, "expected 405 with an empty body:\n  " + "\n  ".join(bad))
 
 
 def test_options_is_200_everywhere_without_checks(n):

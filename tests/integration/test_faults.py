@@ -68,9 +68,14 @@ class Writer:
 
     def wait_acks(self, n, limit, what):
         target = len(self.acked) + n
-        wait_for(lambda: len(self.acked) >= target, limit,
-                 "%d more acknowledged writes %s (last error: %s)"
-                 % (n, what, self.last_error))
+        deadline = time.monotonic() + limit
+        while len(self.acked) < target:
+            if time.monotonic() > deadline:
+                raise TestFailure("timed out after %.0fs waiting for %d more acknowledged "
+                                  "writes %s (got %d; %d failed requests, last error: %s)"
+                                  % (limit, n, what, n - (target - len(self.acked)),
+                                     self.failures, self.last_error))
+            time.sleep(0.02)
 
     def stop(self):
         self._stop.set()
