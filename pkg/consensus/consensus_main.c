@@ -285,8 +285,10 @@ consensus_on_barrier(struct ipc_conn *c, struct ipc_msg *m)
 		consensus_send_error(c, IPC_BARRIER_RESULT, m->request_id, "not leader");
 		return;
 	}
+	/* Storage serves the read once it has applied everything committed so far, so a
+	 * read right after a restart never sees a database still being rebuilt. */
 	ipc_begin(&cs.w, IPC_BARRIER_RESULT, m->request_id);
-	ipc_add_u64(&cs.w, "i", 0);
+	ipc_add_u64(&cs.w, "i", raft_commit_index(cs.raft));
 	ipc_finish(&cs.w);
 	ipc_conn_send(c, &cs.w);
 }

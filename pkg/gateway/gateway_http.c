@@ -110,6 +110,7 @@ gw_resume(struct gw_req *r)
 {
 	if (r->suspended && r->conn != NULL) {
 		r->suspended = false;
+		gw.n_suspended--;
 		MHD_resume_connection(r->conn);
 	}
 }
@@ -125,6 +126,7 @@ gw_suspend_request(struct gw_req *r)
 {
 	if (!r->suspended && r->conn != NULL) {
 		r->suspended = true;
+		gw.n_suspended++;
 		MHD_suspend_connection(r->conn);
 	}
 }
@@ -451,12 +453,59 @@ gw_http_start(int listen_fd)
 	return 0;
 }
 
+/*
+ * Orderly stop: no new connections, requests in flight get up to GW_DRAIN_MS to be
+ * answered normally (consensus and storage are still running: the supervisor stops the
+ * gateway first), then whatever is left is answered with an error. MHD must not be
+ * stopped with a connection suspended, so everything is resumed and run once first.
+ */
+#define GW_DRAIN_MS 5000
+
+static void
+gw_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, 20000 };
+	struct timespec now;
+	long waited;
+
+	(void)fd; (void)what; (void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	waited = (now.tv_sec - gw.stop_started.tv_sec) * 1000 +
+	    (now.tv_nsec - gw.stop_started.tv_nsec) / 1000000;
+	if (gw.n_suspended > 0 && waited < GW_DRAIN_MS) {
+		evtimer_add(gw.drain_timer, &tv);
+		return;
+	}
+	if (gw.n_suspended > 0) {
+		log_warnx("%d requests still waiting after %d ms; answering them with an error",
+		    gw.n_suspended, GW_DRAIN_MS);
+		gw_fail_waiting(PROC_CONSENSUS, "node is shutting down");
+		gw_fail_waiting(PROC_STORAGE, "node is shutting down");
+		gw_queue_fail_all();
+	}
+	/* Let MHD send what was just answered before it goes. */
+	for (int i = 0; i < 5; i++)
+		MHD_run(gw.mhd);
+	MHD_stop_daemon(gw.mhd);
+	gw.mhd = NULL;
+	role_exit(&gw.role);
+}
+
 void
 gw_http_stop(void)
 {
-	if (gw.mhd != NULL) {
-		MHD_quiesce_daemon(gw.mhd);
-		MHD_stop_daemon(gw.mhd);
-		gw.mhd = NULL;
+	MHD_socket ls;
+
+	if (gw.mhd == NULL) {
+		role_exit(&gw.role);
+		return;
 	}
+	if (gw.drain_timer != NULL)
+		return;
+	ls = MHD_quiesce_daemon(gw.mhd);
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
+	clock_gettime(CLOCK_MONOTONIC, &gw.stop_started);
+	gw.drain_timer = evtimer_new(gw.role.base, gw_drain_cb, NULL);
+	gw_drain_cb(-1, 0, NULL);
 }

@@ -93,6 +93,9 @@ struct gateway {
 	uint64_t term;
 	uint64_t commit_index;
 	struct gw_counters counters;
+	int n_suspended;		/* connections waiting for another process */
+	struct event *drain_timer;	/* orderly stop in progress */
+	struct timespec stop_started;
 	char start_time[40];
 	struct timespec start_mono;
 };
@@ -124,6 +127,7 @@ void gw_respond_queued(struct gw_req *r, uint64_t seq);
 void gw_queue_init(void);
 void gw_queue_submit(struct gw_req *r, struct gateway_body *b);
 void gw_queue_forget(struct gw_req *r);
+void gw_queue_fail_all(void);
 uint64_t gw_queue_written_seq(void);
 uint64_t gw_queue_depth(void);
 

@@ -120,8 +120,7 @@ static void
 gw_on_shutdown(void *ctx)
 {
 	(void)ctx;
-	gw_http_stop();
-	role_exit(&gw.role);
+	gw_http_stop();	/* exits the loop once drained */
 }
 
 static const struct role_ops gateway_ops = {

@@ -80,6 +80,7 @@ gw_queue_release_waiters(void)
 			continue;
 		}
 		*pp = wt->next;
+		wt->r->queue_waiting = false;
 		gw_respond_queued(wt->r, wt->seq);
 		gw_resume_request(wt->r);
 		gw_waiter_free(wt);
@@ -99,6 +100,7 @@ gw_waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 	}
+	wt->r->queue_waiting = false;
 	gw_respond_text(wt->r, MHD_HTTP_REQUEST_TIMEOUT, "queue wait timeout");
 	gw_resume_request(wt->r);
 	gw_waiter_free(wt);
@@ -116,6 +118,20 @@ gw_queue_forget(struct gw_req *r)
 			gw_waiter_free(wt);
 			return;
 		}
+	}
+}
+
+/* Shutting down: waiters are told their write may not have landed yet. */
+void
+gw_queue_fail_all(void)
+{
+	while (q.waiters != NULL) {
+		struct gw_waiter *wt = q.waiters;
+		q.waiters = wt->next;
+		wt->r->queue_waiting = false;
+		gw_respond_text(wt->r, MHD_HTTP_SERVICE_UNAVAILABLE, "node is shutting down");
+		gw_resume_request(wt->r);
+		gw_waiter_free(wt);
 	}
 }
 

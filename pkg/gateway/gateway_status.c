@@ -61,6 +61,24 @@ gw_mp_to_json(const msgpack_object *o)
 	}
 }
 
+/* A reply's `res` field (a msgpack map, as storage sends its status) as JSON. */
+static json_t *
+gw_res_to_json(const struct ipc_msg *m)
+{
+	const char *res;
+	size_t len, off = 0;
+	msgpack_unpacked un;
+	json_t *j = NULL;
+
+	if (ipc_get_bin(m, "res", &res, &len) != IPC_OK || ipc_msgpack_validate(res, len) != 0)
+		return NULL;
+	msgpack_unpacked_init(&un);
+	if (msgpack_unpack_next(&un, res, len, &off) == MSGPACK_UNPACK_SUCCESS)
+		j = gw_mp_to_json(&un.data);
+	msgpack_unpacked_destroy(&un);
+	return j;
+}
+
 /* The message body of a status reply as a JSON object. */
 static json_t *
 gw_msg_to_json(const struct ipc_msg *m)
@@ -204,7 +222,7 @@ gw_status_store_cb(struct gw_req *r, struct ipc_msg *m)
 {
 	json_t *root = (json_t *)r->aux;
 	json_t *store = json_object_get(root, "store");
-	json_t *st = m != NULL ? gw_msg_to_json(m) : NULL;
+	json_t *st = m != NULL ? gw_res_to_json(m) : NULL;
 	json_t *sqlite = st != NULL ? json_object_get(st, "sqlite3") : NULL;
 
 	r->aux = NULL;
@@ -214,8 +232,6 @@ gw_status_store_cb(struct gw_req *r, struct ipc_msg *m)
 		if (sqlite != NULL)
 			json_object_set(store, "sqlite3", sqlite);
 		json_object_set_new(store, "ready", json_true());
-		json_object_set_new(store, "db_conf", json_pack("{s:b}", "fk",
-		    0));
 	}
 	json_decref(st);
 	gw_status_send(r, root);
@@ -456,7 +472,7 @@ gw_leader_cb(struct gw_req *r, struct ipc_msg *m)
 		/* Leadership transfer needs another voter; a one-voter cluster has none. */
 		if (voters <= 1) {
 			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			    "stepdown: cannot transfer leadership: no other voter in the cluster");
+			    "stepdown: cannot step down to the current Leader");
 			return;
 		}
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -489,15 +505,32 @@ gw_handle_leader(struct gw_req *r)
 		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
 		return;
 	}
+	if (strcmp(r->method, "POST") == 0 && r->body_len > 0) {
+		/* rqlite reads {"id": …} only for exactly this content type. */
+		const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (ct != NULL && strcmp(ct, "application/json") == 0) {
+			json_error_t jerr;
+			json_t *j = json_loadb(r->body, r->body_len, 0, &jerr);
+			if (j == NULL) {
+				char msg[256];
+				snprintf(msg, sizeof(msg), "invalid JSON: %s", jerr.text);
+				gw_respond_text(r, MHD_HTTP_BAD_REQUEST, msg);
+				return;
+			}
+			json_decref(j);
+		}
+	}
 	gw_with_cons_status(r, gw_leader_cb);
 }
 
 /* ---- /debug/vars ---------------------------------------------------------------------- */
 
-void
-gw_handle_debug_vars(struct gw_req *r)
+static void
+gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 {
 	json_t *vars = json_object(), *http = json_object(), *cmdline = json_array();
+	json_t *st = m != NULL ? gw_res_to_json(m) : NULL;
 	const char *key;
 	json_t *v;
 	char *out = NULL;
@@ -508,6 +541,16 @@ gw_handle_debug_vars(struct gw_req *r)
 	GW_COUNTERS(GW_COUNTER_JSON_)
 #undef GW_COUNTER_JSON_
 	json_object_set_new(vars, "http", http);
+	if (st != NULL && json_object_get(st, "db") != NULL)
+		json_object_set(vars, "db", json_object_get(st, "db"));
+	/* Snapshots and restores do not exist yet: these counters are truly zero. */
+	json_object_set_new(vars, "store", json_pack("{s:I, s:I, s:I}",
+	    "num_snapshots", (json_int_t)0, "num_restores", (json_int_t)0,
+	    "fsm_index", (json_int_t)(st != NULL ?
+	    json_integer_value(json_object_get(st, "applied_index")) : 0)));
+	json_object_set_new(vars, "queue", json_pack("{s:I}", "depth",
+	    (json_int_t)gw_queue_depth()));
+	json_decref(st);
 	f = fopen("/proc/self/cmdline", "r");
 	if (f != NULL) {
 		char arg[4096];
@@ -550,4 +593,12 @@ gw_handle_debug_vars(struct gw_req *r)
 	fclose(f);
 	json_decref(vars);
 	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", out, len);
+}
+
+void
+gw_handle_debug_vars(struct gw_req *r)
+{
+	gw_begin(r, IPC_STORE_STATUS);
+	if (gw_send_wait(r, PROC_STORAGE, gw_debug_vars_cb, 5000000000) != 0)
+		gw_debug_vars_cb(r, NULL);
 }

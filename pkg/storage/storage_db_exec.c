@@ -392,6 +392,16 @@ stmt_readonly(sqlite3_stmt *s)
 }
 
 static bool
+stmt_is_pragma(sqlite3_stmt *s)
+{
+	const char *sql = sqlite3_sql(s);
+
+	while (sql != NULL && is_space(*sql))
+		sql++;
+	return sql != NULL && strncasecmp(sql, "pragma", 6) == 0;
+}
+
+static bool
 is_text_type(const char *t)
 {
 	static const char *const prefixes[] = {
@@ -612,7 +622,10 @@ run_query(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg 
 		storage_stmt_cache_put(cache, &ss);
 		return res_error(rq, true, rq->msg);
 	}
-	if (refuse && !stmt_readonly(ss.stmt)) {
+	/* A PRAGMA that only reads (journal_mode, table_info…) is not "read-only" to
+	 * SQLite, but runs fine on the query_only connection, as in rqlite; one that
+	 * writes fails there with SQLITE_READONLY, mapped below. */
+	if (refuse && !stmt_readonly(ss.stmt) && !stmt_is_pragma(ss.stmt)) {
 		storage_stmt_cache_put(cache, &ss);
 		return res_error(rq, true, ERR_QUERY_WRITE);
 	}

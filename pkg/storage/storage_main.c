@@ -201,8 +201,22 @@ storage_on_query(struct ipc_conn *c, struct ipc_msg *m)
 static void
 storage_on_status(struct ipc_conn *c, struct ipc_msg *m)
 {
+	struct storage_db_counters dc;
+
+	storage_db_counters(st.db, &dc);
 	st.res.size = 0;
-	msgpack_pack_map(&st.res_pk, 3);
+	msgpack_pack_map(&st.res_pk, 4);
+	msgpack_pack_str_with_body(&st.res_pk, "db", 2);
+	msgpack_pack_map(&st.res_pk, 9);
+#define STORAGE_COUNTER_(n) \
+	msgpack_pack_str_with_body(&st.res_pk, #n, strlen(#n)); \
+	msgpack_pack_uint64(&st.res_pk, dc.n);
+	STORAGE_COUNTER_(executions) STORAGE_COUNTER_(execution_errors)
+	STORAGE_COUNTER_(queries) STORAGE_COUNTER_(query_errors)
+	STORAGE_COUNTER_(execute_transactions) STORAGE_COUNTER_(query_transactions)
+	STORAGE_COUNTER_(request_transactions) STORAGE_COUNTER_(cache_hits)
+	STORAGE_COUNTER_(cache_misses)
+#undef STORAGE_COUNTER_
 	msgpack_pack_str_with_body(&st.res_pk, "applied_index", 13);
 	msgpack_pack_uint64(&st.res_pk, st.applied_index);
 	msgpack_pack_str_with_body(&st.res_pk, "on_disk", 7);
@@ -211,8 +225,7 @@ storage_on_status(struct ipc_conn *c, struct ipc_msg *m)
 	else
 		msgpack_pack_false(&st.res_pk);
 	msgpack_pack_str_with_body(&st.res_pk, "sqlite3", 7);
-	if (storage_db_stats(st.db, &st.res_pk) != 0)
-		msgpack_pack_nil(&st.res_pk);
+	(void)storage_db_stats(st.db, &st.res_pk);	/* always packs one map */
 	storage_send_result(c, IPC_STORE_STATUS_RESULT, m->request_id, 0);
 }
 

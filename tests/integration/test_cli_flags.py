@@ -45,16 +45,17 @@ def test_bad_flag_values_exit_2():
         check("invalid" in err, "%s %s stderr: %r" % (flag, value, err[-300:]))
 
 
-def test_missing_data_dir_exits_1():
+def test_missing_data_dir_prints_usage_and_exits_2():
+    # Our issue tracker asks for Go's usage-error convention here (rqlite itself exits 1).
     rc, out, err = run_rqlited(["-node-id", "1"] + addrs())
-    eq(rc, 1, "exit status")
-    check("fatal: data directory path is required" in err, "stderr: %r" % err[-300:])
+    eq(rc, 2, "exit status")
+    check("data directory" in err and "Usage" in err, "stderr: %r" % err[-300:])
 
 
 def test_no_arguments_at_all_fails():
     rc, out, err = run_rqlited([])
-    eq(rc, 1, "exit status")  # reference: log.Fatalf on "missing required argument"
-    check(err.strip(), "a message on stderr is expected")
+    eq(rc, 2, "exit status")  # a usage error, like the missing data directory
+    check("Usage" in err, "usage on stderr is expected: %r" % err[-300:])
 
 
 def test_arguments_after_data_dir_exit_1():

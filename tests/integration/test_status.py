@@ -234,9 +234,3 @@ def test_served_by_on_data_endpoints_only(n):
     eq(n.get("/status").header("X-RQLITE-SERVED-BY"), None, "status has no SERVED-BY")
 
 
-def test_snapshot_endpoint(n):
-    n.ex_ok(["CREATE TABLE snap (id integer primary key)", "INSERT INTO snap(id) VALUES(1)"])
-    r = n.post("/snapshot", b"")
-    check(r.status in (200, 204), "POST /snapshot: %d %r" % (r.status, r.text))
-    body_is(n.query_get("SELECT id FROM snap"),
-            '{"results":[{"columns":["id"],"types":["integer"],"values":[[1]]}]}')
