@@ -468,7 +468,25 @@ gw_leader_cb(struct gw_req *r, struct ipc_msg *m)
 			voters++;
 	}
 	if (strcmp(r->method, "POST") == 0) {
+		const char *target = r->aux_buf[1];
+		bool found = false;
+		json_array_foreach(json_object_get(c, "nodes"), i, n) {
+			const char *id = json_string_value(json_object_get(n, "id"));
+			if (target != NULL && id != NULL && strcmp(id, target) == 0)
+				found = true;
+		}
+		if (target != NULL && leader != NULL && strcmp(target, leader) == 0) {
+			json_decref(c);
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "stepdown: cannot step down to the current Leader");
+			return;
+		}
 		json_decref(c);
+		if (target != NULL && !found) {
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "stepdown: node not found in cluster");
+			return;
+		}
 		/* Leadership transfer needs another voter; a one-voter cluster has none. */
 		if (voters <= 1) {
 			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -518,6 +536,8 @@ gw_handle_leader(struct gw_req *r)
 				gw_respond_text(r, MHD_HTTP_BAD_REQUEST, msg);
 				return;
 			}
+			if (json_is_string(json_object_get(j, "id")))
+				r->aux_buf[1] = strdup(json_string_value(json_object_get(j, "id")));
 			json_decref(j);
 		}
 	}
