@@ -9,7 +9,12 @@ RQ_SRCS = \
 	pkg/common/net.c \
 	pkg/common/proc.c \
 	pkg/common/role.c \
+	pkg/consensus/consensus_cluster.c \
 	pkg/consensus/consensus_main.c \
+	pkg/consensus/peer_crypto.c \
+	pkg/consensus/peer_key.c \
+	pkg/consensus/peer_raft.c \
+	pkg/consensus/peer_transport.c \
 	pkg/gateway/gateway_body.c \
 	pkg/gateway/gateway_db.c \
 	pkg/gateway/gateway_http.c \
@@ -58,6 +63,10 @@ RQ_HDRS = \
 	pkg/common/proc.h \
 	pkg/common/role.h \
 	pkg/consensus/consensus.h \
+	pkg/consensus/consensus_internal.h \
+	pkg/consensus/peer_crypto.h \
+	pkg/consensus/peer_raft.h \
+	pkg/consensus/peer_transport.h \
 	pkg/gateway/gateway.h \
 	pkg/gateway/gateway_body.h \
 	pkg/gateway/gateway_internal.h \
@@ -84,7 +93,9 @@ UNIT_TESTS = \
 	tests/unit/test_gateway_request \
 	tests/unit/test_gateway_rewrite \
 	tests/unit/test_ipc_codec \
+	tests/unit/test_peer_transport \
 	tests/unit/test_raft \
+	tests/unit/test_raft_rpc \
 	tests/unit/test_raftlog \
 	tests/unit/test_storage_db
 
@@ -96,6 +107,8 @@ tests_unit_test_gateway_render_SOURCES = tests/unit/test_gateway_render.c tests/
 tests_unit_test_gateway_request_SOURCES = tests/unit/test_gateway_request.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_gateway_rewrite_SOURCES = tests/unit/test_gateway_rewrite.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_ipc_codec_SOURCES = tests/unit/test_ipc_codec.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_peer_transport_SOURCES = tests/unit/test_peer_transport.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_SOURCES = tests/unit/test_raft.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_raft_rpc_SOURCES = tests/unit/test_raft_rpc.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raftlog_SOURCES = tests/unit/test_raftlog.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_db_SOURCES = tests/unit/test_storage_db.c tests/unit/unit.c tests/unit/unit.h

@@ -25,6 +25,10 @@
 	X(STATE,		"consensus → gateway, storage: role, term, leader") \
 	X(CONS_STATUS,		"gateway → consensus: /status raft section") \
 	X(CONS_STATUS_RESULT,	"consensus → gateway: status map s")	\
+	X(MEMBERSHIP,		"gateway → consensus: op remove|stepdown, id") \
+	X(MEMBERSHIP_RESULT,	"consensus → gateway: ok, or error e")	\
+	X(NODES,		"gateway → consensus: contact every node (/nodes)") \
+	X(NODES_RESULT,		"consensus → gateway: nodes with reachability") \
 	/* gateway ⇄ storage */						\
 	X(QUERY,		"gateway → storage: read command c after index mi") \
 	X(QUERY_RESULT,		"storage → gateway: result res")	\

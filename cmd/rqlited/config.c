@@ -936,12 +936,6 @@ static const char *const config_unsupported_features[] = {
 	"cpu-profile", "mem-profile", "trace-profile",
 };
 
-/* CLUSTERING: remove these once nodes can join each other. */
-static const char *const config_unsupported_clustering[] = {
-	"join",
-};
-#define CONFIG_MAX_BOOTSTRAP_EXPECT	1	/* CLUSTERING: likewise */
-
 /* A flag "asks for" its feature when it holds a non-empty string or true. */
 static bool
 config_flag_requested(const struct rqlited_config *cfg, const char *name)
@@ -969,19 +963,6 @@ config_unsupported(const struct rqlited_config *cfg, char *err, size_t errlen)
 			config_err(err, errlen, "flag -%s is not supported by this rqlited yet", name);
 			return -1;
 		}
-	}
-	for (size_t i = 0; i < sizeof(config_unsupported_clustering) / sizeof(char *); i++) {
-		const char *name = config_unsupported_clustering[i];
-		if (config_flag_requested(cfg, name)) {
-			config_err(err, errlen, "flag -%s is not supported by this rqlited yet "
-			    "(clustering is not implemented)", name);
-			return -1;
-		}
-	}
-	if (cfg->bootstrap_expect > CONFIG_MAX_BOOTSTRAP_EXPECT) {
-		config_err(err, errlen, "flag -bootstrap-expect greater than %d is not supported by "
-		    "this rqlited yet (clustering is not implemented)", CONFIG_MAX_BOOTSTRAP_EXPECT);
-		return -1;
 	}
 	return 0;
 }

@@ -50,6 +50,14 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.heartbeat_timeout_ms = cfg.raft_heartbeat_timeout / 1000000;
 		co.lease_timeout_ms = cfg.raft_leader_lease_timeout / 1000000;
 		co.non_voter = cfg.raft_non_voter;
+		co.join = cfg.join;
+		co.join_attempts = cfg.join_attempts;
+		co.join_interval_ms = cfg.join_interval / 1000000;
+		co.bootstrap_expect = cfg.bootstrap_expect;
+		co.cluster_key_file = cfg.cluster_key;
+		co.version = RQLITED_VERSION;
+		co.shutdown_stepdown = cfg.raft_shutdown_stepdown;
+		co.connect_timeout_ms = cfg.cluster_connect_timeout / 1000000;
 		consensus_main(&co);
 		break;
 	}

@@ -14,6 +14,14 @@ struct consensus_options {
 	int64_t heartbeat_timeout_ms;
 	int64_t lease_timeout_ms;	/* 0: Raft default */
 	bool non_voter;
+	const char *join;		/* comma-separated Raft addresses, "" for none */
+	int join_attempts;
+	int64_t join_interval_ms;
+	int bootstrap_expect;
+	const char *cluster_key_file;	/* "" for plaintext peer links */
+	const char *version;
+	bool shutdown_stepdown;
+	int64_t connect_timeout_ms;
 };
 
 void consensus_main(const struct consensus_options *opts) __attribute__((__noreturn__));

@@ -1,21 +1,21 @@
 /*
  * The consensus process: drives the pure Raft core (pkg/raft) with a clock, the
- * durable log (pkg/raftlog) and the links to its siblings.
+ * durable log (pkg/raftlog) and the links to its siblings; consensus_cluster.c adds
+ * the links to other nodes.
  *
  * From gateway: PROPOSE → (entry committed and applied) → PROPOSE_RESULT;
  *               BARRIER (weak: lease check; linearizable: read index) → BARRIER_RESULT;
- *               CONS_STATUS → CONS_STATUS_RESULT.
+ *               CONS_STATUS, MEMBERSHIP, NODES → their results.
  * To gateway:   STATE whenever role, term or leader changes.
  * To storage:   APPLY for each committed entry, in order, exactly once per storage
- *               incarnation (it tells us where it is with STORAGE_HELLO).
+ *               incarnation (it tells us where it is with STORAGE_HELLO); QUERY for
+ *               reads this node serves on behalf of followers.
  * From storage: APPLY_RESULT → raft_applied() and the waiting proposal's answer.
  *
  * Group commit: every frame that arrived in one loop iteration is handed to the core
  * before one ready batch is processed, so all proposals pending at once share one log
  * append and one fsync.
  */
-#include "consensus.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,44 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "common/log.h"
-#include "common/role.h"
-#include "ipc_codec.h"
-#include "ipc_conn.h"
-#include "raft/raft.h"
-#include "raftlog/raftlog.h"
+#include "consensus_internal.h"
 
-/* A proposal waiting for its entry to be applied. */
-struct pending {
-	uint64_t index, term;
-	uint64_t request_id;
-	int is_gateway;		/* the requester was the gateway link of this incarnation */
-	struct pending *next;
-};
+struct consensus cs;
 
-struct consensus {
-	struct role role;
-	const struct consensus_options *opts;
-	struct raft *raft;
-	struct raftlog *log;
-	struct ipc_conn *links[PROC_MAX];
-	struct event *tick_ev;
-	struct event *ready_ev;
-	int raft_listen_fd;
-	struct event *raft_accept_ev;
-	struct pending *pending_head, *pending_tail;
-	uint64_t storage_sent;		/* highest index handed to the current storage */
-	int storage_known;		/* STORAGE_HELLO received on the current link */
-	struct ipc_writer w;
-	int stopping;
-};
-
-static struct consensus cs;
-
-static uint64_t
-now_ms(void)
+uint64_t
+cs_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -71,30 +40,47 @@ now_ms(void)
 static void consensus_process_ready(void);
 
 /* Process the core's ready batch at the end of this loop iteration. */
-static void
-consensus_schedule_ready(void)
+void
+cs_schedule_ready(void)
 {
 	event_active(cs.ready_ev, 0, 0);
 }
 
-static void
-consensus_send_error(struct ipc_conn *c, enum ipc_type type, uint64_t request_id,
-    const char *err)
+void
+cs_answer(const struct waiter *w)
 {
-	if (c == NULL)
+	switch (w->kind) {
+	case WAITER_GATEWAY:
+	case WAITER_MEMBERSHIP:
+		if (cs.links[PROC_GATEWAY] != NULL)
+			ipc_conn_send(cs.links[PROC_GATEWAY], &cs.w);
+		break;
+	case WAITER_PEER:
+	case WAITER_JOIN:
+		(void)peer_reply_handle(cs.peers, w->peer_handle, &cs.w);
+		break;
+	case WAITER_NONE:
+		break;
+	}
+}
+
+void
+cs_answer_error(const struct waiter *w, const char *e)
+{
+	if (w->kind == WAITER_NONE)
 		return;
-	ipc_begin(&cs.w, type, request_id);
-	ipc_add_str(&cs.w, "e", err);
+	ipc_begin(&cs.w, w->reply, w->request_id);
+	ipc_add_str(&cs.w, "e", e);
 	if (raft_leader_id(cs.raft)[0] != '\0') {
 		ipc_add_str(&cs.w, "ld", raft_leader_id(cs.raft));
 		ipc_add_str(&cs.w, "la", raft_leader_address(cs.raft));
 	}
 	ipc_finish(&cs.w);
-	ipc_conn_send(c, &cs.w);
+	cs_answer(w);
 }
 
-static void
-consensus_send_state(void)
+void
+cs_send_state(void)
 {
 	struct ipc_conn *c = cs.links[PROC_GATEWAY];
 
@@ -105,9 +91,28 @@ consensus_send_state(void)
 	ipc_add_u64(&cs.w, "t", raft_term(cs.raft));
 	ipc_add_str(&cs.w, "ld", raft_leader_id(cs.raft));
 	ipc_add_str(&cs.w, "la", raft_leader_address(cs.raft));
+	if (strcmp(cs.leader_api_for, raft_leader_id(cs.raft)) == 0)
+		ipc_add_str(&cs.w, "lapi", cs.leader_api);
 	ipc_add_u64(&cs.w, "ci", raft_commit_index(cs.raft));
 	ipc_finish(&cs.w);
 	ipc_conn_send(c, &cs.w);
+}
+
+void
+cs_add_pending(uint64_t index, uint64_t term, const struct waiter *w)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		fatalx("out of memory");
+	p->index = index;
+	p->term = term;
+	p->w = *w;
+	if (cs.pending_tail != NULL)
+		cs.pending_tail->next = p;
+	else
+		cs.pending_head = p;
+	cs.pending_tail = p;
 }
 
 /* ---- storage side ---------------------------------------------------------------- */
@@ -143,7 +148,7 @@ static void
 consensus_pump_storage(const struct raft_entry *committed, unsigned n)
 {
 	uint64_t commit = raft_commit_index(cs.raft);
-	uint64_t persisted = raft_persisted_index(cs.raft);
+	uint64_t persisted = raftlog_last_index(cs.log);
 	uint64_t upto = commit < persisted ? commit : persisted;
 
 	if (cs.links[PROC_STORAGE] == NULL || !cs.storage_known)
@@ -183,24 +188,30 @@ consensus_on_apply_result(struct ipc_msg *m)
 		raft_applied(cs.raft, index);
 	while (cs.pending_head != NULL && cs.pending_head->index <= index) {
 		struct pending *p = cs.pending_head;
+		uint64_t t = 0;
 		cs.pending_head = p->next;
 		if (cs.pending_head == NULL)
 			cs.pending_tail = NULL;
-		if (p->is_gateway && cs.links[PROC_GATEWAY] != NULL) {
-			if (p->index == index) {
-				ipc_begin(&cs.w, IPC_PROPOSE_RESULT, p->request_id);
+		if (p->index == index) {
+			/* Committed with the term we proposed it in, or another leader's entry
+			 * took its place. */
+			(void)raftlog_term_at(cs.log, index, &t);
+			if (t != p->term) {
+				cs_answer_error(&p->w, "leadership lost while committing log");
+			} else {
+				ipc_begin(&cs.w, p->w.reply, p->w.request_id);
 				ipc_add_u64(&cs.w, "i", index);
 				ipc_add_bin(&cs.w, "res", res, len);
+				ipc_add_str(&cs.w, "lr", cs.opts->raft_adv_addr);
 				ipc_finish(&cs.w);
-				ipc_conn_send(cs.links[PROC_GATEWAY], &cs.w);
-			} else {
-				consensus_send_error(cs.links[PROC_GATEWAY], IPC_PROPOSE_RESULT,
-				    p->request_id, "leadership lost while committing log");
+				cs_answer(&p->w);
 			}
+		} else {
+			cs_answer_error(&p->w, "leadership lost while committing log");
 		}
 		free(p);
 	}
-	consensus_schedule_ready();
+	cs_schedule_ready();
 }
 
 static void
@@ -221,68 +232,79 @@ consensus_dispatch_storage(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	case IPC_APPLY_RESULT:
 		consensus_on_apply_result(m);
 		break;
+	case IPC_QUERY_RESULT:
+		if (!cs_cluster_on_query_result(m))
+			log_debug("QUERY_RESULT for no waiting read");
+		break;
 	default:
 		log_warnx("unexpected %s from storage", ipc_type_name(m->type));
 	}
 }
 
+void
+cs_storage_query(struct fwd_read *fr, uint64_t min_index)
+{
+	if (cs.links[PROC_STORAGE] == NULL) {
+		cs_answer_error(&fr->w, "store not open");
+		return;
+	}
+	ipc_begin(&cs.w, IPC_QUERY, fr->id);
+	ipc_add_bin(&cs.w, "c", fr->cmd, fr->len);
+	if (min_index > 0)
+		ipc_add_u64(&cs.w, "mi", min_index);
+	ipc_finish(&cs.w);
+	ipc_conn_send(cs.links[PROC_STORAGE], &cs.w);
+}
+
 /* ---- gateway side ---------------------------------------------------------------- */
 
 static void
-consensus_on_propose(struct ipc_conn *c, struct ipc_msg *m)
+consensus_on_propose(struct ipc_msg *m)
 {
 	const char *cmd;
 	size_t len;
 	uint64_t index, term;
-	struct pending *p;
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_PROPOSE_RESULT };
 	int rc;
 
 	if (ipc_get_bin(m, "c", &cmd, &len) != IPC_OK) {
-		consensus_send_error(c, IPC_PROPOSE_RESULT, m->request_id, "invalid proposal");
+		cs_answer_error(&w, "invalid proposal");
 		return;
 	}
 	rc = raft_propose(cs.raft, cmd, len, &index, &term);
+	if (rc == RAFT_ENOTLEADER && cs_cluster_forward_propose(m))
+		return;
 	if (rc != 0) {
-		consensus_send_error(c, IPC_PROPOSE_RESULT, m->request_id,
-		    rc == RAFT_ENOTLEADER ? "not leader" : raft_strerror(rc));
+		cs_answer_error(&w, rc == RAFT_ENOTLEADER ? "not leader" : raft_strerror(rc));
 		return;
 	}
-	p = calloc(1, sizeof(*p));
-	if (p == NULL)
-		fatalx("out of memory");
-	p->index = index;
-	p->term = term;
-	p->request_id = m->request_id;
-	p->is_gateway = 1;
-	if (cs.pending_tail != NULL)
-		cs.pending_tail->next = p;
-	else
-		cs.pending_head = p;
-	cs.pending_tail = p;
-	consensus_schedule_ready();
+	cs_add_pending(index, term, &w);
+	cs_schedule_ready();
 }
 
 static void
-consensus_on_barrier(struct ipc_conn *c, struct ipc_msg *m)
+consensus_on_barrier(struct ipc_msg *m)
 {
 	char level[32] = "weak";
-	uint64_t now = now_ms();
+	uint64_t now = cs_now_ms();
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_BARRIER_RESULT };
 	int rc;
 
 	(void)ipc_get_strbuf(m, "l", level, sizeof(level));
 	if (raft_state(cs.raft) != RAFT_LEADER) {
-		consensus_send_error(c, IPC_BARRIER_RESULT, m->request_id, "not leader");
+		if (!cs_cluster_forward_read(m))
+			cs_answer_error(&w, "not leader");
 		return;
 	}
 	if (strcmp(level, "linearizable") == 0) {
 		rc = raft_read_index(cs.raft, now, m->request_id);
 		if (rc != 0)
-			consensus_send_error(c, IPC_BARRIER_RESULT, m->request_id, raft_strerror(rc));
-		consensus_schedule_ready();
+			cs_answer_error(&w, raft_strerror(rc));
+		cs_schedule_ready();
 		return;
 	}
 	if (!raft_lease_valid(cs.raft, now)) {
-		consensus_send_error(c, IPC_BARRIER_RESULT, m->request_id, "not leader");
+		cs_answer_error(&w, "not leader");
 		return;
 	}
 	/* Storage serves the read once it has applied everything committed so far, so a
@@ -290,7 +312,7 @@ consensus_on_barrier(struct ipc_conn *c, struct ipc_msg *m)
 	ipc_begin(&cs.w, IPC_BARRIER_RESULT, m->request_id);
 	ipc_add_u64(&cs.w, "i", raft_commit_index(cs.raft));
 	ipc_finish(&cs.w);
-	ipc_conn_send(c, &cs.w);
+	cs_answer(&w);
 }
 
 static void
@@ -298,9 +320,13 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 {
 	const struct raft_config *cfg = raft_configuration(cs.raft);
 	msgpack_packer *pk = &cs.w.pk;
-	uint64_t now = now_ms();
+	uint64_t now = cs_now_ms();
 	int64_t contact = raft_last_contact(cs.raft, now);
+	struct peer_stats ps;
 
+	memset(&ps, 0, sizeof(ps));
+	if (cs.peers != NULL)
+		peer_transport_stats(cs.peers, &ps);
 	ipc_begin(&cs.w, IPC_CONS_STATUS_RESULT, m->request_id);
 	ipc_add_str(&cs.w, "state", raft_state_name(raft_state(cs.raft)));
 	ipc_add_u64(&cs.w, "term", raft_term(cs.raft));
@@ -318,6 +344,11 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 	ipc_add_str(&cs.w, "node_id", cs.opts->node_id);
 	ipc_add_str(&cs.w, "addr", cs.opts->raft_adv_addr);
 	ipc_add_u64(&cs.w, "fsm_pending", raft_commit_index(cs.raft) - raft_applied_index(cs.raft));
+	ipc_add_str(&cs.w, "peer_auth", cs.keyed ? "enabled" : "disabled");
+	ipc_add_u64(&cs.w, "peer_handshakes_refused", ps.handshakes_refused);
+	ipc_add_u64(&cs.w, "peer_frames_bad", ps.frames_bad);
+	ipc_add_u64(&cs.w, "peer_links_out", ps.links_out);
+	ipc_add_u64(&cs.w, "peer_links_in", ps.links_in);
 	ipc_add_key(&cs.w, "nodes");
 	msgpack_pack_array(pk, cfg->n);
 	for (unsigned i = 0; i < cfg->n; i++) {
@@ -343,13 +374,19 @@ consensus_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	(void)arg;
 	switch (m->type) {
 	case IPC_PROPOSE:
-		consensus_on_propose(c, m);
+		consensus_on_propose(m);
 		break;
 	case IPC_BARRIER:
-		consensus_on_barrier(c, m);
+		consensus_on_barrier(m);
 		break;
 	case IPC_CONS_STATUS:
 		consensus_on_status(c, m);
+		break;
+	case IPC_MEMBERSHIP:
+		cs_cluster_membership(m);
+		break;
+	case IPC_NODES:
+		cs_cluster_nodes(m);
 		break;
 	default:
 		log_warnx("unexpected %s from gateway", ipc_type_name(m->type));
@@ -406,19 +443,22 @@ consensus_deliver_reads(const struct raft_ready *rd)
 {
 	for (unsigned i = 0; i < rd->n_reads; i++) {
 		const struct raft_read *rr = &rd->reads[i];
-		struct ipc_conn *c = cs.links[PROC_GATEWAY];
-		if (c == NULL)
+		struct waiter w = { WAITER_GATEWAY, rr->cookie, 0, IPC_BARRIER_RESULT };
+
+		if (rr->cookie & (UINT64_C(1) << 63)) {
+			/* A read we serve for a follower. */
+			cs_cluster_on_read_released(rr->cookie, rr->index, rr->status);
 			continue;
+		}
 		if (rr->status != 0) {
-			consensus_send_error(c, IPC_BARRIER_RESULT, rr->cookie,
-			    rr->status == RAFT_ELEADERSHIPLOST ? "leadership lost" :
+			cs_answer_error(&w, rr->status == RAFT_ELEADERSHIPLOST ? "leadership lost" :
 			    raft_strerror(rr->status));
 			continue;
 		}
 		ipc_begin(&cs.w, IPC_BARRIER_RESULT, rr->cookie);
 		ipc_add_u64(&cs.w, "i", rr->index);
 		ipc_finish(&cs.w);
-		ipc_conn_send(c, &cs.w);
+		cs_answer(&w);
 	}
 }
 
@@ -433,18 +473,19 @@ consensus_process_ready(void)
 			break;
 		if (rd.snapshot != NULL)
 			log_warnx("snapshot install requested; snapshots are not supported yet");
+		/* Term and vote reach disk before any message of this batch is sent. */
 		consensus_persist(&rd);
-		/* Peer transport comes with clustering; a one-voter node sends nothing. */
-		for (unsigned i = 0; i < rd.n_messages; i++)
-			log_debug("dropping %s to %s: no peer transport",
-			    raft_message_type_name(rd.messages[i].type), rd.messages[i].to);
+		cs_cluster_send_messages(rd.messages, rd.n_messages);
 		consensus_pump_storage(rd.committed, rd.n_committed);
+		if (rd.n_committed > 0)
+			cs_cluster_config_committed(raft_commit_index(cs.raft));
 		consensus_deliver_reads(&rd);
 		if (rd.soft_state_changed) {
 			log_info("raft state %s, term %llu, leader \"%s\"",
 			    raft_state_name(rd.state), (unsigned long long)raft_term(cs.raft),
 			    rd.leader_id != NULL ? rd.leader_id : "");
-			consensus_send_state();
+			cs_cluster_on_state_change();
+			cs_send_state();
 		}
 	}
 }
@@ -459,7 +500,7 @@ consensus_ready_cb(evutil_socket_t fd, short what, void *arg)
 static void
 consensus_arm_tick(void)
 {
-	uint64_t now = now_ms(), next = raft_next_timeout(cs.raft);
+	uint64_t now = cs_now_ms(), next = raft_next_timeout(cs.raft);
 	uint64_t delta = next > now ? next - now : 0;
 	struct timeval tv;
 
@@ -474,12 +515,39 @@ static void
 consensus_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what; (void)arg;
-	raft_tick(cs.raft, now_ms());
+	raft_tick(cs.raft, cs_now_ms());
 	consensus_process_ready();
 	consensus_arm_tick();
 }
 
+static void
+consensus_housekeeping_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+	cs_cluster_housekeeping();
+	if (cs.shutdown_after_transfer &&
+	    (raft_state(cs.raft) != RAFT_LEADER || cs_now_ms() > cs.shutdown_deadline)) {
+		cs.shutdown_after_transfer = false;
+		raft_shutdown(cs.raft);
+		consensus_process_ready();
+		raftlog_close(cs.log);
+		cs.log = NULL;
+		role_exit(&cs.role);
+	}
+}
+
 /* ---- links and life cycle -------------------------------------------------------- */
+
+static void
+consensus_forget_gateway_waiters(void)
+{
+	for (struct pending *p = cs.pending_head; p != NULL; p = p->next)
+		if (p->w.kind == WAITER_GATEWAY || p->w.kind == WAITER_MEMBERSHIP)
+			p->w.kind = WAITER_NONE;
+	for (struct fwd_out *f = cs.fwd_outs; f != NULL; f = f->next)
+		if (f->w.kind == WAITER_GATEWAY || f->w.kind == WAITER_MEMBERSHIP)
+			f->w.kind = WAITER_NONE;
+}
 
 static void
 consensus_link_closed(struct ipc_conn *c, const char *reason, void *arg)
@@ -493,8 +561,7 @@ consensus_link_closed(struct ipc_conn *c, const char *reason, void *arg)
 	if (peer == PROC_STORAGE)
 		cs.storage_known = 0;
 	if (peer == PROC_GATEWAY)
-		for (struct pending *p = cs.pending_head; p != NULL; p = p->next)
-			p->is_gateway = 0;
+		consensus_forget_gateway_waiters();
 }
 
 static void
@@ -516,26 +583,14 @@ consensus_on_link(enum proc_id peer, int fd, void *ctx)
 		ipc_conn_free(cs.links[peer]);
 		cs.links[peer] = NULL;
 		if (peer == PROC_GATEWAY)
-			for (struct pending *p = cs.pending_head; p != NULL; p = p->next)
-				p->is_gateway = 0;
+			consensus_forget_gateway_waiters();
 	}
 	if (peer == PROC_STORAGE)
 		cs.storage_known = 0;	/* until its HELLO says where it is */
 	cs.links[peer] = ipc_conn_new(cs.role.base, fd, proc_name(peer), cb,
 	    consensus_link_closed, (void *)(intptr_t)peer);
 	if (peer == PROC_GATEWAY)
-		consensus_send_state();
-}
-
-static void
-consensus_raft_accept_cb(evutil_socket_t fd, short what, void *arg)
-{
-	int c;
-
-	(void)what; (void)arg;
-	/* Clustering (peer links) is not built yet: refuse politely. */
-	while ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-		close(c);
+		cs_send_state();
 }
 
 static void
@@ -547,10 +602,7 @@ consensus_on_listen(const char *name, int fd, void *ctx)
 		close(fd);
 		return;
 	}
-	cs.raft_listen_fd = fd;
-	cs.raft_accept_ev = event_new(cs.role.base, fd, EV_READ | EV_PERSIST,
-	    consensus_raft_accept_cb, NULL);
-	event_add(cs.raft_accept_ev, NULL);
+	cs_cluster_init(fd);
 }
 
 static void
@@ -560,6 +612,9 @@ consensus_on_shutdown(void *ctx)
 	if (cs.stopping)
 		return;
 	cs.stopping = 1;
+	/* A leader hands over first, so the cluster does not wait an election timeout. */
+	if (cs_cluster_shutdown_transfer())
+		return;
 	raft_shutdown(cs.raft);
 	consensus_process_ready();
 	raftlog_close(cs.log);
@@ -630,7 +685,7 @@ consensus_open_log(void)
 	ro.election_timeout_ms = (unsigned)cs.opts->election_timeout_ms;
 	ro.heartbeat_ms = (unsigned)cs.opts->heartbeat_timeout_ms / 10;
 	ro.lease_ms = (unsigned)cs.opts->lease_timeout_ms;
-	ro.seed = (uint64_t)getpid() ^ now_ms();
+	ro.seed = (uint64_t)getpid() ^ cs_now_ms();
 	rc = raft_new(&ro, &cs.raft);
 	if (rc != 0)
 		fatalx("raft_new: %s", raft_strerror(rc));
@@ -642,8 +697,11 @@ consensus_open_log(void)
 		if (rc != 0)
 			fatalx("read log: %s", raftlog_strerror(rc));
 	}
-	if (lb.n == 0 && term == 0) {
+	cs.has_state = lb.n > 0 || term > 0;
+	if (!cs.has_state && cs.opts->join[0] == '\0' && cs.opts->bootstrap_expect <= 1) {
 		struct raft_config cfg;
+		if (cs.opts->non_voter)
+			fatalx("a new read replica (-raft-non-voter) needs -join to find a cluster");
 		raft_config_init(&cfg);
 		raft_config_add(&cfg, cs.opts->node_id, cs.opts->raft_adv_addr, RAFT_VOTER);
 		rc = raft_bootstrap(cs.raft, &cfg);
@@ -651,11 +709,13 @@ consensus_open_log(void)
 		if (rc != 0)
 			fatalx("bootstrap: %s", raft_strerror(rc));
 		log_info("bootstrapped a single-node cluster as %s", cs.opts->node_id);
-	} else {
+	} else if (cs.has_state) {
 		rc = raft_load(cs.raft, term, vote, NULL, lb.entries, lb.n);
 		if (rc != 0)
 			fatalx("load Raft state: %s", raft_strerror(rc));
 		log_info("loaded term %llu and %u log entries", (unsigned long long)term, lb.n);
+	} else {
+		log_info("no Raft state yet; waiting to join a cluster");
 	}
 	for (unsigned i = 0; i < lb.n; i++)
 		free((void *)lb.entries[i].data);
@@ -665,15 +725,18 @@ consensus_open_log(void)
 void
 consensus_main(const struct consensus_options *opts)
 {
+	struct timeval hk = { 0, 100000 };
+
 	memset(&cs, 0, sizeof(cs));
 	cs.opts = opts;
-	cs.raft_listen_fd = -1;
 	role_init(&cs.role, &consensus_ops, &cs);
 	ipc_writer_init(&cs.w);
 	consensus_open_log();
 	cs.ready_ev = event_new(cs.role.base, -1, 0, consensus_ready_cb, NULL);
 	cs.tick_ev = evtimer_new(cs.role.base, consensus_tick_cb, NULL);
-	if (raft_start(cs.raft, now_ms()) != 0)
+	cs.housekeeping_ev = event_new(cs.role.base, -1, EV_PERSIST, consensus_housekeeping_cb, NULL);
+	event_add(cs.housekeeping_ev, &hk);
+	if (raft_start(cs.raft, cs_now_ms()) != 0)
 		fatalx("raft_start failed");
 	consensus_process_ready();
 	consensus_arm_tick();

@@ -73,9 +73,13 @@ gw_respond_json_error(struct gw_req *r, const char *msg)
 	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", buf, len);
 }
 
-/* Renders storage's result map (msgpack bytes) as the HTTP answer. */
+/*
+ * Renders storage's result map (msgpack bytes) as the HTTP answer. served_by is the
+ * Raft address of the leader that ran it when forwarded, NULL when served here.
+ */
 static void
-gw_respond_results(struct gw_req *r, const char *res, size_t len, bool is_query)
+gw_respond_results(struct gw_req *r, const char *res, size_t len, bool is_query,
+    const char *served_by)
 {
 	msgpack_unpacked un;
 	struct gateway_render_opts o;
@@ -98,7 +102,16 @@ gw_respond_results(struct gw_req *r, const char *res, size_t len, bool is_query)
 	}
 	msgpack_unpacked_destroy(&un);
 	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", out, out_len);
-	gw_add_header(r, "X-RQLITE-SERVED-BY", gw.opts->http_adv_addr);
+	gw_add_header(r, "X-RQLITE-SERVED-BY", served_by != NULL ? served_by : gw.opts->http_adv_addr);
+}
+
+/* The leader's Raft address when a reply says another node ran the request. */
+static const char *
+gw_served_by(struct ipc_msg *m, char *buf, size_t len)
+{
+	if (ipc_get_strbuf(m, "lr", buf, len) != IPC_OK || strcmp(buf, gw.opts->raft_adv_addr) == 0)
+		return NULL;
+	return buf;
 }
 
 static void
@@ -200,7 +213,11 @@ gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
 		return;
 	}
 	(void)ipc_get_u64(m, "i", &r->raft_index);
-	gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY);
+	{
+		char lr[256];
+		gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY,
+		    gw_served_by(m, lr, sizeof(lr)));
+	}
 }
 
 static void
@@ -245,7 +262,7 @@ gw_on_query_result(struct gw_req *r, struct ipc_msg *m)
 			return;
 		}
 	}
-	gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY);
+	gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY, NULL);
 }
 
 static void
@@ -279,6 +296,19 @@ gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 		}
 		return;
 	}
+	if (ipc_get(m, "res") != NULL) {
+		/* A follower's read, run on the leader. */
+		const char *res;
+		size_t len;
+		char lr[256];
+		if (ipc_get_bin(m, "res", &res, &len) != IPC_OK) {
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply");
+			return;
+		}
+		gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY,
+		    gw_served_by(m, lr, sizeof(lr)));
+		return;
+	}
 	(void)ipc_get_u64(m, "i", &index);
 	gw_send_query(r, index);
 }
@@ -289,14 +319,46 @@ gw_barrier(struct gw_req *r, const char *level)
 	r->stage = STAGE_BARRIER;
 	gw_begin(r, IPC_BARRIER);
 	ipc_add_str(&gw.w, "l", level);
+	/* The command travels along: on a follower consensus runs it on the leader. */
+	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
+	ipc_add_u64(&gw.w, "k", (uint64_t)r->kind);
 	if (gw_send_wait(r, PROC_CONSENSUS, gw_on_barrier_result, r->params.timeout_ns) != 0)
 		gw_leader_not_found(r);
+}
+
+/*
+ * ?redirect on a node that is not the leader: 301 to the leader's API with the same
+ * path and query string. true when answered.
+ */
+static bool
+gw_maybe_redirect(struct gw_req *r)
+{
+	char *loc = NULL;
+
+	if (!r->params.redirect || strcmp(gw.raft_state, "Leader") == 0)
+		return false;
+	if (gw.leader_api[0] == '\0') {
+		gw_leader_not_found(r);
+		return true;
+	}
+	if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
+	    r->raw_query != NULL && r->raw_query[0] != '\0' ? "?" : "",
+	    r->raw_query != NULL ? r->raw_query : "") < 0) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return true;
+	}
+	gw_respond_empty(r, MHD_HTTP_MOVED_PERMANENTLY);
+	gw_add_header(r, "Location", loc);
+	free(loc);
+	return true;
 }
 
 /* Runs a read command (kind query or request) at the request's level. */
 static void
 gw_read(struct gw_req *r)
 {
+	if (gw_effective_level(r) != GATEWAY_LEVEL_NONE && gw_maybe_redirect(r))
+		return;
 	switch (gw_effective_level(r)) {
 	case GATEWAY_LEVEL_NONE:
 		gw_send_query(r, 0);
@@ -397,6 +459,10 @@ gw_handle_execute(struct gw_req *r)
 	}
 	if (!gw_parse_body(r, &b, true))
 		return;
+	if (gw_maybe_redirect(r)) {
+		gateway_body_free(&b);
+		return;
+	}
 	if (gw_build_command(r, &b, GATEWAY_CMD_EXECUTE, true))
 		gw_propose(r);
 	gateway_body_free(&b);

@@ -233,6 +233,7 @@ static const struct gw_route gw_routes[] = {
 	{ "/nodes", true, gw_handle_nodes },
 	{ "/readyz", true, gw_handle_readyz },
 	{ "/leader", false, gw_handle_leader },
+	{ "/remove", true, gw_handle_remove },
 	{ "/debug/vars", false, gw_handle_debug_vars },
 };
 

@@ -90,6 +90,7 @@ struct gateway {
 	char raft_state[16];
 	char leader_id[256];
 	char leader_addr[256];
+	char leader_api[300];		/* leader's HTTP host:port, for ?redirect */
 	uint64_t term;
 	uint64_t commit_index;
 	struct gw_counters counters;
@@ -140,6 +141,7 @@ void gw_handle_status(struct gw_req *r);
 void gw_handle_readyz(struct gw_req *r);
 void gw_handle_nodes(struct gw_req *r);
 void gw_handle_leader(struct gw_req *r);
+void gw_handle_remove(struct gw_req *r);
 void gw_handle_debug_vars(struct gw_req *r);
 
 /* The MHD side. */

@@ -21,6 +21,8 @@ gw_on_state(struct ipc_msg *m)
 	(void)ipc_get_strbuf(m, "st", gw.raft_state, sizeof(gw.raft_state));
 	(void)ipc_get_strbuf(m, "ld", gw.leader_id, sizeof(gw.leader_id));
 	(void)ipc_get_strbuf(m, "la", gw.leader_addr, sizeof(gw.leader_addr));
+	gw.leader_api[0] = '\0';
+	(void)ipc_get_strbuf(m, "lapi", gw.leader_api, sizeof(gw.leader_api));
 	if (ipc_get_u64(m, "t", &v) == IPC_OK)
 		gw.term = v;
 	if (ipc_get_u64(m, "ci", &v) == IPC_OK)
@@ -38,6 +40,8 @@ gw_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	case IPC_PROPOSE_RESULT:
 	case IPC_BARRIER_RESULT:
 	case IPC_CONS_STATUS_RESULT:
+	case IPC_MEMBERSHIP_RESULT:
+	case IPC_NODES_RESULT:
 		gw_dispatch_reply(m, PROC_CONSENSUS);
 		break;
 	default:

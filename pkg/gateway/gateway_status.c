@@ -343,37 +343,37 @@ gw_handle_readyz(struct gw_req *r)
 /* ---- /nodes and /leader ---------------------------------------------------------------- */
 
 /*
- * One node's object as /nodes shows it, keys in rqlite's struct order. Only this node
- * can be contacted until clustering exists; the others are listed as unreachable.
+ * One node's object as /nodes shows it, keys in rqlite's struct order, from an entry of
+ * consensus's NODES_RESULT (id, addr, voter, reachable, api, version, time, error).
  */
 static json_t *
 gw_node_json(json_t *n, const char *leader_id)
 {
 	const char *id = json_string_value(json_object_get(n, "id"));
-	const char *suffrage = json_string_value(json_object_get(n, "suffrage"));
-	bool self = id != NULL && strcmp(id, gw.opts->node_id) == 0;
+	const char *api = json_string_value(json_object_get(n, "api"));
+	const char *version = json_string_value(json_object_get(n, "version"));
+	const char *error = json_string_value(json_object_get(n, "error"));
+	bool reachable = json_is_true(json_object_get(n, "reachable"));
 	json_t *o = json_object();
-	char *url = self ? gw_api_url(gw.opts->http_adv_addr) : NULL;
-	struct timespec t0, t1;
-	double secs;
-	char took[DURATION_FMT_MAX];
+	char *url = api != NULL && api[0] != '\0' ? gw_api_url(api) : NULL;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	json_object_set_new(o, "id", json_string(id != NULL ? id : ""));
 	json_object_set_new(o, "api_addr", json_string(url != NULL ? url : ""));
 	json_object_set(o, "addr", json_object_get(n, "addr"));
-	json_object_set_new(o, "version", json_string(self ? gw.opts->version : ""));
-	json_object_set_new(o, "voter", json_boolean(suffrage != NULL && strcmp(suffrage, "voter") == 0));
-	json_object_set_new(o, "reachable", json_boolean(self));
-	json_object_set_new(o, "leader", json_boolean(id != NULL && strcmp(id, leader_id) == 0));
-	if (self) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	json_object_set_new(o, "version", json_string(version != NULL ? version : ""));
+	json_object_set(o, "voter", json_object_get(n, "voter"));
+	json_object_set_new(o, "reachable", json_boolean(reachable));
+	json_object_set_new(o, "leader", json_boolean(id != NULL && leader_id != NULL &&
+	    strcmp(id, leader_id) == 0));
+	if (reachable) {
+		double secs = json_number_value(json_object_get(n, "time"));
+		char took[DURATION_FMT_MAX];
 		duration_format((int64_t)(secs * 1e9), took, sizeof(took));
 		json_object_set_new(o, "time", json_real(secs));
 		json_object_set_new(o, "time_s", json_string(took));
 	} else {
-		json_object_set_new(o, "error", json_string("node not reachable"));
+		json_object_set_new(o, "error", json_string(error != NULL && error[0] != '\0' ?
+		    error : "node not reachable"));
 	}
 	free(url);
 	return o;
@@ -388,14 +388,25 @@ gw_node_cmp(const void *a, const void *b)
 	return strcmp(x != NULL ? x : "", y != NULL ? y : "");
 }
 
+/* Asks consensus to contact every node, then calls next (m NULL if consensus is down). */
+static void
+gw_with_nodes(struct gw_req *r, gw_reply_fn *next)
+{
+	int64_t to = r->params.has_timeout ? r->params.timeout_ns : 2000000000;
+
+	gw_begin(r, IPC_NODES);
+	ipc_add_u64(&gw.w, "to", (uint64_t)(to / 1000000));
+	if (gw_send_wait(r, PROC_CONSENSUS, next, to + 5000000000) != 0)
+		next(r, NULL);
+}
+
 static void
 gw_nodes_cb(struct gw_req *r, struct ipc_msg *m)
 {
-	json_t *c, *nodes, *out;
+	json_t *c, *nodes, *out, *n, **objs;
 	const char *leader;
 	bool v2 = r->params.ver != NULL && strcmp(r->params.ver, "2") == 0;
-	size_t i;
-	json_t *n;
+	size_t i, k = 0;
 
 	if (m == NULL) {
 		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store not open");
@@ -404,33 +415,27 @@ gw_nodes_cb(struct gw_req *r, struct ipc_msg *m)
 	c = gw_msg_to_json(m);
 	nodes = json_object_get(c, "nodes");
 	leader = json_string_value(json_object_get(c, "leader_id"));
-	if (leader == NULL)
-		leader = "";
-	{
-		json_t **objs = calloc(json_array_size(nodes) + 1, sizeof(*objs));
-		size_t k = 0;
-		if (objs == NULL) {
-			json_decref(c);
-			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-			return;
-		}
-		json_array_foreach(nodes, i, n) {
-			const char *suffrage = json_string_value(json_object_get(n, "suffrage"));
-			if (!r->params.nonvoters && suffrage != NULL && strcmp(suffrage, "voter") != 0)
-				continue;
-			objs[k++] = gw_node_json(n, leader);
-		}
-		qsort(objs, k, sizeof(*objs), gw_node_cmp);
-		out = v2 ? json_array() : json_object();
-		for (size_t j = 0; j < k; j++) {
-			if (v2)
-				json_array_append_new(out, objs[j]);
-			else
-				json_object_set_new(out, json_string_value(json_object_get(objs[j], "id")),
-				    objs[j]);
-		}
-		free(objs);
+	objs = calloc(json_array_size(nodes) + 1, sizeof(*objs));
+	if (objs == NULL) {
+		json_decref(c);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
 	}
+	json_array_foreach(nodes, i, n) {
+		if (!r->params.nonvoters && !json_is_true(json_object_get(n, "voter")))
+			continue;
+		objs[k++] = gw_node_json(n, leader);
+	}
+	qsort(objs, k, sizeof(*objs), gw_node_cmp);
+	out = v2 ? json_array() : json_object();
+	for (size_t j = 0; j < k; j++) {
+		if (v2)
+			json_array_append_new(out, objs[j]);
+		else
+			json_object_set_new(out, json_string_value(json_object_get(objs[j], "id")),
+			    objs[j]);
+	}
+	free(objs);
 	json_decref(c);
 	if (v2)
 		out = json_pack("{s:o}", "nodes", out);
@@ -445,16 +450,15 @@ gw_handle_nodes(struct gw_req *r)
 		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
 		return;
 	}
-	gw_with_cons_status(r, gw_nodes_cb);
+	gw_with_nodes(r, gw_nodes_cb);
 }
 
 static void
-gw_leader_cb(struct gw_req *r, struct ipc_msg *m)
+gw_leader_get_cb(struct gw_req *r, struct ipc_msg *m)
 {
 	json_t *c, *n;
 	const char *leader;
 	size_t i;
-	unsigned voters = 0;
 
 	if (m == NULL) {
 		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
@@ -462,58 +466,54 @@ gw_leader_cb(struct gw_req *r, struct ipc_msg *m)
 	}
 	c = gw_msg_to_json(m);
 	leader = json_string_value(json_object_get(c, "leader_id"));
-	json_array_foreach(json_object_get(c, "nodes"), i, n) {
-		const char *s = json_string_value(json_object_get(n, "suffrage"));
-		if (s != NULL && strcmp(s, "voter") == 0)
-			voters++;
-	}
-	if (strcmp(r->method, "POST") == 0) {
-		const char *target = r->aux_buf[1];
-		bool found = false;
+	if (leader != NULL && leader[0] != '\0') {
 		json_array_foreach(json_object_get(c, "nodes"), i, n) {
 			const char *id = json_string_value(json_object_get(n, "id"));
-			if (target != NULL && id != NULL && strcmp(id, target) == 0)
-				found = true;
-		}
-		if (target != NULL && leader != NULL && strcmp(target, leader) == 0) {
-			json_decref(c);
-			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			    "stepdown: cannot step down to the current Leader");
-			return;
-		}
-		json_decref(c);
-		if (target != NULL && !found) {
-			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			    "stepdown: node not found in cluster");
-			return;
-		}
-		/* Leadership transfer needs another voter; a one-voter cluster has none. */
-		if (voters <= 1) {
-			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			    "stepdown: cannot step down to the current Leader");
-			return;
-		}
-		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-		    "stepdown: leadership transfer needs clustering, which this build lacks");
-		return;
-	}
-	if (leader == NULL || leader[0] == '\0') {
-		json_decref(c);
-		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
-		return;
-	}
-	json_array_foreach(json_object_get(c, "nodes"), i, n) {
-		const char *id = json_string_value(json_object_get(n, "id"));
-		if (id != NULL && strcmp(id, leader) == 0) {
-			json_t *o = gw_node_json(n, leader);
-			json_decref(c);
-			r->no_sort = true;
-			gw_respond_jansson(r, o);
-			return;
+			if (id != NULL && strcmp(id, leader) == 0) {
+				json_t *o = gw_node_json(n, leader);
+				json_decref(c);
+				r->no_sort = true;
+				gw_respond_jansson(r, o);
+				return;
+			}
 		}
 	}
 	json_decref(c);
 	gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+}
+
+/* Answer of a MEMBERSHIP request (remove, stepdown); prefix names the operation. */
+static void
+gw_membership_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	const char *e;
+	size_t n;
+	char msg[512];
+
+	if (m == NULL || (ipc_get_str(m, "e", &e, &n) == IPC_OK &&
+	    ((n == 16 && memcmp(e, "leader not found", 16) == 0) ||
+	     (n == 10 && memcmp(e, "not leader", 10) == 0)))) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+		return;
+	}
+	if (ipc_get_str(m, "e", &e, &n) == IPC_OK) {
+		snprintf(msg, sizeof(msg), "%s%.*s", r->aux_buf[0] != NULL ? r->aux_buf[0] : "",
+		    (int)n, e);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+		return;
+	}
+	gw_respond_empty(r, MHD_HTTP_OK);
+}
+
+static void
+gw_membership(struct gw_req *r, const char *op, const char *id, bool wait)
+{
+	gw_begin(r, IPC_MEMBERSHIP);
+	ipc_add_str(&gw.w, "op", op);
+	ipc_add_str(&gw.w, "id", id != NULL ? id : "");
+	ipc_add_bool(&gw.w, "wait", wait);
+	if (gw_send_wait(r, PROC_CONSENSUS, gw_membership_cb, r->params.timeout_ns) != 0)
+		gw_membership_cb(r, NULL);
 }
 
 void
@@ -523,7 +523,11 @@ gw_handle_leader(struct gw_req *r)
 		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
 		return;
 	}
-	if (strcmp(r->method, "POST") == 0 && r->body_len > 0) {
+	if (strcmp(r->method, "GET") == 0) {
+		gw_with_nodes(r, gw_leader_get_cb);
+		return;
+	}
+	if (r->body_len > 0) {
 		/* rqlite reads {"id": …} only for exactly this content type. */
 		const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -541,7 +545,48 @@ gw_handle_leader(struct gw_req *r)
 			json_decref(j);
 		}
 	}
-	gw_with_cons_status(r, gw_leader_cb);
+	/* Without wait a follower does nothing (as rqlite): the leader is elsewhere. */
+	if (!r->params.wait && strcmp(gw.raft_state, "Leader") != 0) {
+		gw_respond_empty(r, MHD_HTTP_OK);
+		return;
+	}
+	r->aux_buf[0] = strdup("stepdown: ");
+	gw_membership(r, "stepdown", r->aux_buf[1], r->params.wait);
+}
+
+void
+gw_handle_remove(struct gw_req *r)
+{
+	json_t *j, *id;
+
+	if (strcmp(r->method, "DELETE") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	/* Exactly {"id": "<node id>"}; anything else is a bad request. */
+	j = r->body != NULL ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+	id = j != NULL ? json_object_get(j, "id") : NULL;
+	if (j == NULL || !json_is_object(j) || json_object_size(j) != 1 || !json_is_string(id)) {
+		json_decref(j);
+		gw_respond_empty(r, MHD_HTTP_BAD_REQUEST);
+		return;
+	}
+	if (r->params.redirect && strcmp(gw.raft_state, "Leader") != 0 && gw.leader_api[0] != '\0') {
+		char *loc = NULL;
+		json_decref(j);
+		if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
+		    r->raw_query != NULL && r->raw_query[0] != '\0' ? "?" : "",
+		    r->raw_query != NULL ? r->raw_query : "") < 0)
+			loc = NULL;
+		gw_respond_empty(r, MHD_HTTP_MOVED_PERMANENTLY);
+		if (loc != NULL)
+			gw_add_header(r, "Location", loc);
+		free(loc);
+		return;
+	}
+	r->aux_buf[1] = strdup(json_string_value(id));
+	json_decref(j);
+	gw_membership(r, "remove", r->aux_buf[1], true);
 }
 
 /* ---- /debug/vars ---------------------------------------------------------------------- */

@@ -131,8 +131,8 @@ raft_transfer_leadership(struct raft *r, const char *id)
 		if (id != NULL ? strcmp(pr->id, id) == 0 : (best == NULL || pr->match > best->match))
 			best = pr;
 	}
-	if (best == NULL)
-		return id != NULL && strcmp(id, r->id) != 0 ? RAFT_ENOTFOUND : RAFT_EINVAL;
+	if (best == NULL)	/* no such voter, or no other voter at all */
+		return id != NULL && strcmp(id, r->id) == 0 ? RAFT_EINVAL : RAFT_ENOTFOUND;
 	strcpy(r->transfer_target, best->id);
 	r->transfer_deadline = r->now + r->opts.election_timeout_ms;
 	r->transfer_sent = false;

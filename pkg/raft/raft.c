@@ -230,6 +230,7 @@ raft_bootstrap(struct raft *r, const struct raft_config *config)
 		r->term = 1;
 		r->hs_dirty = true;
 	}
+	r->bootstrapped = true;
 	return raft_config_set(r, config, 1);
 }
 
@@ -245,8 +246,11 @@ raft_start(struct raft *r, uint64_t now)
 	r->started_at = now;
 	r->soft_dirty = true;
 	raft_reset_election_timer(r);
-	/* A lone voter has nobody to wait for (§5.2 with a quorum of one). */
-	if (raft_self_is_voter(r) && raft_config_voters(&r->config) == 1)
+	/* A lone voter has nobody to wait for (§5.2 with a quorum of one) — unless it may have
+	 * helped elect a leader of its current term (voted for it, or followed it), whose lease
+	 * could still count on it: then it waits out an election timeout like everybody. */
+	if (raft_self_is_voter(r) && raft_config_voters(&r->config) == 1 &&
+	    (r->bootstrapped || strcmp(r->vote, r->id) == 0))
 		raft_campaign(r, false, false);
 	return RAFT_OK;
 }
@@ -309,6 +313,8 @@ raft_tick(struct raft *r, uint64_t now)
 	case RAFT_FOLLOWER:
 	case RAFT_CANDIDATE:
 		if (now >= r->election_deadline) {
+			log_debug("raft %s: election timeout at %" PRIu64 ", leader '%s' last heard at %"
+			    PRIu64, r->id, now, r->leader, r->last_leader_contact);
 			if (raft_may_campaign(r))
 				raft_campaign(r, !r->opts.disable_prevote, false);
 			else
@@ -330,7 +336,7 @@ raft_next_timeout(const struct raft *r)
 			t = RAFT_MIN(t, r->transfer_deadline);
 		return t;
 	}
-	if (r->state == RAFT_SHUTDOWN)
+	if (r->state == RAFT_SHUTDOWN || !r->started)
 		return UINT64_MAX;
 	return r->election_deadline;
 }

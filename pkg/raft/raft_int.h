@@ -68,6 +68,8 @@ struct raft_owned_batch {
 	unsigned n_reads, cap_reads;
 	struct raft_snapshot_meta snapshot;
 	bool has_snapshot;
+	char vote[RAFT_ID_MAX];		/* copies, so a batch outlives later events */
+	char leader[RAFT_ID_MAX];
 };
 
 struct raft {
@@ -78,6 +80,7 @@ struct raft {
 	uint64_t now;
 	bool started;
 	uint64_t started_at;
+	bool bootstrapped;		/* raft_bootstrap() ran in this incarnation */
 
 	enum raft_state state;
 	bool prevote;			/* candidate in its pre-vote phase */
@@ -121,6 +124,7 @@ struct raft {
 
 	/* Leader. */
 	uint64_t noop_index;		/* first entry of this term */
+	uint64_t commit_sent;		/* commit index last broadcast */
 	uint64_t seq;			/* heartbeat round */
 	bool need_heartbeat;		/* a read asked for a fresh round */
 	uint64_t seq_ring_seq[RAFT_SEQ_RING];

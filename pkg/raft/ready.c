@@ -146,7 +146,8 @@ raft_ready(struct raft *r, struct raft_ready *rd)
 		r->hs_dirty = false;
 	}
 	rd->term = r->term;
-	rd->vote = r->vote;
+	strcpy(h->vote, r->vote);
+	rd->vote = h->vote;
 
 	uint64_t last = raft_log_last_index(r);
 	if ((rv = copy_range(r, r->unstable_from, last, &h->entries, &h->n_entries)) != RAFT_OK)
@@ -186,6 +187,7 @@ raft_ready(struct raft *r, struct raft_ready *rd)
 	rd->soft_state_changed = r->soft_dirty;
 	r->soft_dirty = false;
 	rd->state = r->state;
-	rd->leader_id = r->leader;
+	strcpy(h->leader, r->leader);
+	rd->leader_id = h->leader;
 	return RAFT_OK;
 }

@@ -196,8 +196,19 @@ raft_maybe_send_append(struct raft *r, struct raft_progress *pr)
 void
 raft_broadcast_append(struct raft *r)
 {
-	for (unsigned i = 0; i < r->config.n; i++)
-		raft_maybe_send_append(r, &r->prs[i]);
+	bool commit_moved = r->commit > r->commit_sent;
+
+	for (unsigned i = 0; i < r->config.n; i++) {
+		struct raft_progress *pr = &r->prs[i];
+		unsigned before = r->outbox.n_msgs;
+		raft_maybe_send_append(r, pr);
+		/* Tell followers with nothing new to receive about the new commit index at once
+		 * rather than at the next heartbeat, so their state machines keep up. */
+		if (commit_moved && r->outbox.n_msgs == before && !is_self(r, pr) &&
+		    pr->state == PR_REPLICATE)
+			raft_send_append(r, pr, true);
+	}
+	r->commit_sent = r->commit;
 }
 
 void

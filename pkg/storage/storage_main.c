@@ -29,6 +29,7 @@
 
 /* A read waiting until the database has applied index `min_index`. */
 struct storage_wait {
+	enum proc_id from;	/* who asked: gateway, or consensus for a follower's read */
 	uint64_t request_id;
 	uint64_t min_index;
 	char *cmd;
@@ -49,6 +50,8 @@ struct storage {
 };
 
 static struct storage st;
+
+static void storage_on_query(struct ipc_conn *c, struct ipc_msg *m, enum proc_id from);
 
 static void
 storage_send_result(struct ipc_conn *to, enum ipc_type type, uint64_t request_id,
@@ -89,19 +92,26 @@ storage_release_waits(void)
 			continue;
 		}
 		*pp = wt->next;
-		if (st.links[PROC_GATEWAY] != NULL)
-			storage_run_query(st.links[PROC_GATEWAY], wt->request_id, wt->cmd, wt->len);
+		if (st.links[wt->from] != NULL)
+			storage_run_query(st.links[wt->from], wt->request_id, wt->cmd, wt->len);
 		free(wt->cmd);
 		free(wt);
 	}
 }
 
+/* Reads asked by a process whose link went away will never be collected. */
 static void
-storage_drop_waits(void)
+storage_drop_waits(enum proc_id from)
 {
-	while (st.waits != NULL) {
-		struct storage_wait *wt = st.waits;
-		st.waits = wt->next;
+	struct storage_wait **pp = &st.waits;
+
+	while (*pp != NULL) {
+		struct storage_wait *wt = *pp;
+		if (wt->from != from) {
+			pp = &wt->next;
+			continue;
+		}
+		*pp = wt->next;
 		free(wt->cmd);
 		free(wt);
 	}
@@ -156,6 +166,10 @@ storage_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	case IPC_APPLY:
 		storage_on_apply(c, m);
 		break;
+	case IPC_QUERY:
+		/* A read this node serves as leader on behalf of a follower. */
+		storage_on_query(c, m, PROC_CONSENSUS);
+		break;
 	case IPC_STATE:
 		break;
 	default:
@@ -164,7 +178,7 @@ storage_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 }
 
 static void
-storage_on_query(struct ipc_conn *c, struct ipc_msg *m)
+storage_on_query(struct ipc_conn *c, struct ipc_msg *m, enum proc_id from)
 {
 	const char *cmd;
 	size_t len;
@@ -193,6 +207,7 @@ storage_on_query(struct ipc_conn *c, struct ipc_msg *m)
 	memcpy(wt->cmd, cmd, len);
 	wt->len = len;
 	wt->request_id = m->request_id;
+	wt->from = from;
 	wt->min_index = min_index;
 	wt->next = st.waits;
 	st.waits = wt;
@@ -235,7 +250,7 @@ storage_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	(void)arg;
 	switch (m->type) {
 	case IPC_QUERY:
-		storage_on_query(c, m);
+		storage_on_query(c, m, PROC_GATEWAY);
 		break;
 	case IPC_STORE_STATUS:
 		storage_on_status(c, m);
@@ -253,8 +268,7 @@ storage_link_closed(struct ipc_conn *c, const char *reason, void *arg)
 	log_info("link to %s closed: %s", proc_name(peer), reason);
 	if (st.links[peer] == c)
 		st.links[peer] = NULL;
-	if (peer == PROC_GATEWAY)
-		storage_drop_waits();
+	storage_drop_waits(peer);
 }
 
 static void
@@ -274,8 +288,7 @@ storage_on_link(enum proc_id peer, int fd, void *ctx)
 	}
 	if (st.links[peer] != NULL)
 		ipc_conn_free(st.links[peer]);
-	if (peer == PROC_GATEWAY)
-		storage_drop_waits();
+	storage_drop_waits(peer);
 	st.links[peer] = ipc_conn_new(st.role.base, fd, proc_name(peer), cb,
 	    storage_link_closed, (void *)(intptr_t)peer);
 	if (peer == PROC_CONSENSUS && st.links[peer] != NULL) {

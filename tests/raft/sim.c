@@ -894,6 +894,16 @@ sim_crash(struct sim *s, unsigned i)
 	struct sim_node *n = &s->nodes[i];
 	if (!n->up)
 		return;
+	/* The write under way may be torn: its truncation and a prefix of its entries made it
+	 * to disk (the log store cuts a torn tail at the last valid checksum). */
+	if (n->nw > 0 && rnd(s) % 2 == 0) {
+		struct sim_write *w = &n->w[0];
+		unsigned keep = w->n ? (unsigned)(rnd(s) % (w->n + 1)) : 0;
+		if (w->truncate_from)
+			durable_truncate(n, w->truncate_from);
+		for (unsigned k = 0; k < keep; k++)
+			durable_append(s, i, &w->e[k]);
+	}
 	node_volatile_free(n);
 	n->up = false;
 }

@@ -1,0 +1,129 @@
+/*
+ * What the consensus process's files share: its one context struct and the helpers
+ * between the local side (consensus_main.c: gateway, storage, the ready batch) and
+ * the cluster side (consensus_cluster.c: peers, forwarding, joining, membership).
+ */
+#ifndef RQ_CONSENSUS_INTERNAL_H
+#define RQ_CONSENSUS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "common/role.h"
+#include "consensus.h"
+#include "ipc_codec.h"
+#include "ipc_conn.h"
+#include "peer_transport.h"
+#include "raft/raft.h"
+#include "raftlog/raftlog.h"
+
+/* Who waits for the outcome of a log entry or a read. */
+enum waiter_kind { WAITER_NONE, WAITER_GATEWAY, WAITER_PEER, WAITER_JOIN, WAITER_MEMBERSHIP };
+
+struct waiter {
+	enum waiter_kind kind;
+	uint64_t request_id;	/* gateway request id, or the peer's request id */
+	uint64_t peer_handle;	/* WAITER_PEER/WAITER_JOIN: connection to answer on */
+	enum ipc_type reply;	/* message type of the answer */
+};
+
+/* A proposal waiting for its entry to be applied. */
+struct pending {
+	uint64_t index, term;
+	struct waiter w;
+	struct pending *next;
+};
+
+/* A read served here for a follower: barrier, then a QUERY to our storage. */
+struct fwd_read {
+	uint64_t id;		/* our cookie / storage request id */
+	int kind;		/* command kind (2 query, 3 request) */
+	char *cmd;
+	size_t len;
+	struct waiter w;
+	uint64_t started_ms;
+	struct fwd_read *next;
+};
+
+/* A request we sent to the leader (or another node), waiting for its answer. */
+struct fwd_out {
+	uint64_t id;		/* request id on the peer link */
+	struct waiter w;	/* who gets the answer here */
+	enum ipc_type op_reply;	/* PEER_*_RESULT expected */
+	uint64_t started_ms;
+	void (*on_answer)(struct fwd_out *f, struct ipc_msg *m);	/* NULL: relay */
+	void *arg;
+	struct fwd_out *next;
+};
+
+struct consensus {
+	struct role role;
+	const struct consensus_options *opts;
+	struct raft *raft;
+	struct raftlog *log;
+	struct peer_transport *peers;
+	struct ipc_conn *links[PROC_MAX];
+	struct event *tick_ev;
+	struct event *ready_ev;
+	struct event *housekeeping_ev;
+	struct pending *pending_head, *pending_tail;
+	struct fwd_read *fwd_reads;
+	struct fwd_out *fwd_outs;
+	uint64_t next_id;
+	uint64_t storage_sent;
+	int storage_known;
+	struct ipc_writer w;
+	int stopping;
+	bool has_state;		/* the log or vote existed at start */
+	bool keyed;
+	/* joining */
+	bool joined;
+	int join_round;
+	unsigned join_next;
+	struct event *join_ev;
+	/* what we know about the leader's HTTP API, for redirects */
+	char leader_api[300];
+	char leader_api_for[RAFT_ID_MAX];
+	/* stepdown and shutdown */
+	struct waiter stepdown_waiter;
+	uint64_t stepdown_deadline;
+	bool shutdown_after_transfer;
+	uint64_t shutdown_deadline;
+	/* /nodes fan-out */
+	struct nodes_query *nodes_queries;
+};
+
+extern struct consensus cs;
+
+uint64_t cs_now_ms(void);
+void cs_schedule_ready(void);
+void cs_send_state(void);
+/* Answers a waiter with the frame in cs.w (finished by the caller). */
+void cs_answer(const struct waiter *w);
+/* Answers a waiter with an error e (adds leader hints when known). */
+void cs_answer_error(const struct waiter *w, const char *e);
+void cs_add_pending(uint64_t index, uint64_t term, const struct waiter *w);
+/* Runs a read command on our storage for a waiter (after the barrier). */
+void cs_storage_query(struct fwd_read *fr, uint64_t min_index);
+
+/* consensus_cluster.c */
+void cs_cluster_init(int raft_listen_fd);
+void cs_cluster_send_messages(const struct raft_message *msgs, unsigned n);
+void cs_cluster_on_state_change(void);
+void cs_cluster_housekeeping(void);
+/* Gateway requests that may need the leader; true when handled (forwarded or answered). */
+bool cs_cluster_forward_propose(struct ipc_msg *m);
+bool cs_cluster_forward_read(struct ipc_msg *m);
+void cs_cluster_membership(struct ipc_msg *m);
+/* op "remove" or "stepdown" on the leader, answered to w (when committed / transferred). */
+void cs_membership_do(const struct waiter *w, const char *op, const char *id, bool wait);
+void cs_cluster_nodes(struct ipc_msg *m);
+void cs_cluster_on_read_released(uint64_t cookie, uint64_t index, int status);
+bool cs_cluster_on_query_result(struct ipc_msg *m);
+void cs_cluster_start_join(void);
+void cs_cluster_config_committed(uint64_t commit_index);
+bool cs_cluster_shutdown_transfer(void);
+
+#endif

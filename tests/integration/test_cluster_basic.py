@@ -1,0 +1,253 @@
+"""A three-node cluster formed by -join: membership views, writes and reads through any
+node, forwarding, ?redirect, /remove body validation, garbage on the Raft port.
+
+All tests share one cluster (node 1 bootstraps, nodes 2 and 3 join it). Expected values
+come from rqlite's http/service.go, proxy/proxy.go, store/store.go and API.md §1.5, §1.6,
+§2, §4: a request a follower forwards carries X-RQLITE-SERVED-BY = the leader's Raft
+address, one served locally carries the node's own HTTP address.
+"""
+
+import socket
+import time
+
+from harness import (READY_TIMEOUT, Cluster, Node, TestFailure, check, cluster_test, eq, rows,
+                     status_is)
+
+SETUP_TIMEOUT = 60.0
+TEST_TIMEOUT = 40.0
+READY_BODY = "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok"
+SERVED_BY = "X-RQLITE-SERVED-BY"
+
+
+def setup_module():
+    c = Cluster(3)
+    try:
+        c.start()
+        c.leader().ex_ok(["CREATE TABLE w (id INTEGER PRIMARY KEY, via TEXT)"])
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
+def teardown_module(c):
+    c.close()
+
+
+def served_by(resp, lead, node):
+    """What X-RQLITE-SERVED-BY must say for a request sent to node."""
+    return lead.http_addr if node is lead else lead.raft_addr
+
+
+@cluster_test(30)
+def test_join_forms_one_cluster_of_three_voters(c):
+    lead = c.wait_formed(timeout=10)
+    ids = ["1", "2", "3"]
+    version = lead.get("/status").header("X-RQLITE-VERSION")
+    for n in c.nodes:
+        r = n.get("/nodes")
+        status_is(r, 200)
+        j = r.json()
+        eq(sorted(j), ids, "%s: ids in /nodes" % n.name)
+        for m in c.nodes:
+            e = j[m.node_id]
+            what = "%s: /nodes entry of %s" % (n.name, m.name)
+            eq(e.get("id"), m.node_id, what + " id")
+            eq(e.get("api_addr"), "http://" + m.http_addr, what + " api_addr")
+            eq(e.get("addr"), m.raft_addr, what + " addr")
+            eq(e.get("voter"), True, what + " voter")
+            eq(e.get("reachable"), True, what + " reachable")
+            eq(e.get("leader"), m is lead, what + " leader")
+            eq(e.get("version"), version, what + " version")
+            check("error" not in e, "%s has an error: %r" % (what, e))
+        j2 = n.get("/nodes?ver=2").json()
+        eq([x.get("id") for x in j2.get("nodes", [])], ids, "%s: /nodes?ver=2 ids" % n.name)
+
+        s = n.status("store")
+        eq(s["raft"]["state"], "Leader" if n is lead else "Follower",
+           "%s: store.raft.state" % n.name)
+        eq(s["raft"].get("voter"), True, "%s: store.raft.voter" % n.name)
+        eq(s.get("leader"), {"node_id": lead.node_id, "addr": lead.raft_addr},
+           "%s: store.leader" % n.name)
+        eq(s.get("nodes"), [{"id": m.node_id, "addr": m.raft_addr, "suffrage": "voter"}
+                            for m in c.nodes], "%s: store.nodes" % n.name)
+        eq(s["raft"].get("num_peers"), 2, "%s: store.raft.num_peers" % n.name)
+
+        r = n.get("/leader")
+        status_is(r, 200, "%s: GET /leader" % n.name)
+        j = r.json()
+        eq((j.get("id"), j.get("addr"), j.get("api_addr"), j.get("leader"), j.get("voter"),
+            j.get("reachable")),
+           (lead.node_id, lead.raft_addr, "http://" + lead.http_addr, True, True, True),
+           "%s: GET /leader (id, addr, api_addr, leader, voter, reachable)" % n.name)
+
+        r = n.get("/readyz")
+        status_is(r, 200, "%s: /readyz" % n.name)
+        eq(r.text, READY_BODY, "%s: /readyz body" % n.name)
+
+
+@cluster_test(40)
+def test_writes_through_any_node_are_read_consistently_everywhere(c):
+    lead = c.leader()
+    order = [lead] + c.followers(lead)
+    sql = "SELECT id FROM w WHERE id < 10 ORDER BY id"
+    for i, n in enumerate(order, start=1):
+        r = n.execute([["INSERT INTO w(id, via) VALUES(?, ?)", i, n.name]])
+        status_is(r, 200, "insert %d through %s" % (i, n.name))
+        eq(r.json(), {"results": [{"last_insert_id": i, "rows_affected": 1}]},
+           "insert %d through %s" % (i, n.name))
+        eq(r.header(SERVED_BY), served_by(r, lead, n), "insert through %s: %s" % (n.name, SERVED_BY))
+        exp = [[k] for k in range(1, i + 1)]
+        # Acknowledged means applied on the leader: consistent reads see it at once, on
+        # every node (followers forward them).
+        for m in c.nodes:
+            for level in ("weak", "linearizable", "strong"):
+                r = m.query([sql], q="?level=" + level)
+                eq(rows(r), exp, "%s at level %s on %s after insert %d" % (sql, level, m.name, i))
+                eq(r.header(SERVED_BY), served_by(r, lead, m),
+                   "query at %s on %s: %s" % (level, m.name, SERVED_BY))
+    exp = [[1], [2], [3]]
+    for m in c.nodes:
+        c.wait_rows(m, sql, exp, timeout=10)  # level none: local, eventually
+        r = m.query_get(sql, q="?level=none")
+        eq(r.header(SERVED_BY), m.http_addr, "level none on %s: %s" % (m.name, SERVED_BY))
+
+    # GET /db/query on a follower is forwarded like POST.
+    f = c.followers(lead)
+    r = f[1].query_get("SELECT via FROM w WHERE id = 2")
+    eq(rows(r), [[order[1].name]], "GET query on %s" % f[1].name)
+    eq(r.header(SERVED_BY), lead.raft_addr, "GET query on a follower: " + SERVED_BY)
+
+    # /db/request with a write, through a follower: one log entry on the leader.
+    r = f[0].request([["INSERT INTO w(id, via) VALUES(?, ?)", 4, "request"],
+                      ["SELECT COUNT(*) FROM w WHERE id < 10"]])
+    status_is(r, 200, "/db/request through a follower")
+    j = r.json()
+    res = j.get("results") or []
+    eq(len(res), 2, "/db/request results: %r" % j)
+    eq(res[0], {"last_insert_id": 4, "rows_affected": 1}, "/db/request write result")
+    eq(res[1].get("values"), [[4]], "/db/request read result")
+    eq(r.header(SERVED_BY), lead.raft_addr, "/db/request on a follower: " + SERVED_BY)
+
+    # A per-statement SQL error travels back through the forwarder unchanged.
+    r = f[1].execute([["INSERT INTO w(id, via) VALUES(?, ?)", 1, "dup"]])
+    status_is(r, 200, "duplicate insert through a follower")
+    eq(r.json(), {"results": [{"error": "UNIQUE constraint failed: w.id"}]},
+       "duplicate insert through a follower")
+
+    # The forwarded write reached every node.
+    exp = [[1], [2], [3], [4]]
+    for m in c.nodes:
+        c.wait_rows(m, sql, exp, timeout=10)
+
+
+@cluster_test(30)
+def test_redirect_on_a_follower_points_at_the_leaders_api(c):
+    lead = c.leader()
+    f = c.followers(lead)[0]
+    base = "http://" + lead.http_addr
+    before = rows(lead.query(["SELECT COUNT(*) FROM w"], q="?level=strong"))
+
+    cases = [
+        ("POST", "/db/execute?redirect&pretty", [["INSERT INTO w(via) VALUES('redirected')"]]),
+        ("POST", "/db/execute?timings&redirect=true", [["INSERT INTO w(via) VALUES('r2')"]]),
+        ("GET", "/db/query?q=SELECT%20COUNT(*)%20FROM%20w&redirect", None),
+        ("GET", "/db/query?level=linearizable&redirect&q=SELECT%201", None),
+        ("POST", "/db/query?level=strong&redirect", ["SELECT 1"]),
+        ("POST", "/db/request?redirect", [["INSERT INTO w(via) VALUES('r3')"]]),
+        ("DELETE", "/remove?redirect", {"id": "9"}),
+    ]
+    for method, path, body in cases:
+        r = f.req(method, path, body)
+        status_is(r, 301, "%s %s on follower %s" % (method, path, f.name))
+        eq(r.header("Location"), base + path, "%s %s: Location" % (method, path))
+
+    # level none never needs the leader, so there is nothing to redirect.
+    r = f.query_get("SELECT COUNT(*) FROM w", q="?level=none&redirect")
+    status_is(r, 200, "level none with redirect on a follower")
+
+    # On the leader itself redirect changes nothing.
+    r = lead.execute([["INSERT INTO w(id, via) VALUES(20, 'on leader')"]], q="?redirect")
+    eq((r.status, r.json()), (200, {"results": [{"last_insert_id": 20, "rows_affected": 1}]}),
+       "execute?redirect on the leader")
+
+    # None of the redirected writes happened.
+    after = rows(lead.query(["SELECT COUNT(*) FROM w"], q="?level=strong"))
+    eq(after, [[before[0][0] + 1]], "row count after the redirected writes")
+
+
+@cluster_test(30)
+def test_remove_rejects_malformed_bodies(c):
+    lead = c.leader()
+    f = c.followers(lead)[0]
+    bodies = [b"", b"not json", b'{"id":"3","extra":"x"}', b'{"id":3}', b"{}",
+              b'{"ID":"3"}', b'["3"]', b'"3"', b'{"id":"3"']
+    for n in (lead, f):
+        for b in bodies:
+            r = n.req("DELETE", "/remove", b, headers={"Content-Type": "application/json"})
+            status_is(r, 400, "DELETE /remove %r on %s" % (b, n.name))
+            eq(r.body, b"", "DELETE /remove %r on %s: body" % (b, n.name))
+        r = n.get("/remove")
+        status_is(r, 405, "GET /remove on %s" % n.name)
+    c.wait_formed(ids=["1", "2", "3"], timeout=5)
+
+
+@cluster_test(30)
+def test_garbage_on_the_raft_port_is_dropped(c):
+    lead = c.leader()
+    f = c.followers(lead)[0]
+    kids = f.children()
+    payloads = [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",          # an HTTP client on the wrong port
+        b"\x7f\xff\xff\xff" + b"\x00" * 64,            # a frame length far above any limit
+        b"\x00\x00\x00\x10" + b"\xc1" * 16,            # 0xc1 is never valid msgpack
+        b"\x00\x00\x00\x06" + b"\xa5hello",            # valid msgpack, not a message
+        b"\x00" * 4096,
+    ]
+    for p in payloads:
+        for target in (f, lead):
+            s = socket.create_connection(("127.0.0.1", target.raft_port), timeout=5)
+            try:
+                try:
+                    s.sendall(p)
+                except (BrokenPipeError, ConnectionResetError):
+                    continue  # already dropped
+                closed = False
+                deadline = time.monotonic() + 5
+                try:
+                    while time.monotonic() < deadline:
+                        if not s.recv(65536):
+                            closed = True
+                            break
+                except (ConnectionResetError, BrokenPipeError):
+                    closed = True
+                except socket.timeout:
+                    pass
+                check(closed, "%s kept a connection open after %r on its Raft port"
+                      % (target.name, p[:40]))
+            finally:
+                s.close()
+    eq(f.children(), kids, "%s role processes after the garbage (no crash, no restart)" % f.name)
+    r = f.execute([["INSERT INTO w(via) VALUES('after garbage')"]])
+    status_is(r, 200, "write through %s after the garbage" % f.name)
+    check("error" not in r.text, "write after garbage: %r" % r.text)
+    c.wait_formed(ids=["1", "2", "3"], timeout=10)
+
+
+@cluster_test(30)
+def test_join_address_serving_http_is_refused(c):
+    # cmd/rqlited/main.go networkCheckJoinAddrs: a -join address answering HTTP is fatal.
+    lead = c.leader()
+    n = Node("9", extra_args=["-join", lead.http_addr, "-join-attempts", "1",
+                              "-join-interval", "100ms"])
+    n.start(wait=False)
+    try:
+        n.proc.wait(READY_TIMEOUT)
+    except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
+        raise TestFailure("a node joining an HTTP address did not exit within %.0fs"
+                          % READY_TIMEOUT)
+    check(n.proc.returncode != 0, "exit status %r" % n.proc.returncode)
+    log = "\n".join(n.log_tail(20))
+    check("appears to be serving HTTP when it should be Raft" in log,
+          "log does not say the join address serves HTTP:\n%s" % log)
+    c.wait_formed(ids=["1", "2", "3"], timeout=5)

@@ -1,0 +1,216 @@
+"""Failures in a three-node cluster: leader crash under load, loss of quorum, leadership
+transfer (POST /leader?wait and SIGTERM), a silent (SIGSTOPped) follower and leader.
+
+Every test makes its own cluster with 500 ms election and heartbeat timeouts (one test
+uses 2 s to tell a handed-over leadership from an election). No acknowledged write may
+be lost; a node without a quorum must neither acknowledge a write nor serve a
+linearizable read (API.md §2.3, §4.3).
+"""
+
+import http.client
+import signal
+import socket
+import subprocess
+import time
+
+from harness import (ELECTION, Cluster, ClusterWriter, TestFailure, check, cluster_test, eq,
+                     rows, status_is)
+
+FAILOVER = 12 * ELECTION   # bound for a new leader after the old one vanished
+SERVED_BY = "X-RQLITE-SERVED-BY"
+ACKS = "SELECT id FROM acks ORDER BY id"
+
+
+def ids(node, level, timeout=10.0):
+    return [r[0] for r in rows(node.query([ACKS], q="?level=" + level, timeout=timeout),
+                               "%s at level %s on %s" % (ACKS, level, node.name))]
+
+
+def acknowledged(resp):
+    """True if resp is a success with no error anywhere (HTTP 200, no `error`)."""
+    if resp.status != 200:
+        return False
+    try:
+        j = resp.json()
+    except TestFailure:
+        return False
+    return "error" not in j and all("error" not in x for x in j.get("results", []))
+
+
+def check_no_loss(acked, sent_below, got, where):
+    missing = sorted(set(acked) - set(got))
+    check(not missing, "%s: %d acknowledged ids missing, first %r"
+          % (where, len(missing), missing[:10]))
+    invented = [i for i in got if i < 1 or i >= sent_below]
+    check(not invented, "%s: ids that were never sent: %r" % (where, invented[:10]))
+    check(len(got) == len(set(got)), "%s: duplicate ids" % where)
+
+
+@cluster_test(90)
+def test_leader_killed_while_writing_loses_no_acknowledged_write():
+    c = Cluster(3)
+    old = c.start()
+    old.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+    survivors = c.followers(old)
+    w = ClusterWriter(survivors).start()
+    try:
+        w.wait_acks(20, 15, "before the kill")
+        t0 = time.monotonic()
+        old.kill()
+        new = c.leader(nodes=survivors, timeout=FAILOVER)
+        took = time.monotonic() - t0
+        check(new in survivors, "leader %s is not a survivor" % new.name)
+        w.wait_acks(20, 20, "after the failover (new leader %s after %.1fs)" % (new.name, took))
+    finally:
+        acked, sent_below = w.stop()
+
+    final = None
+    for n in survivors:
+        got = ids(n, "linearizable")
+        check_no_loss(acked, sent_below, got, "linearizable read on %s" % n.name)
+        if final is None:
+            final = got
+        eq(got, final, "linearizable reads on the two survivors")
+    for n in survivors:
+        c.wait_rows(n, ACKS, [[i] for i in final], timeout=10)
+
+    # The old leader comes back on its data dir as a follower and catches up.
+    old.start()
+    lead = c.wait_formed(ids=["1", "2", "3"], timeout=20)
+    check(lead is not old, "the restarted old leader %s is leader again; its log was behind"
+          % old.name)
+    eq(old.status("store.raft.state"), "Follower", "%s state after restart" % old.name)
+    c.wait_rows(old, ACKS, [[i] for i in final], timeout=20)
+
+
+@cluster_test(120)
+def test_a_minority_neither_writes_nor_reads_linearizably():
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+    lead.ex_ok([["INSERT INTO acks(id) VALUES(?)", 1]])
+    f1, f2 = c.followers(lead)
+    f1.kill()
+    # Two of three still make a quorum.
+    r = lead.execute([["INSERT INTO acks(id) VALUES(?)", 2]])
+    check(acknowledged(r), "write with 2 of 3 nodes up: %d %r" % (r.status, r.text))
+
+    f2.kill()
+    # Alone: the write must not be acknowledged, whatever the node still believes.
+    t0 = time.monotonic()
+    try:
+        r = lead.execute([["INSERT INTO acks(id) VALUES(?)", 3]], timeout=25)
+        check(not acknowledged(r), "a lone node acknowledged a write: %d %r"
+              % (r.status, r.text))
+        outcome = "%d %r" % (r.status, r.text[:200])
+    except (socket.timeout, TimeoutError):
+        outcome = "no answer within 25s"
+    took = time.monotonic() - t0
+
+    for level in ("linearizable", "strong", "weak"):
+        try:
+            r = lead.query([ACKS], q="?level=" + level, timeout=25)
+            check(not acknowledged(r), "a lone node served a %s read: %d %r (the write "
+                  "before got: %s after %.1fs)" % (level, r.status, r.text, outcome, took))
+        except (socket.timeout, TimeoutError):
+            pass
+    # Level none is always served locally, and shows only committed rows.
+    eq(ids(lead, "none"), [1, 2], "level none read on the lone node")
+    r = lead.get("/readyz")
+    status_is(r, 503, "/readyz on a node without a leader")
+
+    # One follower back: a quorum again, writes work through either node.
+    f1.start(wait=False)
+    c.wait_formed(nodes=[lead, f1], ids=["1", "2", "3"], timeout=30)
+    for i, n in ((4, lead), (5, f1)):
+        # OR REPLACE: a retry after an unanswered attempt that did commit still succeeds.
+        r = c.wait_for(lambda: acknowledged(n.execute(
+            [["INSERT OR REPLACE INTO acks(id) VALUES(?)", i]], timeout=5)),
+                       15, "a write through %s once the quorum is back" % n.name)
+    got = ids(f1, "linearizable")
+    check(got in ([1, 2, 4, 5], [1, 2, 3, 4, 5]), "rows after healing: %r" % got)
+
+
+@cluster_test(60)
+def test_stepdown_and_sigterm_hand_leadership_over():
+    # 2 s timeouts: an election after silence takes >= 2 s, a handover much less.
+    c = Cluster(3, timing=("-raft-election-timeout", "2s", "-raft-heartbeat-timeout", "2s"))
+    a = c.start(timeout=40)
+    a.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+
+    r = a.post("/leader?wait", b"")
+    eq((r.status, r.body), (200, b""), "POST /leader?wait on the leader")
+    b = c.leader(timeout=10)
+    check(b is not a, "leader is still %s after stepping down" % a.name)
+
+    # Targeted transfer, sent to a follower (forwarded with wait).
+    target = [n for n in c.nodes if n not in (a, b)][0]
+    r = a.post("/leader?wait", '{"id":"%s"}' % target.node_id, ctype="application/json")
+    eq((r.status, r.body), (200, b""), "POST /leader?wait {id:%s} on follower %s"
+       % (target.node_id, a.name))
+    eq(r.header(SERVED_BY), b.raft_addr, "stepdown forwarded from a follower: " + SERVED_BY)
+    eq(c.leader(timeout=10), target, "leader after the targeted transfer")
+    r = target.execute([["INSERT INTO acks(id) VALUES(1)"]])
+    check(acknowledged(r), "write on the new leader: %r" % r.text)
+
+    # SIGTERM of the leader: it hands leadership over before it exits.
+    others = [n for n in c.nodes if n is not target]
+    t0 = time.monotonic()
+    target.proc.send_signal(signal.SIGTERM)
+    new = c.leader(nodes=others, timeout=10)
+    took = time.monotonic() - t0
+    check(took < 2.0, "a new leader took %.2fs after SIGTERM of the leader; with "
+          "-raft-shutdown-stepdown it should take well under the 2s election timeout" % took)
+    try:
+        target.proc.wait(15)
+    except subprocess.TimeoutExpired:
+        pass  # stop() below escalates and the exit status says so
+    rc = target.stop()
+    eq(rc, 0, "exit status of the SIGTERMed leader")
+    r = new.execute([["INSERT INTO acks(id) VALUES(2)"]])
+    check(acknowledged(r), "write on %s after the handover: %r" % (new.name, r.text))
+    eq(ids(new, "linearizable"), [1, 2], "rows after the handover")
+
+
+@cluster_test(120)
+def test_silent_follower_catches_up_and_silent_leader_is_replaced():
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+    f1, f2 = c.followers(lead)
+    term = lead.status("store.raft.term")
+
+    f1.pause()
+    for i in range(1, 21):
+        n = (lead, f2)[i % 2]
+        t0 = time.monotonic()
+        r = n.execute([["INSERT INTO acks(id) VALUES(?)", i]], timeout=5)
+        check(acknowledged(r), "write %d through %s with %s silent: %d %r"
+              % (i, n.name, f1.name, r.status, r.text))
+        took = time.monotonic() - t0
+        check(took < 2.0, "write %d took %.2fs with one follower silent" % (i, took))
+    f1.resume()
+    c.wait_rows(f1, "SELECT COUNT(*) FROM acks", [[20]], timeout=15)
+    eq(c.leader(timeout=5), lead, "leader after the follower came back")
+    eq(lead.status("store.raft.term"), term,
+       "term after the silent follower came back (pre-vote keeps it from disrupting)")
+
+    # Now the leader falls silent: the other two elect a new one and keep writing.
+    lead.pause()
+    new = c.leader(nodes=[f1, f2], timeout=FAILOVER)
+    for i in range(21, 31):
+        n = (f1, f2)[i % 2]
+        r = c.wait_for(lambda: acknowledged(n.execute(
+            [["INSERT OR REPLACE INTO acks(id) VALUES(?)", i]], timeout=5)),
+                       10, "write %d through %s with the old leader silent" % (i, n.name))
+    lead.resume()
+    # Whatever the old leader still believes, a linearizable read there must not be stale.
+    try:
+        r = lead.query(["SELECT COUNT(*) FROM acks"], q="?level=linearizable", timeout=15)
+        if acknowledged(r):
+            eq(rows(r), [[30]], "linearizable read on the old leader right after it woke up")
+    except (socket.timeout, TimeoutError, http.client.HTTPException, ConnectionError):
+        pass
+    got = c.wait_formed(ids=["1", "2", "3"], timeout=20)
+    eq(got, new, "leader once the old one rejoined")
+    c.wait_rows(lead, "SELECT COUNT(*) FROM acks", [[30]], timeout=15)

@@ -1,0 +1,244 @@
+"""Cluster membership: read-only (non-voting) nodes, DELETE /remove and rejoining with a
+fresh data dir, -bootstrap-expect formation, peer authentication with -cluster-key, and
+the -join flag's own checks.
+
+Expected values from rqlite's http/service.go (handleRemove, /nodes), store/store.go
+(Nodes(), Stats()), cmd/rqlited/flags.go and API.md §2.5, §4.2, §4.3; the cluster key is
+ours (DESIGN.md: a peer without the key is refused before any Raft message is read).
+"""
+
+import os
+import socket
+import subprocess
+import time
+
+from harness import (CLUSTER_TIMING, Cluster, Node, TestFailure, check, cluster_test, eq,
+                     free_ports, mkdtemp, rows, run_rqlited, status_is, write_cluster_key)
+
+SERVED_BY = "X-RQLITE-SERVED-BY"
+SQL = "SELECT id FROM t ORDER BY id"
+
+
+def ok(resp, what):
+    status_is(resp, 200, what)
+    j = resp.json()
+    check("error" not in j and all("error" not in x for x in j.get("results", [])),
+          "%s: %r" % (what, resp.text[:300]))
+    return j
+
+
+@cluster_test(60)
+def test_non_voter_replicates_and_reads_locally_with_level_auto():
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t(id) VALUES(1)"])
+    ro = c.add_node("4", ["-raft-non-voter"])
+    c.start_node(ro, join=[lead])
+    members = [{"id": m.node_id, "addr": m.raft_addr,
+                "suffrage": "nonvoter" if m is ro else "voter"} for m in c.nodes]
+    key = lambda x: x.get("id", "")  # noqa: E731
+    for n in c.nodes:
+        c.wait_for(lambda: sorted((c.store_of(n) or {}).get("nodes") or [], key=key) == members,
+                   10, "%s: store.nodes to hold %r" % (n.name, members))
+
+    # /nodes lists voters only unless ?nonvoters.
+    for n in c.nodes:
+        eq(sorted(n.get("/nodes").json()), ["1", "2", "3"], "%s: /nodes ids" % n.name)
+    j = c.wait_for(lambda: (lambda j: j if sorted(j) == ["1", "2", "3", "4"] else None)(
+        lead.get("/nodes?nonvoters").json()), 10, "/nodes?nonvoters to list node 4")
+    e = j["4"]
+    eq((e.get("id"), e.get("addr"), e.get("api_addr"), e.get("voter"), e.get("leader"),
+        e.get("reachable")),
+       ("4", ro.raft_addr, "http://" + ro.http_addr, False, False, True),
+       "/nodes?nonvoters entry of the non-voter (id, addr, api_addr, voter, leader, reachable)")
+    eq([j[i].get("voter") for i in ("1", "2", "3")], [True] * 3, "voters stay voters")
+
+    s = ro.status("store")
+    eq(s["raft"].get("voter"), False, "store.raft.voter on the non-voter")
+    eq(s["raft"].get("state"), "Follower", "store.raft.state on the non-voter")
+    eq(s.get("leader"), {"node_id": lead.node_id, "addr": lead.raft_addr},
+       "store.leader on the non-voter")
+    status_is(ro.get("/readyz"), 200, "/readyz on the non-voter")
+
+    # It receives every write (level none is local).
+    lead.ex_ok([["INSERT INTO t(id) VALUES(?)", 2]])
+    c.wait_rows(ro, SQL, [[1], [2]], timeout=10)
+
+    # level=auto: none on a read replica (served here), weak on a voter (forwarded).
+    r = ro.query([SQL], q="?level=auto")
+    eq(rows(r), [[1], [2]], "level auto on the non-voter")
+    eq(r.header(SERVED_BY), ro.http_addr, "level auto on the non-voter: " + SERVED_BY)
+    r = ro.query([SQL], q="?level=weak")
+    eq(rows(r), [[1], [2]], "level weak on the non-voter")
+    eq(r.header(SERVED_BY), lead.raft_addr, "level weak on the non-voter: " + SERVED_BY)
+    f = c.followers(lead)[0]
+    r = f.query([SQL], q="?level=auto")
+    eq(r.header(SERVED_BY), lead.raft_addr, "level auto on voter %s: %s" % (f.name, SERVED_BY))
+
+    # Writes sent to it are forwarded to the leader.
+    r = ro.execute([["INSERT INTO t(id) VALUES(?)", 3]])
+    eq((r.status, r.json()), (200, {"results": [{"last_insert_id": 3, "rows_affected": 1}]}),
+       "write through the non-voter")
+    eq(r.header(SERVED_BY), lead.raft_addr, "write through the non-voter: " + SERVED_BY)
+
+    # store.nodes is sorted by id (store.Store.Nodes()), whatever order the nodes joined in.
+    for n in c.nodes:
+        eq(n.status("store.nodes"), members, "%s: store.nodes" % n.name)
+
+    # Losing it (and then a voter too: 2 of 3 voters remain) does not stop writes.
+    ro.kill()
+    f.kill()
+    for i in (4, 5):
+        t0 = time.monotonic()
+        lead.ex_ok([["INSERT INTO t(id) VALUES(?)", i]])
+        check(time.monotonic() - t0 < 3.0, "write %d took %.1fs" % (i, time.monotonic() - t0))
+    eq(rows(lead.query([SQL], q="?level=linearizable")), [[i] for i in range(1, 6)],
+       "rows on the leader")
+
+
+@cluster_test(60)
+def test_remove_through_a_follower_then_rejoin_with_a_fresh_data_dir():
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)",
+                "INSERT INTO t(id) VALUES(1)", "INSERT INTO t(id) VALUES(2)"])
+    victim, sender = c.followers(lead)
+
+    r = sender.req("DELETE", "/remove", {"id": victim.node_id})
+    eq((r.status, r.body), (200, b""), "DELETE /remove {id:%s} on follower %s"
+       % (victim.node_id, sender.name))
+    eq(r.header(SERVED_BY), lead.raft_addr, "/remove forwarded from a follower: " + SERVED_BY)
+    two = sorted([lead.node_id, sender.node_id])
+    c.wait_formed(nodes=[lead, sender], ids=two, timeout=10)
+    for n in (lead, sender):
+        eq(sorted(n.get("/nodes?nonvoters").json()), two, "%s: /nodes after the removal" % n.name)
+    lead.ex_ok(["INSERT INTO t(id) VALUES(3)"])  # 2 voters now: both must be up
+
+    # Back with a fresh data dir, joining through every other node.
+    victim.kill()
+    victim.datadir = os.path.join(mkdtemp(), "data")
+    c.start_node(victim, join=[sender, lead])
+    lead2 = c.wait_formed(ids=["1", "2", "3"], timeout=20)
+    eq(lead2, lead, "leader after the rejoin")
+    c.wait_rows(victim, SQL, [[1], [2], [3]], timeout=15)
+    lead.ex_ok(["INSERT INTO t(id) VALUES(4)"])
+    c.wait_rows(victim, SQL, [[1], [2], [3], [4]], timeout=10)
+    eq(victim.status("store.raft.voter"), True, "the rejoined node is a voter")
+
+
+@cluster_test(60)
+def test_bootstrap_expect_forms_exactly_one_cluster():
+    c = Cluster(3)
+    lead = c.start(bootstrap_expect=True, timeout=40)
+    terms = set()
+    for n in c.nodes:
+        s = n.status("store")
+        eq(s.get("nodes"), [{"id": m.node_id, "addr": m.raft_addr, "suffrage": "voter"}
+                            for m in c.nodes], "%s: store.nodes" % n.name)
+        eq(sorted(n.get("/nodes").json()), ["1", "2", "3"], "%s: /nodes" % n.name)
+        terms.add(s["raft"].get("term"))
+    eq(len(terms), 1, "one term on every node (%r)" % terms)
+    f = c.followers(lead)
+    ok(f[0].execute([["CREATE TABLE t (id INTEGER PRIMARY KEY)"],
+                     ["INSERT INTO t(id) VALUES(1)"]]), "write through a follower")
+    eq(rows(f[1].query([SQL], q="?level=linearizable")), [[1]], "read through the other one")
+    for n in c.nodes:
+        c.wait_rows(n, SQL, [[1]], timeout=10)
+
+
+def _wait_exit(node, limit):
+    try:
+        return node.proc.wait(limit)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("%s was still running %.0fs after it started (it should have given "
+                          "up joining)" % (node.name, limit))
+
+
+def _dropped(port, payload, limit=5.0):
+    """Send payload to 127.0.0.1:port; True if the other side closes within limit."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=limit)
+    try:
+        try:
+            s.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if not s.recv(65536):
+                return True
+        return False
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+
+
+@cluster_test(90)
+def test_cluster_key_admits_members_and_refuses_others():
+    c = Cluster(3, key_file=write_cluster_key())
+    lead = c.start(timeout=30)
+    for n in c.nodes:
+        v = n.status("store.raft.peer_auth")
+        check(v in ("enabled", True), "%s: store.raft.peer_auth is %r, expected enabled"
+              % (n.name, v))
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t(id) VALUES(1)"])
+    for n in c.nodes:
+        c.wait_rows(n, SQL, [[1]], timeout=10)
+
+    joins = ",".join(n.raft_addr for n in c.nodes)
+    give_up = ["-join", joins, "-join-attempts", "2", "-join-interval", "200ms"]
+    outsiders = [
+        Node("4", extra_args=list(CLUSTER_TIMING) + ["-cluster-key", write_cluster_key()]
+             + give_up, name="node4-other-key"),
+        Node("5", extra_args=list(CLUSTER_TIMING) + give_up, name="node5-no-key"),
+    ]
+    for o in outsiders:
+        o.start(wait=False)
+    for o in outsiders:
+        rc = _wait_exit(o, 30)
+        check(rc != 0, "%s exited with status %r; a failed join is fatal" % (o.name, rc))
+    for n in c.nodes:
+        eq(sorted(n.get("/nodes?nonvoters").json()), ["1", "2", "3"],
+           "%s: members after the outsiders tried to join" % n.name)
+
+    # Raw bytes on a keyed node's Raft port: dropped, node unharmed.
+    f = c.followers(lead)[0]
+    kids = f.children()
+    for p in (b"\x00\x00\x00\x10" + os.urandom(16), b"GET / HTTP/1.1\r\n\r\n",
+              b"\x7f\xff\xff\xff" + b"\x00" * 32):
+        check(_dropped(f.raft_port, p), "%s kept a connection open after %r" % (f.name, p[:20]))
+    eq(f.children(), kids, "%s role processes after the garbage" % f.name)
+
+    ok(f.execute([["INSERT INTO t(id) VALUES(?)", 2]]), "write through %s afterwards" % f.name)
+    c.wait_formed(ids=["1", "2", "3"], timeout=10)
+    for n in c.nodes:
+        c.wait_rows(n, SQL, [[1], [2]], timeout=10)
+
+
+@cluster_test(30)
+def test_a_plain_join_must_not_name_the_node_itself():
+    # cmd/rqlited/flags.go: "node cannot join with itself unless bootstrapping".
+    h, r = free_ports(2)
+    me = "127.0.0.1:%d" % r
+    other = "127.0.0.1:%d" % free_ports(1)[0]
+    rc, out, err = run_rqlited(["-node-id", "1", "-http-addr", "127.0.0.1:%d" % h,
+                                "-raft-addr", me, "-join", other + "," + me,
+                                os.path.join(mkdtemp(), "data")], timeout=10)
+    check(rc != 0, "exit status %r" % rc)
+    check("node cannot join with itself unless bootstrapping" in err,
+          "stderr: %r" % err[-400:])
+
+
+@cluster_test(40)
+def test_a_node_that_cannot_join_gives_up_after_join_attempts():
+    # Nothing listens at the join address: -join-attempts rounds, then a fatal exit.
+    lone = Node("1", extra_args=list(CLUSTER_TIMING) + [
+        "-join", "127.0.0.1:%d" % free_ports(1)[0], "-join-attempts", "2",
+        "-join-interval", "200ms"])
+    t0 = time.monotonic()
+    lone.start(wait=False)
+    rc = _wait_exit(lone, 20)
+    check(rc != 0, "exit status %r" % rc)
+    check(time.monotonic() - t0 >= 0.2, "it gave up before sleeping -join-interval")
