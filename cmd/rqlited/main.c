@@ -54,6 +54,7 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.join_attempts = cfg.join_attempts;
 		co.join_interval_ms = cfg.join_interval / 1000000;
 		co.bootstrap_expect = cfg.bootstrap_expect;
+		co.bootstrap_expect_timeout_ms = cfg.bootstrap_expect_timeout / 1000000;
 		co.cluster_key_file = cfg.cluster_key;
 		co.version = RQLITED_VERSION;
 		co.shutdown_stepdown = cfg.raft_shutdown_stepdown;

@@ -21,6 +21,13 @@ enum proc_id proc_from_name(const char *name);
 /* Rewrites the process title shown by ps ("rqlited: gateway"). Call once, early. */
 void proc_set_title(int argc, char **argv, const char *title);
 
+/*
+ * A role that exits with this status has hit an error restarting cannot fix (it
+ * could not join its cluster, its configuration is unusable): the supervisor stops
+ * the whole node and exits non-zero instead of restarting it.
+ */
+#define PROC_EXIT_FATAL 78
+
 /* The supervisor link is always this fd in a child. */
 #define PROC_SUPERVISOR_FD 3
 

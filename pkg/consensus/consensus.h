@@ -18,6 +18,7 @@ struct consensus_options {
 	int join_attempts;
 	int64_t join_interval_ms;
 	int bootstrap_expect;
+	int64_t bootstrap_expect_timeout_ms;
 	const char *cluster_key_file;	/* "" for plaintext peer links */
 	const char *version;
 	bool shutdown_stepdown;

@@ -8,11 +8,17 @@
  * PEER_JOIN_RESULT {} or {e, la}; PEER_META → PEER_META_RESULT {id, addr, api, version}.
  * Requests travel on our outbound link; answers come back on the link they arrived on.
  */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/log.h"
+#include "common/net.h"
 #include "consensus_internal.h"
 
 #define CS_FWD_TIMEOUT_MS	60000	/* forgotten after this; the gateway gave up long before */
@@ -455,6 +461,7 @@ cs_cluster_config_committed(uint64_t commit_index)
 		}
 		*pp = cw->next;
 		ipc_begin(&cs.w, cw->w.reply, cw->w.request_id);
+		ipc_add_str(&cs.w, "lr", cs.opts->raft_adv_addr);
 		ipc_finish(&cs.w);
 		cs_answer(&cw->w);
 		free(cw);
@@ -501,6 +508,7 @@ cs_membership_do(const struct waiter *w, const char *op, const char *id, bool wa
 	cs_schedule_ready();
 	if (!wait) {
 		ipc_begin(&cs.w, w->reply, w->request_id);
+		ipc_add_str(&cs.w, "lr", cs.opts->raft_adv_addr);
 		ipc_finish(&cs.w);
 		cs_answer(w);
 		return;
@@ -593,6 +601,8 @@ cs_serve_join(struct peer_conn *c, struct ipc_msg *m)
 /* ---- joining: joiner side ----------------------------------------------------------- */
 
 static void cs_join_try(void);
+static void cs_boot_probe(void);
+static unsigned boot_n;
 
 static void
 cs_join_answer(struct fwd_out *f, struct ipc_msg *m)
@@ -626,6 +636,109 @@ cs_join_answer(struct fwd_out *f, struct ipc_msg *m)
 	log_info("join refused: %.*s", (int)n, e);
 }
 
+/*
+ * -bootstrap-expect N: every fresh node asks the listed addresses who they are; the
+ * nodes that are also waiting to bootstrap answer "boot". Once a node knows N-1 such
+ * others, it bootstraps the configuration of those N voters, sorted by id — every node
+ * computes the same one, so they all write the identical first entry.
+ */
+#define CS_BOOT_MAX 16
+static struct { char id[RAFT_ID_MAX], addr[RAFT_ADDR_MAX]; } boot_seen[CS_BOOT_MAX];
+
+static bool
+cs_waiting_to_boot(void)
+{
+	return cs.opts->bootstrap_expect > 1 && !cs.has_state && raft_last_index(cs.raft) == 0;
+}
+
+static int
+cs_boot_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct raft_server *)a)->id, ((const struct raft_server *)b)->id);
+}
+
+static void
+cs_boot_maybe(void)
+{
+	struct raft_config cfg;
+	struct raft_server *sv;
+	unsigned n = 0, want = (unsigned)cs.opts->bootstrap_expect;
+
+	if (!cs_waiting_to_boot() || boot_n + 1 < want)
+		return;
+	sv = calloc(want, sizeof(*sv));
+	if (sv == NULL)
+		fatalx("out of memory");
+	snprintf(sv[n].id, sizeof(sv[n].id), "%s", cs.opts->node_id);
+	snprintf(sv[n].address, sizeof(sv[n].address), "%s", cs.opts->raft_adv_addr);
+	n++;
+	for (unsigned i = 0; i < boot_n && n < want; i++, n++) {
+		/* Same sizes: both are RAFT_ID_MAX / RAFT_ADDR_MAX, NUL-terminated. */
+		memcpy(sv[n].id, boot_seen[i].id, sizeof(sv[n].id));
+		memcpy(sv[n].address, boot_seen[i].addr, sizeof(sv[n].address));
+	}
+	qsort(sv, n, sizeof(*sv), cs_boot_cmp);
+	raft_config_init(&cfg);
+	for (unsigned i = 0; i < n; i++)
+		raft_config_add(&cfg, sv[i].id, sv[i].address, RAFT_VOTER);
+	free(sv);
+	if (cs_raft_bootstrap(&cfg) == 0) {
+		log_info("bootstrap-expect %d: bootstrapped a cluster of %u voters", want, n);
+		cs.joined = true;
+		cs.has_state = true;
+	}
+	raft_config_free(&cfg);
+}
+
+static void
+cs_boot_answer(struct fwd_out *f, struct ipc_msg *m)
+{
+	char id[RAFT_ID_MAX] = "", addr[RAFT_ADDR_MAX] = "";
+	bool boot = false;
+	uint64_t expect = 0;
+
+	(void)f;
+	(void)ipc_get_strbuf(m, "id", id, sizeof(id));
+	(void)ipc_get_strbuf(m, "addr", addr, sizeof(addr));
+	(void)ipc_get_bool(m, "boot", &boot);
+	(void)ipc_get_u64(m, "ex", &expect);
+	if (!boot || id[0] == '\0' || strcmp(id, cs.opts->node_id) == 0)
+		return;
+	if (expect != (uint64_t)cs.opts->bootstrap_expect)
+		log_warnx("node %s expects %llu nodes, we expect %d", id,
+		    (unsigned long long)expect, cs.opts->bootstrap_expect);
+	for (unsigned i = 0; i < boot_n; i++)
+		if (strcmp(boot_seen[i].id, id) == 0)
+			return;
+	if (boot_n < CS_BOOT_MAX) {
+		snprintf(boot_seen[boot_n].id, sizeof(boot_seen[boot_n].id), "%s", id);
+		snprintf(boot_seen[boot_n].addr, sizeof(boot_seen[boot_n].addr), "%s", addr);
+		boot_n++;
+	}
+	cs_boot_maybe();
+}
+
+static void
+cs_boot_probe(void)
+{
+	char list[4096], *save = NULL, *a;
+
+	snprintf(list, sizeof(list), "%s", cs.opts->join);
+	for (a = strtok_r(list, ",", &save); a != NULL; a = strtok_r(NULL, ",", &save)) {
+		struct fwd_out *f;
+		while (*a == ' ')
+			a++;
+		if (*a == '\0' || strcmp(a, cs.opts->raft_adv_addr) == 0)
+			continue;
+		f = cs_fwd_new(NULL, IPC_PEER_META_RESULT);
+		f->on_answer = cs_boot_answer;
+		ipc_begin(&cs.w, IPC_PEER_META, f->id);
+		ipc_finish(&cs.w);
+		if (peer_send(cs.peers, a, &cs.w) != PEER_OK)
+			cs_fwd_free(f);
+	}
+}
+
 /* One join address per call; a round is all of them, then -join-interval. */
 static void
 cs_join_cb(evutil_socket_t fd, short what, void *arg)
@@ -649,14 +762,24 @@ cs_join_try(void)
 		cs.joined = true;
 		return;
 	}
-	if (cs.join_round >= cs.opts->join_attempts) {
+	if (cs.opts->bootstrap_expect > 1 && !cs.has_state) {
+		cs_boot_probe();
+		if (cs.joined)
+			return;
+		if (cs_now_ms() - cs.join_started_ms > (uint64_t)cs.opts->bootstrap_expect_timeout_ms) {
+			log_warnx("bootstrap-expect %d: only found %u of the nodes in time",
+			    cs.opts->bootstrap_expect, boot_n + 1);
+			exit(PROC_EXIT_FATAL);
+		}
+	} else if (cs.join_round >= cs.opts->join_attempts) {
 		if (cs.has_state) {
 			log_warnx("could not reach the join addresses; carrying on with the existing state");
 			cs.joined = true;
 			return;
 		}
-		fatalx("failed to join cluster at %s after %d attempts", cs.opts->join,
+		log_warnx("failed to join cluster at %s after %d attempts", cs.opts->join,
 		    cs.opts->join_attempts);
+		exit(PROC_EXIT_FATAL);
 	}
 	snprintf(list, sizeof(list), "%s", cs.opts->join);
 	for (a = strtok_r(list, ",", &save); a != NULL; a = strtok_r(NULL, ",", &save)) {
@@ -683,11 +806,60 @@ cs_join_try(void)
 	(void)k;
 }
 
+/*
+ * rqlite's start-up check: a join address that answers HTTP is somebody's API port given
+ * by mistake. Asked once, with a short bounded wait, before the first join.
+ */
+static bool
+cs_addr_serves_http(const char *addr)
+{
+	char host[256], port[32], buf[8];
+	struct addrinfo hints, *res = NULL;
+	struct pollfd pfd;
+	int fd, ok = 0;
+	static const char probe[] = "GET / HTTP/1.0\r\n\r\n";
+
+	if (net_split_hostport(addr, host, sizeof(host), port, sizeof(port)) != 0)
+		return false;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+		return false;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && (connect(fd, res->ai_addr, res->ai_addrlen) == 0 || errno == EINPROGRESS)) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 500) == 1 && (pfd.revents & POLLOUT) &&
+		    send(fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(probe) - 1)) {
+			pfd.events = POLLIN;
+			if (poll(&pfd, 1, 500) == 1 && recv(fd, buf, 5, 0) == 5 &&
+			    memcmp(buf, "HTTP/", 5) == 0)
+				ok = 1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return ok;
+}
+
 void
 cs_cluster_start_join(void)
 {
+	char list[4096], *save = NULL, *a;
+
 	if (cs.opts->join[0] == '\0')
 		return;
+	snprintf(list, sizeof(list), "%s", cs.opts->join);
+	for (a = strtok_r(list, ",", &save); a != NULL; a = strtok_r(NULL, ",", &save)) {
+		while (*a == ' ')
+			a++;
+		if (*a != '\0' && strcmp(a, cs.opts->raft_adv_addr) != 0 && cs_addr_serves_http(a)) {
+			log_warnx("join address %s appears to be serving HTTP when it should be Raft", a);
+			exit(PROC_EXIT_FATAL);
+		}
+	}
+	cs.join_started_ms = cs_now_ms();
 	cs.join_ev = evtimer_new(cs.role.base, cs_join_cb, NULL);
 	cs_join_try();
 }
@@ -705,6 +877,8 @@ cs_serve_meta(struct peer_conn *c, struct ipc_msg *m)
 	ipc_add_str(&cs.w, "api", cs.opts->http_adv_addr);
 	ipc_add_str(&cs.w, "version", cs.opts->version);
 	ipc_add_u64(&cs.w, "ci", raft_commit_index(cs.raft));
+	ipc_add_bool(&cs.w, "boot", cs_waiting_to_boot());
+	ipc_add_u64(&cs.w, "ex", (uint64_t)cs.opts->bootstrap_expect);
 	ipc_finish(&cs.w);
 	cs_answer(&w);
 }
@@ -726,6 +900,21 @@ void
 cs_cluster_on_state_change(void)
 {
 	const char *addr;
+
+	if (raft_state(cs.raft) != RAFT_LEADER) {
+		/*
+		 * Proposals not yet applied may never commit now; their clients get an error
+		 * rather than a wait until their timeout. (An entry that does commit later is
+		 * applied as usual; it was simply never acknowledged.)
+		 */
+		struct pending *p = cs.pending_head;
+		for (; p != NULL; p = p->next) {
+			if (p->w.kind != WAITER_NONE) {
+				cs_answer_error(&p->w, "leadership lost while committing log");
+				p->w.kind = WAITER_NONE;
+			}
+		}
+	}
 
 	/* Learn the new leader's HTTP address, for ?redirect. */
 	if (strcmp(cs.leader_api_for, raft_leader_id(cs.raft)) == 0)
@@ -963,6 +1152,7 @@ cs_cluster_housekeeping(void)
 	    (raft_state(cs.raft) != RAFT_LEADER || now > cs.stepdown_deadline)) {
 		if (raft_state(cs.raft) != RAFT_LEADER) {
 			ipc_begin(&cs.w, cs.stepdown_waiter.reply, cs.stepdown_waiter.request_id);
+			ipc_add_str(&cs.w, "lr", cs.opts->raft_adv_addr);
 			ipc_finish(&cs.w);
 			cs_answer(&cs.stepdown_waiter);
 		} else {

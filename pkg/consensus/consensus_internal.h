@@ -82,6 +82,7 @@ struct consensus {
 	bool joined;
 	int join_round;
 	unsigned join_next;
+	uint64_t join_started_ms;
 	struct event *join_ev;
 	/* what we know about the leader's HTTP API, for redirects */
 	char leader_api[300];
@@ -125,5 +126,8 @@ bool cs_cluster_on_query_result(struct ipc_msg *m);
 void cs_cluster_start_join(void);
 void cs_cluster_config_committed(uint64_t commit_index);
 bool cs_cluster_shutdown_transfer(void);
+
+/* consensus_main.c: replaces a core that has no state with one bootstrapped with cfg. */
+int cs_raft_bootstrap(const struct raft_config *cfg);
 
 #endif

@@ -38,6 +38,7 @@ cs_now_ms(void)
 }
 
 static void consensus_process_ready(void);
+static void consensus_arm_tick(void);
 
 /* Process the core's ready batch at the end of this loop iteration. */
 void
@@ -662,11 +663,56 @@ consensus_load_cb(const struct raftlog_entry *le, void *arg)
 	return 0;
 }
 
+static struct raft *
+consensus_new_raft(void)
+{
+	struct raft_options ro;
+	struct raft *r;
+	int rc;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.id = cs.opts->node_id;
+	ro.address = cs.opts->raft_adv_addr;
+	ro.election_timeout_ms = (unsigned)cs.opts->election_timeout_ms;
+	ro.heartbeat_ms = (unsigned)cs.opts->heartbeat_timeout_ms / 10;
+	ro.lease_ms = (unsigned)cs.opts->lease_timeout_ms;
+	ro.seed = (uint64_t)getpid() ^ cs_now_ms();
+	rc = raft_new(&ro, &r);
+	if (rc != 0)
+		fatalx("raft_new: %s", raft_strerror(rc));
+	return r;
+}
+
+int
+cs_raft_bootstrap(const struct raft_config *cfg)
+{
+	struct raft *r;
+	int rc;
+
+	if (raft_last_index(cs.raft) != 0)
+		return -1;
+	/* The core refuses to bootstrap once started; a fresh one loses nothing here. */
+	r = consensus_new_raft();
+	rc = raft_bootstrap(r, cfg);
+	if (rc != 0) {
+		log_warnx("bootstrap: %s", raft_strerror(rc));
+		raft_free(r);
+		return -1;
+	}
+	raft_free(cs.raft);
+	cs.raft = r;
+	if (raft_start(cs.raft, cs_now_ms()) != 0)
+		fatalx("raft_start failed");
+	cs_schedule_ready();
+	evtimer_del(cs.tick_ev);
+	consensus_arm_tick();
+	return 0;
+}
+
 static void
 consensus_open_log(void)
 {
 	char dir[PATH_MAX], vote[RAFTLOG_MAX_VOTED_FOR + 1];
-	struct raft_options ro;
 	struct load_buf lb = { 0 };
 	uint64_t term, first, last;
 	int rc;
@@ -678,17 +724,7 @@ consensus_open_log(void)
 	rc = raftlog_load_vote(cs.log, &term, vote, sizeof(vote));
 	if (rc != 0)
 		fatalx("load term and vote: %s", raftlog_strerror(rc));
-
-	memset(&ro, 0, sizeof(ro));
-	ro.id = cs.opts->node_id;
-	ro.address = cs.opts->raft_adv_addr;
-	ro.election_timeout_ms = (unsigned)cs.opts->election_timeout_ms;
-	ro.heartbeat_ms = (unsigned)cs.opts->heartbeat_timeout_ms / 10;
-	ro.lease_ms = (unsigned)cs.opts->lease_timeout_ms;
-	ro.seed = (uint64_t)getpid() ^ cs_now_ms();
-	rc = raft_new(&ro, &cs.raft);
-	if (rc != 0)
-		fatalx("raft_new: %s", raft_strerror(rc));
+	cs.raft = consensus_new_raft();
 
 	first = raftlog_first_index(cs.log);
 	last = raftlog_last_index(cs.log);
@@ -697,7 +733,15 @@ consensus_open_log(void)
 		if (rc != 0)
 			fatalx("read log: %s", raftlog_strerror(rc));
 	}
-	cs.has_state = lb.n > 0 || term > 0;
+	/* State means entries (or, later, a snapshot): a term saved just before a crash
+	 * that lost the first entries is not a cluster to rejoin. */
+	cs.has_state = lb.n > 0;
+	if (lb.n > 0 || term > 0) {
+		rc = raft_load(cs.raft, term, vote, NULL, lb.entries, lb.n);
+		if (rc != 0)
+			fatalx("load Raft state: %s", raft_strerror(rc));
+		log_info("loaded term %llu and %u log entries", (unsigned long long)term, lb.n);
+	}
 	if (!cs.has_state && cs.opts->join[0] == '\0' && cs.opts->bootstrap_expect <= 1) {
 		struct raft_config cfg;
 		if (cs.opts->non_voter)
@@ -709,12 +753,7 @@ consensus_open_log(void)
 		if (rc != 0)
 			fatalx("bootstrap: %s", raft_strerror(rc));
 		log_info("bootstrapped a single-node cluster as %s", cs.opts->node_id);
-	} else if (cs.has_state) {
-		rc = raft_load(cs.raft, term, vote, NULL, lb.entries, lb.n);
-		if (rc != 0)
-			fatalx("load Raft state: %s", raft_strerror(rc));
-		log_info("loaded term %llu and %u log entries", (unsigned long long)term, lb.n);
-	} else {
+	} else if (!cs.has_state) {
 		log_info("no Raft state yet; waiting to join a cluster");
 	}
 	for (unsigned i = 0; i < lb.n; i++)

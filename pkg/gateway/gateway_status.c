@@ -237,6 +237,31 @@ gw_status_store_cb(struct gw_req *r, struct ipc_msg *m)
 	gw_status_send(r, root);
 }
 
+static int
+gw_id_cmp(const void *a, const void *b)
+{
+	const char *x = json_string_value(json_object_get(*(json_t *const *)a, "id"));
+	const char *y = json_string_value(json_object_get(*(json_t *const *)b, "id"));
+	return strcmp(x != NULL ? x : "", y != NULL ? y : "");
+}
+
+/* A new array of the same objects, sorted by "id" (rqlite lists nodes that way). */
+static json_t *
+gw_sorted_by_id(json_t *arr)
+{
+	size_t n = json_array_size(arr);
+	json_t **v = calloc(n + 1, sizeof(*v)), *out = json_array();
+
+	for (size_t i = 0; v != NULL && i < n; i++)
+		v[i] = json_array_get(arr, i);
+	if (v != NULL)
+		qsort(v, n, sizeof(*v), gw_id_cmp);
+	for (size_t i = 0; v != NULL && i < n; i++)
+		json_array_append(out, v[i]);
+	free(v);
+	return out;
+}
+
 static void
 gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 {
@@ -264,12 +289,13 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 	json_object_set(raft, "latest_configuration_index",
 	    json_object_get(c, "latest_configuration_index"));
 	json_object_set(raft, "last_contact", json_object_get(c, "last_contact_ms"));
-	json_object_set(raft, "peer_auth", json_string("disabled"));
-	store = json_pack("{s:b, s:O, s:O, s:{s:O, s:O}, s:O, s:o, s:s, s:b}",
+	json_object_set(raft, "peer_auth", json_object_get(c, "peer_auth"));
+	json_object_set(raft, "peer_handshakes_refused", json_object_get(c, "peer_handshakes_refused"));
+	store = json_pack("{s:b, s:O, s:O, s:{s:O, s:O}, s:o, s:o, s:s, s:b}",
 	    "open", 1, "node_id", json_object_get(c, "node_id"), "addr", json_object_get(c, "addr"),
 	    "leader", "node_id", json_object_get(c, "leader_id"),
 	    "addr", json_object_get(c, "leader_addr"),
-	    "nodes", json_object_get(c, "nodes"), "raft", raft,
+	    "nodes", gw_sorted_by_id(json_object_get(c, "nodes")), "raft", raft,
 	    "dir", gw.opts->data_dir, "ready", 0);
 	json_object_set_new(root, "store", store);
 	json_decref(c);
@@ -503,6 +529,15 @@ gw_membership_cb(struct gw_req *r, struct ipc_msg *m)
 		return;
 	}
 	gw_respond_empty(r, MHD_HTTP_OK);
+	{
+		/* Served by the leader: its Raft address when that is another node. */
+		char lr[256];
+		if (ipc_get_strbuf(m, "lr", lr, sizeof(lr)) == IPC_OK &&
+		    strcmp(lr, gw.opts->raft_adv_addr) != 0)
+			gw_add_header(r, "X-RQLITE-SERVED-BY", lr);
+		else
+			gw_add_header(r, "X-RQLITE-SERVED-BY", gw.opts->http_adv_addr);
+	}
 }
 
 static void

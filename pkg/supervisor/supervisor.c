@@ -67,6 +67,7 @@ static const enum proc_id start_order[] = { PROC_STORAGE, PROC_CONSENSUS, PROC_G
 
 static void supervisor_start_child(struct supervisor *sv, struct child *c);
 static void supervisor_stop_next(struct supervisor *sv);
+static void supervisor_begin_stop(struct supervisor *sv);
 
 static uint64_t
 now_ms(void)
@@ -315,6 +316,13 @@ supervisor_reap(struct supervisor *sv)
 			continue;
 		}
 		log_warnx("lost child: %s (%s)", proc_name(c->id), why);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_FATAL && !sv->stopping) {
+			log_warnx("%s cannot continue; stopping the node", proc_name(c->id));
+			c->state = CHILD_DOWN;
+			sv->exit_status = 1;
+			supervisor_begin_stop(sv);
+			continue;
+		}
 		/* Throttle a child that dies before it serves; reset once it has been stable. */
 		if (c->state == CHILD_STARTING)
 			c->backoff_ms = c->backoff_ms * 2;
@@ -398,16 +406,14 @@ supervisor_stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	sv->exit_status = 1;
 }
 
+
 static void
-supervisor_signal_cb(evutil_socket_t sig, short what, void *arg)
+supervisor_begin_stop(struct supervisor *sv)
 {
-	struct supervisor *sv = arg;
 	struct timeval tv = { SV_STOP_GRACE_MS / 1000, 0 };
 
-	(void)what;
 	if (sv->stopping)
 		return;
-	log_info("received signal %d, shutting down", (int)sig);
 	sv->stopping = 1;
 	for (int i = 0; i < PROC_MAX; i++)
 		if (sv->children[i].restart_ev != NULL)
@@ -415,6 +421,18 @@ supervisor_signal_cb(evutil_socket_t sig, short what, void *arg)
 	sv->stop_timer = evtimer_new(sv->base, supervisor_stop_timeout_cb, sv);
 	evtimer_add(sv->stop_timer, &tv);
 	supervisor_stop_next(sv);
+}
+
+static void
+supervisor_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct supervisor *sv = arg;
+
+	(void)what;
+	if (sv->stopping)
+		return;
+	log_info("received signal %d, shutting down", (int)sig);
+	supervisor_begin_stop(sv);
 }
 
 /* Waits (running the loop) until child c reports ready or dies. */

@@ -647,6 +647,10 @@ class Cluster:
     # --- formation
     def start(self, bootstrap_expect=False, nodes=None, timeout=30.0):
         nodes = list(nodes or self.nodes)
+        deadline = time.monotonic() + timeout
+
+        def left():
+            return max(0.5, deadline - time.monotonic())
         if bootstrap_expect:
             joins = ",".join(n.raft_addr for n in nodes)
             for n in nodes:
@@ -655,16 +659,16 @@ class Cluster:
             for n in nodes:
                 n.start(wait=False)
             for n in nodes:
-                n.wait_ready(timeout)
+                n.wait_ready(left())
         else:
             first = nodes[0]
-            first.start(wait=True, timeout=timeout)
+            first.start(wait=True, timeout=left())
             for n in nodes[1:]:
                 set_flag(n.extra_args, "-join", first.raft_addr)
                 n.start(wait=False)
             for n in nodes[1:]:
-                n.wait_ready(timeout)
-        return self.wait_formed(nodes, timeout=timeout)
+                n.wait_ready(left())
+        return self.wait_formed(nodes, timeout=left())
 
     def start_node(self, n, join=None, wait=True, timeout=READY_TIMEOUT):
         """(Re)start one node; join = list of nodes whose Raft addresses go in -join

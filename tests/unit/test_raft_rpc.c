@@ -913,4 +913,32 @@ UNIT_TEST(ready_batches_stay_valid_while_the_core_moves_on)
 	raft_free(r);
 }
 
+UNIT_TEST(leader_replicates_a_batch_of_proposals_before_its_own_write_completes)
+{
+	struct raft *r = node("1", false);
+	struct out o;
+	uint64_t t = elect(r, &o);
+	append_res(r, t + 1, "2", 2, true, 2, 2, 0, 0, 0);
+	append_res(r, t + 1, "3", 2, true, 2, 2, 0, 0, 0);
+	collect(r, &o);
+	for (int i = 0; i < 10; i++)
+		CHECK_INT_EQ(raft_propose(r, "p", 1, NULL, NULL), 0);
+	collect(r, &o);
+	/* Group commit: one batch to persist, one AppendEntries per follower carrying all. */
+	CHECK_INT_EQ(o.n_entries, 10);
+	CHECK_INT_EQ(count(&o, RAFT_MSG_APPEND_ENTRIES, "2"), 1);
+	CHECK_INT_EQ(find(&o, RAFT_MSG_APPEND_ENTRIES, "3")->append_entries.n_entries, 10);
+	CHECK_INT_EQ(raft_persisted_index(r), 0);
+	/* Followers' acknowledgements commit without the leader's own write. */
+	append_res(r, t + 2, "2", 2, true, 12, 12, 0, 0, 0);
+	append_res(r, t + 2, "3", 2, true, 12, 12, 0, 0, 0);
+	CHECK_INT_EQ(raft_commit_index(r), 12);
+	collect(r, &o);
+	CHECK_INT_EQ(o.n_committed, 0);	/* but nothing is applied that is not durable here */
+	raft_persisted(r, 12, 2);
+	collect(r, &o);
+	CHECK_INT_EQ(o.n_committed, 12);
+	raft_free(r);
+}
+
 UNIT_MAIN()
