@@ -86,6 +86,8 @@ RQ_HDRS = \
 	pkg/supervisor/supervisor.h
 
 UNIT_TESTS = \
+	tests/raft/test_raft_cluster \
+	tests/raft/test_raft_sim \
 	tests/unit/test_config \
 	tests/unit/test_crc32c \
 	tests/unit/test_duration \
@@ -99,6 +101,10 @@ UNIT_TESTS = \
 	tests/unit/test_raftlog \
 	tests/unit/test_storage_db
 
+tests_raft_test_raft_cluster_SOURCES = tests/raft/test_raft_cluster.c tests/unit/unit.c tests/unit/unit.h
+tests_raft_test_raft_cluster_SOURCES += tests/raft/sim.c tests/raft/sim.h
+tests_raft_test_raft_sim_SOURCES = tests/raft/test_raft_sim.c tests/unit/unit.c tests/unit/unit.h
+tests_raft_test_raft_sim_SOURCES += tests/raft/sim.c tests/raft/sim.h
 tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_config_SOURCES += cmd/rqlited/config.c
 tests_unit_test_crc32c_SOURCES = tests/unit/test_crc32c.c tests/unit/unit.c tests/unit/unit.h
