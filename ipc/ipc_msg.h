@@ -29,6 +29,8 @@
 	X(MEMBERSHIP_RESULT,	"consensus → gateway: ok, or error e")	\
 	X(NODES,		"gateway → consensus: contact every node (/nodes)") \
 	X(NODES_RESULT,		"consensus → gateway: nodes with reachability") \
+	X(FAULT,		"gateway → consensus: debug builds: block/unblock peers") \
+	X(FAULT_RESULT,		"consensus → gateway: done")		\
 	/* gateway ⇄ storage */						\
 	X(QUERY,		"gateway → storage: read command c after index mi") \
 	X(QUERY_RESULT,		"storage → gateway: result res")	\

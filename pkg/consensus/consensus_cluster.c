@@ -1054,6 +1054,39 @@ cs_cluster_nodes(struct ipc_msg *m)
 		cs_nodes_finish(nq);
 }
 
+/* ---- fault injection (tests) ---------------------------------------------------------- */
+
+/*
+ * FAULT {block: "a,b", unblock: "c"}: cut or heal this node's links to those Raft
+ * addresses, in both directions, while the node keeps running — a real partition.
+ * Refused unless built with --enable-debug.
+ */
+void
+cs_cluster_fault(struct ipc_msg *m)
+{
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_FAULT_RESULT };
+	static const char *keys[] = { "block", "unblock" };
+
+#ifndef RQ_DEBUG
+	(void)keys;
+	cs_answer_error(&w, "fault injection needs a debug build");
+	return;
+#else
+	for (int k = 0; k < 2; k++) {
+		char list[4096], *save = NULL, *a;
+		if (ipc_get_strbuf(m, keys[k], list, sizeof(list)) != IPC_OK || cs.peers == NULL)
+			continue;
+		for (a = strtok_r(list, ",", &save); a != NULL; a = strtok_r(NULL, ",", &save)) {
+			log_warnx("fault injection: %s %s", k == 0 ? "blocking" : "unblocking", a);
+			peer_transport_block(cs.peers, a, k == 0);
+		}
+	}
+	ipc_begin(&cs.w, IPC_FAULT_RESULT, m->request_id);
+	ipc_finish(&cs.w);
+	cs_answer(&w);
+#endif
+}
+
 /* ---- the transport and housekeeping -------------------------------------------------- */
 
 static void

@@ -121,6 +121,8 @@ void cs_cluster_membership(struct ipc_msg *m);
 /* op "remove" or "stepdown" on the leader, answered to w (when committed / transferred). */
 void cs_membership_do(const struct waiter *w, const char *op, const char *id, bool wait);
 void cs_cluster_nodes(struct ipc_msg *m);
+/* Debug builds: drop all traffic with the listed peer addresses (a partition). */
+void cs_cluster_fault(struct ipc_msg *m);
 void cs_cluster_on_read_released(uint64_t cookie, uint64_t index, int status);
 bool cs_cluster_on_query_result(struct ipc_msg *m);
 void cs_cluster_start_join(void);

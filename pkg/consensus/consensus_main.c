@@ -389,6 +389,9 @@ consensus_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	case IPC_NODES:
 		cs_cluster_nodes(m);
 		break;
+	case IPC_FAULT:
+		cs_cluster_fault(m);
+		break;
 	default:
 		log_warnx("unexpected %s from gateway", ipc_type_name(m->type));
 	}

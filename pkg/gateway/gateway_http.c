@@ -235,6 +235,7 @@ static const struct gw_route gw_routes[] = {
 	{ "/leader", false, gw_handle_leader },
 	{ "/remove", true, gw_handle_remove },
 	{ "/debug/vars", false, gw_handle_debug_vars },
+	{ "/debug/fault", false, gw_handle_fault },
 };
 
 static void

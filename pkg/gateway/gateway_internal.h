@@ -142,6 +142,7 @@ void gw_handle_readyz(struct gw_req *r);
 void gw_handle_nodes(struct gw_req *r);
 void gw_handle_leader(struct gw_req *r);
 void gw_handle_remove(struct gw_req *r);
+void gw_handle_fault(struct gw_req *r);
 void gw_handle_debug_vars(struct gw_req *r);
 
 /* The MHD side. */

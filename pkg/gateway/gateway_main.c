@@ -42,6 +42,7 @@ gw_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	case IPC_CONS_STATUS_RESULT:
 	case IPC_MEMBERSHIP_RESULT:
 	case IPC_NODES_RESULT:
+	case IPC_FAULT_RESULT:
 		gw_dispatch_reply(m, PROC_CONSENSUS);
 		break;
 	default:

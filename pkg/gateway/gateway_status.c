@@ -624,6 +624,47 @@ gw_handle_remove(struct gw_req *r)
 	gw_membership(r, "remove", r->aux_buf[1], true);
 }
 
+/* ---- /debug/fault (debug builds): partitions for tests ---------------------------------- */
+
+static void
+gw_fault_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	const char *e;
+	size_t n;
+	char msg[256];
+
+	if (m == NULL) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "consensus not running");
+		return;
+	}
+	if (ipc_get_str(m, "e", &e, &n) == IPC_OK) {
+		snprintf(msg, sizeof(msg), "%.*s", (int)n, e);
+		gw_respond_text(r, MHD_HTTP_FORBIDDEN, msg);
+		return;
+	}
+	gw_respond_empty(r, MHD_HTTP_OK);
+}
+
+/* POST /debug/fault?block=raftaddr,…  or ?unblock=… */
+void
+gw_handle_fault(struct gw_req *r)
+{
+	const char *block = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "block");
+	const char *unblock = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "unblock");
+
+	if (strcmp(r->method, "POST") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw_begin(r, IPC_FAULT);
+	if (block != NULL)
+		ipc_add_str(&gw.w, "block", block);
+	if (unblock != NULL)
+		ipc_add_str(&gw.w, "unblock", unblock);
+	if (gw_send_wait(r, PROC_CONSENSUS, gw_fault_cb, 0) != 0)
+		gw_fault_cb(r, NULL);
+}
+
 /* ---- /debug/vars ---------------------------------------------------------------------- */
 
 static void
