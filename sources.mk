@@ -11,6 +11,7 @@ RQ_SRCS = \
 	pkg/common/role.c \
 	pkg/consensus/consensus_cluster.c \
 	pkg/consensus/consensus_main.c \
+	pkg/consensus/consensus_sync.c \
 	pkg/consensus/peer_crypto.c \
 	pkg/consensus/peer_key.c \
 	pkg/consensus/peer_raft.c \

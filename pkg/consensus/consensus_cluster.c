@@ -850,6 +850,15 @@ cs_cluster_start_join(void)
 
 	if (cs.opts->join[0] == '\0')
 		return;
+	if (cs.has_state) {
+		/* As rqlite: a node that is its own one-node cluster cannot merge into another. */
+		const struct raft_config *cfg = raft_configuration(cs.raft);
+		if (cfg->n == 1 && strcmp(cfg->servers[0].id, cs.opts->node_id) == 0) {
+			log_warnx("node is the only node in a single-node cluster, joining other "
+			    "clusters not supported");
+			exit(PROC_EXIT_FATAL);
+		}
+	}
 	snprintf(list, sizeof(list), "%s", cs.opts->join);
 	for (a = strtok_r(list, ",", &save); a != NULL; a = strtok_r(NULL, ",", &save)) {
 		while (*a == ' ')

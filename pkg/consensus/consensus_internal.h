@@ -129,6 +129,12 @@ void cs_cluster_start_join(void);
 void cs_cluster_config_committed(uint64_t commit_index);
 bool cs_cluster_shutdown_transfer(void);
 
+/* consensus_sync.c: the log fsync on its own thread. */
+void cs_sync_init(void (*on_done)(uint64_t index, uint64_t term));
+bool cs_sync_busy(void);
+void cs_sync_start(uint64_t index, uint64_t term);
+void cs_sync_stop(void);
+
 /* consensus_main.c: replaces a core that has no state with one bootstrapped with cfg. */
 int cs_raft_bootstrap(const struct raft_config *cfg);
 

@@ -152,8 +152,8 @@ consensus_pump_storage(const struct raft_entry *committed, unsigned n)
 	uint64_t persisted = raftlog_last_index(cs.log);
 	uint64_t upto = commit < persisted ? commit : persisted;
 
-	if (cs.links[PROC_STORAGE] == NULL || !cs.storage_known)
-		return;
+	if (cs.links[PROC_STORAGE] == NULL || !cs.storage_known || cs_sync_busy())
+		return;	/* a busy log is pumped again once its sync completes */
 	for (unsigned i = 0; i < n; i++) {
 		if (committed[i].index == cs.storage_sent + 1)
 			consensus_send_apply(&committed[i]);
@@ -196,7 +196,7 @@ consensus_on_apply_result(struct ipc_msg *m)
 		if (p->index == index) {
 			/* Committed with the term we proposed it in, or another leader's entry
 			 * took its place. */
-			(void)raftlog_term_at(cs.log, index, &t);
+			(void)ipc_get_u64(m, "t", &t);
 			if (t != p->term) {
 				cs_answer_error(&p->w, "leadership lost while committing log");
 			} else {
@@ -292,6 +292,21 @@ consensus_on_barrier(struct ipc_msg *m)
 	int rc;
 
 	(void)ipc_get_strbuf(m, "l", level, sizeof(level));
+	if (strcmp(level, "none") == 0) {
+		/* A local read with a staleness bound: the leader itself is never stale. */
+		uint64_t fr = 0;
+		int64_t contact = raft_last_contact(cs.raft, now);
+		(void)ipc_get_u64(m, "fr", &fr);
+		if (raft_state(cs.raft) != RAFT_LEADER && fr > 0 &&
+		    (contact < 0 || (uint64_t)contact > fr)) {
+			cs_answer_error(&w, "stale read");
+			return;
+		}
+		ipc_begin(&cs.w, IPC_BARRIER_RESULT, m->request_id);
+		ipc_finish(&cs.w);
+		cs_answer(&w);
+		return;
+	}
 	if (raft_state(cs.raft) != RAFT_LEADER) {
 		if (!cs_cluster_forward_read(m))
 			cs_answer_error(&w, "not leader");
@@ -399,6 +414,7 @@ consensus_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 
 /* ---- the ready batch ------------------------------------------------------------- */
 
+/* Steps 2 and 3 of the ready batch, without the fsync of the entries (the caller starts it). */
 static void
 consensus_persist(const struct raft_ready *rd)
 {
@@ -433,13 +449,15 @@ consensus_persist(const struct raft_ready *rd)
 				fatalx("append to log: %s", raftlog_strerror(rc));
 			done += k;
 		}
-		/* One fsync for the whole batch: this is the group commit. */
-		rc = raftlog_sync(cs.log);
-		if (rc != 0)
-			fatalx("sync log: %s", raftlog_strerror(rc));
-		raft_persisted(cs.raft, rd->entries[rd->n_entries - 1].index,
-		    rd->entries[rd->n_entries - 1].term);
 	}
+}
+
+static void
+consensus_synced(uint64_t index, uint64_t term)
+{
+	raft_persisted(cs.raft, index, term);
+	consensus_pump_storage(NULL, 0);	/* what was skipped while the log was busy */
+	cs_schedule_ready();
 }
 
 static void
@@ -472,13 +490,16 @@ consensus_process_ready(void)
 	struct raft_ready rd;
 	int rounds = 0;
 
-	while (raft_has_ready(cs.raft) && rounds++ < 1000) {
+	/* While the log syncs, the core keeps collecting; its next batch goes out when the
+	 * sync completes, as one append and one fsync (group commit). */
+	while (!cs_sync_busy() && raft_has_ready(cs.raft) && rounds++ < 1000) {
 		if (raft_ready(cs.raft, &rd) != 0)
 			break;
 		if (rd.snapshot != NULL)
 			log_warnx("snapshot install requested; snapshots are not supported yet");
 		/* Term and vote reach disk before any message of this batch is sent. */
 		consensus_persist(&rd);
+		/* The entries' fsync runs on the sync thread while these messages go out. */
 		cs_cluster_send_messages(rd.messages, rd.n_messages);
 		consensus_pump_storage(rd.committed, rd.n_committed);
 		if (rd.n_committed > 0)
@@ -491,6 +512,9 @@ consensus_process_ready(void)
 			cs_cluster_on_state_change();
 			cs_send_state();
 		}
+		if (rd.n_entries > 0)
+			cs_sync_start(rd.entries[rd.n_entries - 1].index,
+			    rd.entries[rd.n_entries - 1].term);
 	}
 }
 
@@ -532,6 +556,7 @@ consensus_housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 	if (cs.shutdown_after_transfer &&
 	    (raft_state(cs.raft) != RAFT_LEADER || cs_now_ms() > cs.shutdown_deadline)) {
 		cs.shutdown_after_transfer = false;
+		cs_sync_stop();
 		raft_shutdown(cs.raft);
 		consensus_process_ready();
 		raftlog_close(cs.log);
@@ -619,6 +644,7 @@ consensus_on_shutdown(void *ctx)
 	/* A leader hands over first, so the cluster does not wait an election timeout. */
 	if (cs_cluster_shutdown_transfer())
 		return;
+	cs_sync_stop();
 	raft_shutdown(cs.raft);
 	consensus_process_ready();
 	raftlog_close(cs.log);
@@ -777,6 +803,7 @@ consensus_main(const struct consensus_options *opts)
 	cs.ready_ev = event_new(cs.role.base, -1, 0, consensus_ready_cb, NULL);
 	cs.tick_ev = evtimer_new(cs.role.base, consensus_tick_cb, NULL);
 	cs.housekeeping_ev = event_new(cs.role.base, -1, EV_PERSIST, consensus_housekeeping_cb, NULL);
+	cs_sync_init(consensus_synced);
 	event_add(cs.housekeeping_ev, &hk);
 	if (raft_start(cs.raft, cs_now_ms()) != 0)
 		fatalx("raft_start failed");

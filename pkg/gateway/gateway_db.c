@@ -322,6 +322,8 @@ gw_barrier(struct gw_req *r, const char *level)
 	/* The command travels along: on a follower consensus runs it on the leader. */
 	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
 	ipc_add_u64(&gw.w, "k", (uint64_t)r->kind);
+	if (r->params.freshness_ns > 0)
+		ipc_add_u64(&gw.w, "fr", (uint64_t)(r->params.freshness_ns / 1000000));
 	if (gw_send_wait(r, PROC_CONSENSUS, gw_on_barrier_result, r->params.timeout_ns) != 0)
 		gw_leader_not_found(r);
 }
@@ -338,7 +340,9 @@ gw_maybe_redirect(struct gw_req *r)
 	if (!r->params.redirect || strcmp(gw.raft_state, "Leader") == 0)
 		return false;
 	if (gw.leader_api[0] == '\0') {
-		gw_leader_not_found(r);
+		/* rqlite answers 500 here (503 when forwarding). */
+		gw.counters.leader_not_found++;
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "leader not found");
 		return true;
 	}
 	if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
@@ -361,7 +365,12 @@ gw_read(struct gw_req *r)
 		return;
 	switch (gw_effective_level(r)) {
 	case GATEWAY_LEVEL_NONE:
-		gw_send_query(r, 0);
+		/* With freshness, consensus says whether the leader was heard from recently
+		 * enough (API.md §2.1); without it, no other process is involved. */
+		if (r->params.freshness_ns > 0)
+			gw_barrier(r, "none");
+		else
+			gw_send_query(r, 0);
 		break;
 	case GATEWAY_LEVEL_LINEARIZABLE:
 		gw_barrier(r, "linearizable");

@@ -387,6 +387,8 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void
 gw_http_run(void)
 {
+	if (gw.mhd == NULL)
+		return;		/* stopped; an event queued before that may still fire */
 	MHD_run(gw.mhd);
 	gw_http_arm();
 }
@@ -422,7 +424,7 @@ void
 gw_http_kick(void)
 {
 	struct timeval zero = { 0, 0 };
-	if (gw.mhd_timer != NULL)
+	if (gw.mhd_timer != NULL && gw.mhd != NULL)
 		evtimer_add(gw.mhd_timer, &zero);
 }
 
@@ -488,6 +490,8 @@ gw_drain_cb(evutil_socket_t fd, short what, void *arg)
 	/* Let MHD send what was just answered before it goes. */
 	for (int i = 0; i < 5; i++)
 		MHD_run(gw.mhd);
+	event_del(gw.mhd_ev);
+	evtimer_del(gw.mhd_timer);
 	MHD_stop_daemon(gw.mhd);
 	gw.mhd = NULL;
 	role_exit(&gw.role);

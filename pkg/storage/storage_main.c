@@ -54,15 +54,24 @@ static struct storage st;
 static void storage_on_query(struct ipc_conn *c, struct ipc_msg *m, enum proc_id from);
 
 static void
-storage_send_result(struct ipc_conn *to, enum ipc_type type, uint64_t request_id,
-    uint64_t index)
+storage_send_result_term(struct ipc_conn *to, enum ipc_type type, uint64_t request_id,
+    uint64_t index, uint64_t term)
 {
 	ipc_begin(&st.w, type, request_id);
 	if (index != 0)
 		ipc_add_u64(&st.w, "i", index);
+	if (term != 0)
+		ipc_add_u64(&st.w, "t", term);
 	ipc_add_bin(&st.w, "res", st.res.data, st.res.size);
 	ipc_finish(&st.w);
 	ipc_conn_send(to, &st.w);
+}
+
+static void
+storage_send_result(struct ipc_conn *to, enum ipc_type type, uint64_t request_id,
+    uint64_t index)
+{
+	storage_send_result_term(to, type, request_id, index, 0);
 }
 
 static void
@@ -154,7 +163,13 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 		msgpack_pack_str_with_body(&st.res_pk, "apply failed", 12);
 	}
 	st.applied_index = index;
-	storage_send_result(c, IPC_APPLY_RESULT, m->request_id, index);
+	{
+		/* The entry's term goes back so consensus can tell its proposal from another
+		 * leader's entry at the same index. */
+		uint64_t term = 0;
+		(void)ipc_get_u64(m, "t", &term);
+		storage_send_result_term(c, IPC_APPLY_RESULT, m->request_id, index, term);
+	}
 	storage_release_waits();
 }
 

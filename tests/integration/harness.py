@@ -609,6 +609,27 @@ def rows(resp, what=None):
     return res[0].get("values", [])
 
 
+class Checks:
+    """Collects mismatches so a test can report several at once; done() raises them all.
+    For independent exact-value checks whose failure should not hide the ones after it."""
+
+    def __init__(self):
+        self.wrong = []
+
+    def eq(self, got, exp, what="value"):
+        if got != exp:
+            self.wrong.append("%s:\n      expected: %r\n      got:      %r" % (what, exp, got))
+
+    def check(self, cond, msg):
+        if not cond:
+            self.wrong.append(msg)
+
+    def done(self):
+        if self.wrong:
+            raise TestFailure("%d check(s) failed:\n  " % len(self.wrong)
+                              + "\n  ".join(self.wrong))
+
+
 class Cluster:
     """N rqlited nodes with ids "1".."N" and short Raft timings.
 

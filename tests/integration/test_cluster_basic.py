@@ -7,10 +7,11 @@ come from rqlite's http/service.go, proxy/proxy.go, store/store.go and API.md §
 address, one served locally carries the node's own HTTP address.
 """
 
+import re
 import socket
 import time
 
-from harness import (READY_TIMEOUT, Cluster, Node, TestFailure, check, cluster_test, eq, rows,
+from harness import (READY_TIMEOUT, Checks, Cluster, Node, TestFailure, check, cluster_test, eq, rows,
                      status_is)
 
 SETUP_TIMEOUT = 60.0
@@ -72,6 +73,8 @@ def test_join_forms_one_cluster_of_three_voters(c):
         eq(s.get("nodes"), [{"id": m.node_id, "addr": m.raft_addr, "suffrage": "voter"}
                             for m in c.nodes], "%s: store.nodes" % n.name)
         eq(s["raft"].get("num_peers"), 2, "%s: store.raft.num_peers" % n.name)
+        # Ours (DESIGN.md): no -cluster-key, so peer links are not authenticated.
+        eq(s["raft"].get("peer_auth"), "disabled", "%s: store.raft.peer_auth" % n.name)
 
         r = n.get("/leader")
         status_is(r, 200, "%s: GET /leader" % n.name)
@@ -139,6 +142,50 @@ def test_writes_through_any_node_are_read_consistently_everywhere(c):
     exp = [[1], [2], [3], [4]]
     for m in c.nodes:
         c.wait_rows(m, sql, exp, timeout=10)
+
+
+@cluster_test(30)
+def test_forwarded_writes_keep_their_options(c):
+    lead = c.leader()
+    f = c.followers(lead)
+    soft = Checks()
+    lead.ex_ok(["CREATE TABLE opts (id INTEGER PRIMARY KEY, v TEXT)"])
+
+    # transaction: the first error rolls back and stops, on the leader, for the follower.
+    r = f[0].execute([["INSERT INTO opts(id, v) VALUES(1, 'a')"],
+                      ["INSERT INTO opts(id, v) VALUES(1, 'dup')"],
+                      ["INSERT INTO opts(id, v) VALUES(2, 'b')"]], q="?transaction")
+    soft.eq((r.status, r.text), (200, '{"results":[{"last_insert_id":1,"rows_affected":1},'
+                                      '{"error":"UNIQUE constraint failed: opts.id"}]}'),
+            "forwarded transaction with an error")
+    soft.eq(rows(lead.query(["SELECT COUNT(*) FROM opts"], q="?level=strong")), [[0]],
+            "rows after the rolled-back forwarded transaction")
+
+    # raft_index and timings survive the trip.
+    r = f[1].execute([["INSERT INTO opts(id, v) VALUES(3, 'c')"]], q="?raft_index&timings")
+    j = r.json() if r.status == 200 else {}
+    soft.check(isinstance(j.get("raft_index"), int) and j["raft_index"] > 0,
+               "forwarded execute?raft_index: %r" % r.text)
+    soft.check(isinstance(j.get("time"), (int, float)) and
+               isinstance((j.get("results") or [{}])[0].get("time"), (int, float)),
+               "forwarded execute?timings: %r" % r.text)
+    commit = lead.status("store.raft.commit_index")
+    soft.check(isinstance(j.get("raft_index"), int) and j["raft_index"] <= commit,
+               "raft_index %r beyond the leader's commit index %r" % (j.get("raft_index"), commit))
+
+    # Queued writes on a follower: answered at once, batched, forwarded.
+    r = f[0].execute([["INSERT INTO opts(id, v) VALUES(10, 'queued')"]], q="?queue")
+    soft.check(r.status == 200 and re.fullmatch(r'\{"results":\[\],"sequence_number":\d+\}',
+                                                r.text) is not None,
+               "queued write on a follower: %d %r" % (r.status, r.text))
+    r = f[0].execute([["INSERT INTO opts(id, v) VALUES(11, 'waited')"]], q="?queue&wait")
+    soft.eq(r.status, 200, "queued write with wait on a follower: %r" % r.text)
+    soft.eq(rows(lead.query(["SELECT id, v FROM opts WHERE id >= 10 ORDER BY id"],
+                            q="?level=strong")),
+            [[10, "queued"], [11, "waited"]], "queued rows on the leader")
+    for n in c.nodes:
+        c.wait_rows(n, "SELECT id FROM opts ORDER BY id", [[3], [10], [11]], timeout=10)
+    soft.done()
 
 
 @cluster_test(30)

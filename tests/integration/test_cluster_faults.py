@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 
-from harness import (ELECTION, Cluster, ClusterWriter, TestFailure, check, cluster_test, eq,
+from harness import (ELECTION, Checks, Cluster, ClusterWriter, TestFailure, check, cluster_test, eq,
                      rows, status_is)
 
 FAILOVER = 12 * ELECTION   # bound for a new leader after the old one vanished
@@ -135,7 +135,47 @@ def test_a_minority_neither_writes_nor_reads_linearizably():
                        15, "a write through %s once the quorum is back" % n.name)
     got = ids(f1, "linearizable")
     check(got in ([1, 2, 4, 5], [1, 2, 3, 4, 5]), "rows after healing: %r" % got)
-    check(unanswered is None, unanswered)
+
+    # Now the leader goes too: the survivor is a follower that knows no leader.
+    cur = c.leader(nodes=[lead, f1])
+    lone = f1 if cur is lead else lead
+    t_kill = time.monotonic()
+    cur.kill()
+    r = c.wait_for(lambda: (lambda r: r if r.status == 503 else None)(
+        lone.execute([["INSERT INTO acks(id) VALUES(?)", 6]], timeout=5)), 15,
+        "%s to answer writes with 503 once its leader is gone" % lone.name)
+    soft = Checks()  # exact answers; each reported, none hides the next
+    soft.eq(r.text, "leader not found\n", "write on a node with no leader: body")
+    for level in ("weak", "linearizable", "strong"):
+        r = lone.query([ACKS], q="?level=" + level)
+        soft.eq((r.status, r.text), (503, "leader not found\n"),
+           "%s read on a node with no leader" % level)
+    r = lone.execute([["INSERT INTO acks(id) VALUES(?)", 7]], q="?redirect")
+    soft.eq((r.status, r.text), (500, "leader not found\n"), "execute?redirect with no leader")
+    r = lone.get("/leader")
+    soft.eq((r.status, r.text), (503, "leader not found\n"), "GET /leader with no leader")
+    r = lone.get("/readyz")
+    soft.eq((r.status, r.text), (503, "[+]node ok\n[+]leader does not exist"),
+       "/readyz with no leader")
+    soft.eq(ids(lone, "none"), got, "level none read on a node with no leader")
+    # freshness bounds how long ago this node last heard from a leader.
+    time.sleep(max(0.0, 1.5 - (time.monotonic() - t_kill)))
+    r = lone.query([ACKS], q="?level=none&freshness=1s")
+    soft.eq((r.status, r.text), (200, '{"results":[],"error":"stale read"}'),
+       "level none with freshness=1s, 1.5s after the leader died")
+    soft.eq([x[0] for x in rows(lone.query([ACKS], q="?level=none&freshness=1h"))], got,
+       "level none with freshness=1h")
+    j = lone.get("/nodes?timeout=2s").json()
+    soft.eq(sorted(j), ["1", "2", "3"], "/nodes ids on the lone node")
+    for i, e in j.items():
+        if i == lone.node_id:
+            soft.eq((e.get("reachable"), e.get("leader")), (True, False), "/nodes entry of itself")
+        else:
+            soft.eq((e.get("reachable"), e.get("leader"), e.get("version")), (False, False, ""),
+               "/nodes entry of dead node %s (reachable, leader, version)" % i)
+            soft.check(e.get("error"), "/nodes entry of dead node %s has no error: %r" % (i, e))
+    soft.check(unanswered is None, unanswered)
+    soft.done()
 
 
 @cluster_test(60)
@@ -222,3 +262,43 @@ def test_silent_follower_catches_up_and_silent_leader_is_replaced():
     got = c.wait_formed(ids=["1", "2", "3"], timeout=20)
     eq(got, new, "leader once the old one rejoined")
     c.wait_rows(lead, "SELECT COUNT(*) FROM acks", [[30]], timeout=15)
+
+
+@cluster_test(90)
+def test_five_nodes_survive_two_failures_but_not_three():
+    c = Cluster(5)
+    lead = c.start(timeout=40)
+    lead.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+    f = c.followers(lead)
+    keep, lose = f[:3], f[3]
+    w = ClusterWriter(keep).start()
+    try:
+        w.wait_acks(10, 15, "before the kills")
+        lead.kill()
+        lose.kill()
+        new = c.leader(nodes=keep, timeout=FAILOVER)
+        w.wait_acks(10, 20, "with 3 of 5 nodes (leader %s)" % new.name)
+    finally:
+        acked, sent_below = w.stop()
+    check_no_loss(acked, sent_below, ids(new, "linearizable"), "linearizable read on " + new.name)
+
+    # A third failure leaves 2 of 5: no quorum, no acknowledged write.
+    victim = [n for n in keep if n is not new][0]
+    victim.kill()
+    try:
+        r = new.execute([["INSERT INTO acks(id) VALUES(?)", sent_below]], timeout=15)
+        check(not acknowledged(r), "2 of 5 nodes acknowledged a write: %d %r"
+              % (r.status, r.text))
+    except (socket.timeout, TimeoutError):
+        pass
+
+    # Two come back (4 of 5): one leader again, and everybody has every row.
+    for n in (lead, victim):
+        n.start(wait=False)
+    up = [n for n in c.nodes if n is not lose]
+    final_lead = c.wait_formed(nodes=up, ids=[n.node_id for n in c.nodes], timeout=30)
+    final_lead.ex_ok([["INSERT OR REPLACE INTO acks(id) VALUES(?)", sent_below + 1]])
+    final = ids(final_lead, "linearizable")
+    check_no_loss(acked + [sent_below + 1], sent_below + 2, final, "after the restarts")
+    for n in up:
+        c.wait_rows(n, ACKS, [[i] for i in final], timeout=15)

@@ -244,3 +244,20 @@ def test_a_node_that_cannot_join_gives_up_after_join_attempts():
     rc = _wait_exit(lone, 20)
     check(rc != 0, "exit status %r" % rc)
     check(time.monotonic() - t0 >= 0.2, "it gave up before sleeping -join-interval")
+
+
+@cluster_test(40)
+def test_the_only_node_of_its_own_cluster_refuses_to_join_another():
+    # cmd/rqlited/main.go createCluster: "node is the only node in a single-node cluster,
+    # joining other clusters not supported".
+    other = Node("1", extra_args=list(CLUSTER_TIMING), name="other").start()
+    solo = Node("1", extra_args=list(CLUSTER_TIMING), name="solo").start()
+    solo.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)"])
+    eq(solo.stop(), 0, "exit status of the first stop")
+    solo.extra_args += ["-join", other.raft_addr, "-join-attempts", "1", "-join-interval", "100ms"]
+    solo.start(wait=False)
+    rc = _wait_exit(solo, 10)
+    check(rc != 0, "exit status %r" % rc)
+    log = "\n".join(solo.log_tail(20))
+    check("single-node cluster" in log, "the log does not say why:\n%s" % log)
+    eq(sorted(other.get("/nodes?nonvoters").json()), ["1"], "the other cluster's members")
