@@ -50,6 +50,7 @@ RQ_SRCS = \
 	pkg/storage/storage_db_exec.c \
 	pkg/storage/storage_main.c \
 	pkg/storage/storage_stmt_cache.c \
+	pkg/supervisor/sd_notify.c \
 	pkg/supervisor/supervisor.c
 
 RQ_HDRS = \
@@ -84,6 +85,7 @@ RQ_HDRS = \
 	pkg/storage/storage_db.h \
 	pkg/storage/storage_db_int.h \
 	pkg/storage/storage_stmt_cache.h \
+	pkg/supervisor/sd_notify.h \
 	pkg/supervisor/supervisor.h
 
 UNIT_TESTS = \

@@ -27,6 +27,7 @@
 #include "common/proc.h"
 #include "ipc_codec.h"
 #include "ipc_fdpass.h"
+#include "sd_notify.h"
 
 #define SV_PING_INTERVAL_MS	1000
 #define SV_PING_MISSES_MAX	5	/* a hung child is killed after this many */
@@ -57,6 +58,7 @@ struct supervisor {
 	int http_fd, raft_fd;
 	int lock_fd;
 	int stopping;
+	int notified_ready;
 	int exit_status;
 	struct event *stop_timer;
 };
@@ -68,6 +70,7 @@ static const enum proc_id start_order[] = { PROC_STORAGE, PROC_CONSENSUS, PROC_G
 static void supervisor_start_child(struct supervisor *sv, struct child *c);
 static void supervisor_stop_next(struct supervisor *sv);
 static void supervisor_begin_stop(struct supervisor *sv);
+static struct supervisor *the_sv;	/* for callbacks that only get a child */
 
 static uint64_t
 now_ms(void)
@@ -198,6 +201,12 @@ supervisor_child_msg_cb(evutil_socket_t fd, short what, void *arg)
 			if (c->state == CHILD_STARTING) {
 				c->state = CHILD_READY;
 				log_info("%s ready (pid %ld)", proc_name(c->id), (long)c->pid);
+				/* The gateway starts last: with it the node serves. */
+				if (c->id == PROC_GATEWAY && !the_sv->notified_ready) {
+					the_sv->notified_ready = 1;
+					if (sd_notify_send("READY=1") < 0)
+						log_warn("sd_notify READY");
+				}
 			}
 			break;
 		case IPC_SV_PONG:
@@ -210,7 +219,6 @@ supervisor_child_msg_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static struct supervisor *the_sv;	/* for the restart callback's back-pointer */
 
 static void
 supervisor_restart_cb(evutil_socket_t fd, short what, void *arg)
@@ -415,6 +423,7 @@ supervisor_begin_stop(struct supervisor *sv)
 	if (sv->stopping)
 		return;
 	sv->stopping = 1;
+	(void)sd_notify_send("STOPPING=1");
 	for (int i = 0; i < PROC_MAX; i++)
 		if (sv->children[i].restart_ev != NULL)
 			evtimer_del(sv->children[i].restart_ev);

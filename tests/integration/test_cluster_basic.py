@@ -302,3 +302,32 @@ def test_join_address_serving_http_is_refused(c):
     check("appears to be serving HTTP when it should be Raft" in log,
           "log does not say the join address serves HTTP:\n%s" % log)
     c.wait_formed(ids=["1", "2", "3"], timeout=5)
+
+
+@cluster_test(40)
+def test_large_requests_and_results_cross_the_forwarding_link(c):
+    lead = c.leader()
+    f = c.followers(lead)
+    big = "x" * (1 << 20) + "end"
+    r = f[0].execute([["CREATE TABLE IF NOT EXISTS big (id INTEGER PRIMARY KEY, v TEXT)"],
+                      ["INSERT INTO big(id, v) VALUES(?, ?)", 1, big]])
+    status_is(r, 200, "1 MiB value written through a follower")
+    eq(r.json().get("results", [None])[-1], {"last_insert_id": 1, "rows_affected": 1},
+       "1 MiB insert through a follower")
+    r = f[1].query(["SELECT length(v), substr(v, -3) FROM big WHERE id = 1"],
+                   q="?level=linearizable")
+    eq(rows(r), [[len(big), "end"]], "length of the big value, read through the other follower")
+    r = f[1].query(["SELECT v FROM big WHERE id = 1"], q="?level=strong", timeout=30)
+    eq(rows(r), [[big]], "the 1 MiB value itself, forwarded back from the leader")
+    for n in c.nodes:
+        c.wait_rows(n, "SELECT length(v) FROM big WHERE id = 1", [[len(big)]], timeout=15)
+
+    # Many statements in one forwarded request: one log entry, one result each.
+    stmts = [["INSERT INTO big(id, v) VALUES(?, ?)", i, "s%d" % i] for i in range(2, 1002)]
+    r = f[0].execute(stmts, q="?transaction", timeout=30)
+    status_is(r, 200, "1000-statement batch through a follower")
+    res = r.json().get("results", [])
+    eq(len(res), 1000, "results of the 1000-statement batch")
+    check(all("error" not in x for x in res), "errors in the batch: %r" % r.text[:300])
+    eq(rows(f[1].query(["SELECT COUNT(*) FROM big"], q="?level=linearizable")), [[1001]],
+       "rows after the batch")

@@ -7,10 +7,12 @@ be lost; a node without a quorum must neither acknowledge a write nor serve a
 linearizable read (API.md §2.3, §4.3).
 """
 
+import bisect
 import http.client
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 from harness import (ELECTION, Checks, Cluster, ClusterWriter, TestFailure, check, cluster_test, eq,
@@ -302,3 +304,121 @@ def test_five_nodes_survive_two_failures_but_not_three():
     check_no_loss(acked + [sent_below + 1], sent_below + 2, final, "after the restarts")
     for n in up:
         c.wait_rows(n, ACKS, [[i] for i in final], timeout=15)
+
+
+@cluster_test(90)
+def test_linearizable_reads_never_go_back_across_leader_changes():
+    """A counter incremented through every node while leadership moves three times by
+    stepdown and once by a SIGSTOPped leader. A linearizable read must see at least every
+    increment acknowledged before it started, and one client's successive reads never
+    decrease."""
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE ctr (id INTEGER PRIMARY KEY, v INTEGER)",
+                "INSERT INTO ctr(id, v) VALUES(1, 0)"])
+    lock = threading.Lock()
+    acks = []        # monotonic times of acknowledged increments
+    attempts = [0]
+    reads = []       # (start, value, node) per reader, in its order
+    stop = threading.Event()
+    errors = []
+
+    def writer(k):
+        i = k
+        while not stop.is_set():
+            n = c.nodes[i % 3]
+            i += 1
+            if not n.running():
+                continue
+            with lock:
+                attempts[0] += 1
+            try:
+                r = n.execute(["UPDATE ctr SET v = v + 1 WHERE id = 1"], timeout=5)
+                res = r.json().get("results") if r.status == 200 else None
+                if res and len(res) == 1 and res[0].get("rows_affected") == 1 \
+                        and "error" not in res[0] and "error" not in r.json():
+                    with lock:
+                        acks.append(time.monotonic())
+                    continue
+            except (OSError, http.client.HTTPException, ValueError, TestFailure):
+                pass
+            time.sleep(0.02)
+
+    def reader(k, out):
+        i = k
+        while not stop.is_set():
+            n = c.nodes[i % 3]
+            i += 1
+            t = time.monotonic()
+            try:
+                r = n.query(["SELECT v FROM ctr WHERE id = 1"], q="?level=linearizable",
+                            timeout=5)
+                j = r.json() if r.status == 200 else {}
+                vals = (j.get("results") or [{}])[0].get("values") if "error" not in j else None
+                if vals:
+                    out.append((t, vals[0][0], n.name))
+                    continue
+            except (OSError, http.client.HTTPException, ValueError, TestFailure) as e:
+                errors.append(repr(e))
+            time.sleep(0.02)
+
+    outs = [[], []]
+    ts = [threading.Thread(target=writer, args=(k,), daemon=True) for k in range(2)] + \
+         [threading.Thread(target=reader, args=(k, outs[k]), daemon=True) for k in range(2)]
+    for t in ts:
+        t.start()
+    try:
+        for _ in range(3):
+            time.sleep(0.7)
+            cur = c.leader(timeout=10)
+            r = cur.post("/leader?wait", b"")
+            eq(r.status, 200, "stepdown of %s: %r" % (cur.name, r.text))
+            c.wait_for(lambda: c._leader_now(c.live()) not in (None, cur), 10,
+                       "a leader other than %s" % cur.name)
+        # Then the leader falls silent, is replaced, and wakes up believing it leads.
+        time.sleep(0.7)
+        cur = c.leader(timeout=10)
+        cur.pause()
+        c.leader(timeout=FAILOVER)  # among the other two
+        time.sleep(0.7)
+        cur.resume()
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join(10)
+    final = rows(c.leader().query(["SELECT v FROM ctr WHERE id = 1"], q="?level=strong"))[0][0]
+    acks.sort()
+    check(len(acks) >= 20 and all(len(o) >= 10 for o in outs),
+          "too little traffic to judge: %d acks, reads %r" % (len(acks), [len(o) for o in outs]))
+    check(len(acks) <= final <= attempts[0], "final counter %d, acknowledged %d, attempted %d"
+          % (final, len(acks), attempts[0]))
+    for o in outs:
+        for (t0, v0, n0), (t1, v1, n1) in zip(o, o[1:]):
+            check(v1 >= v0, "a later linearizable read went back: %d on %s, then %d on %s"
+                  % (v0, n0, v1, n1))
+        for t, v, n in o:
+            before = bisect.bisect_left(acks, t)
+            check(v >= before, "a linearizable read on %s saw %d, but %d increments were "
+                  "acknowledged before it started" % (n, v, before))
+
+
+@cluster_test(60)
+def test_whole_cluster_restart_keeps_data_and_reforms():
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+    for i in range(1, 11):
+        c.nodes[i % 3].execute([["INSERT INTO acks(id) VALUES(?)", i]])
+    expected = ids(lead, "strong")
+    eq(len(expected), 10, "rows before the restart")
+    for n in c.nodes:
+        eq(n.stop(), 0, "exit status of %s on SIGTERM" % n.name)
+    for n in c.nodes:
+        n.start(wait=False)
+    c.wait_formed(ids=["1", "2", "3"], timeout=30)
+    for n in c.nodes:
+        c.wait_rows(n, ACKS, [[i] for i in expected], timeout=15)
+    r = c.nodes[1].execute([["INSERT INTO acks(id) VALUES(?)", 11]])
+    check(acknowledged(r), "write after the restart: %r" % r.text)
+    eq(ids(c.nodes[2], "linearizable"), expected + [11], "rows after the restart")
