@@ -11,6 +11,7 @@ RQ_SRCS = \
 	pkg/common/role.c \
 	pkg/consensus/consensus_cluster.c \
 	pkg/consensus/consensus_main.c \
+	pkg/consensus/consensus_snapshot.c \
 	pkg/consensus/consensus_sync.c \
 	pkg/consensus/peer_crypto.c \
 	pkg/consensus/peer_key.c \
@@ -46,8 +47,11 @@ RQ_SRCS = \
 	pkg/raftlog/raftlog.c \
 	pkg/raftlog/record.c \
 	pkg/raftlog/recover.c \
+	pkg/raftlog/snapshot_store.c \
+	pkg/storage/storage_backup.c \
 	pkg/storage/storage_db.c \
 	pkg/storage/storage_db_exec.c \
+	pkg/storage/storage_dump.c \
 	pkg/storage/storage_main.c \
 	pkg/storage/storage_stmt_cache.c \
 	pkg/supervisor/sd_notify.c \
@@ -81,9 +85,12 @@ RQ_HDRS = \
 	pkg/raft/raft_int.h \
 	pkg/raftlog/raftlog.h \
 	pkg/raftlog/raftlog_int.h \
+	pkg/raftlog/snapshot_store.h \
 	pkg/storage/storage.h \
+	pkg/storage/storage_backup.h \
 	pkg/storage/storage_db.h \
 	pkg/storage/storage_db_int.h \
+	pkg/storage/storage_dump.h \
 	pkg/storage/storage_stmt_cache.h \
 	pkg/supervisor/sd_notify.h \
 	pkg/supervisor/supervisor.h
@@ -102,6 +109,7 @@ UNIT_TESTS = \
 	tests/unit/test_raft \
 	tests/unit/test_raft_rpc \
 	tests/unit/test_raftlog \
+	tests/unit/test_storage_backup \
 	tests/unit/test_storage_db
 
 tests_raft_test_raft_cluster_SOURCES = tests/raft/test_raft_cluster.c tests/unit/unit.c tests/unit/unit.h
@@ -120,4 +128,5 @@ tests_unit_test_peer_transport_SOURCES = tests/unit/test_peer_transport.c tests/
 tests_unit_test_raft_SOURCES = tests/unit/test_raft.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_rpc_SOURCES = tests/unit/test_raft_rpc.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raftlog_SOURCES = tests/unit/test_raftlog.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_storage_backup_SOURCES = tests/unit/test_storage_backup.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_db_SOURCES = tests/unit/test_storage_db.c tests/unit/unit.c tests/unit/unit.h

@@ -31,6 +31,10 @@
 	X(NODES_RESULT,		"consensus → gateway: nodes with reachability") \
 	X(FAULT,		"gateway → consensus: debug builds: block/unblock peers") \
 	X(FAULT_RESULT,		"consensus → gateway: done")		\
+	X(SNAPSHOT_NOW,		"gateway → consensus: snapshot now (tl trailing logs)") \
+	X(SNAPSHOT_NOW_RESULT,	"consensus → gateway: done, none (nothing new) or e") \
+	X(REAP,			"gateway → consensus: remove old snapshots") \
+	X(REAP_RESULT,		"consensus → gateway: n removed")	\
 	/* gateway ⇄ storage */						\
 	X(QUERY,		"gateway → storage: read command c after index mi") \
 	X(QUERY_RESULT,		"storage → gateway: result res")	\
@@ -40,6 +44,10 @@
 	X(STORAGE_HELLO,	"storage → consensus: applied index i at link up") \
 	X(APPLY,		"consensus → storage: committed entry i, term t, command c") \
 	X(APPLY_RESULT,		"storage → consensus: result res of entry i") \
+	X(SNAPSHOT,		"consensus → storage: copy the database to file p") \
+	X(SNAPSHOT_RESULT,	"storage → consensus: copy holds index i, or e") \
+	X(RESTORE,		"consensus → storage: replace the database with p (index i)") \
+	X(RESTORE_RESULT,	"storage → consensus: restored to i, or e") \
 	/* consensus ⇄ consensus on other nodes (TCP, see pkg/consensus/peer_*) */ \
 	X(PEER_HELLO,		"dialer → listener: id, addr, auth proof") \
 	X(PEER_HELLO_RESULT,	"listener → dialer: id, auth proof, or refusal e") \
@@ -49,7 +57,8 @@
 	X(PEER_JOIN,		"joiner → any member: add id/addr/voter") \
 	X(PEER_JOIN_RESULT,	"member → joiner: ok, or error e / leader la") \
 	X(PEER_META,		"any → any: ask for api address and version") \
-	X(PEER_META_RESULT,	"answer: api_addr, version, commit index")
+	X(PEER_META_RESULT,	"answer: api_addr, version, commit index") \
+	X(PEER_SNAPSHOT,	"leader → follower: chunk of the snapshot at i (off, d)")
 
 enum ipc_type {
 	IPC_NONE = 0,

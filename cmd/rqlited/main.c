@@ -59,6 +59,8 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.version = RQLITED_VERSION;
 		co.shutdown_stepdown = cfg.raft_shutdown_stepdown;
 		co.connect_timeout_ms = cfg.cluster_connect_timeout / 1000000;
+		co.snap_threshold = cfg.raft_snap;
+		co.snap_interval_ms = cfg.raft_snap_int / 1000000;
 		consensus_main(&co);
 		break;
 	}

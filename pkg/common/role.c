@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -85,6 +86,28 @@ role_sv_cb(evutil_socket_t fd, short what, void *arg)
 		if (passed >= 0)
 			close(passed);
 		ipc_msg_destroy(&m);
+	}
+}
+
+void
+role_service_heartbeat(struct role *r)
+{
+	unsigned char peek[16];
+
+	for (;;) {
+		struct msghdr mh;
+		struct iovec iov = { peek, sizeof(peek) };
+		ssize_t n;
+
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		n = recvmsg(r->sv_fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+		/* A PING frame is [len][0x93, type, 0, map]: check the type byte only. */
+		if (n < 6 || peek[4] != 0x93 || peek[5] != IPC_SV_PING)
+			return;
+		(void)recv(r->sv_fd, peek, sizeof(peek), MSG_DONTWAIT);
+		role_send_sv(r, IPC_SV_PONG);
 	}
 }
 

@@ -36,6 +36,12 @@ struct event_base *role_init(struct role *r, const struct role_ops *ops, void *c
 void role_ready(struct role *r);
 /* Runs the loop until role_exit(); never returns. */
 void role_run(struct role *r) __attribute__((__noreturn__));
+/*
+ * Answers heartbeats waiting on the supervisor link, and only those, without entering
+ * the event loop: for a role busy in one long call (a slow SQL statement), so the
+ * supervisor does not take it for hung. Other messages stay queued for the loop.
+ */
+void role_service_heartbeat(struct role *r);
 /* Leaves the loop; role_run then exits the process with status 0. */
 void role_exit(struct role *r);
 

@@ -23,6 +23,8 @@ struct consensus_options {
 	const char *version;
 	bool shutdown_stepdown;
 	int64_t connect_timeout_ms;
+	uint64_t snap_threshold;	/* -raft-snap: entries between snapshots */
+	int64_t snap_interval_ms;	/* -raft-snap-int */
 };
 
 void consensus_main(const struct consensus_options *opts) __attribute__((__noreturn__));

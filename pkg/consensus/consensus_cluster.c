@@ -25,6 +25,14 @@
 #define CS_META_TIMEOUT_MS	2000
 #define CS_READ_COOKIE_BIT	(UINT64_C(1) << 63)
 
+/* Config changes waiting to commit, answered then. */
+struct config_wait {
+	uint64_t index;
+	struct waiter w;
+	struct config_wait *next;
+};
+static struct config_wait *config_waits;
+
 /* One /nodes request: a PEER_META to every other member, answered when all replied. */
 struct nodes_query {
 	uint64_t request_id;
@@ -138,7 +146,8 @@ cs_fwd_relay(struct fwd_out *f, struct ipc_msg *m)
 static void
 cs_on_peer_answer(struct ipc_msg *m)
 {
-	for (struct fwd_out *f = cs.fwd_outs; f != NULL; f = f->next) {
+	for (struct fwd_out **pp = &cs.fwd_outs; *pp != NULL; pp = &(*pp)->next) {
+		struct fwd_out *f = *pp;
 		if (f->id != m->request_id)
 			continue;
 		if (f->op_reply != m->type) {
@@ -146,11 +155,13 @@ cs_on_peer_answer(struct ipc_msg *m)
 			    (unsigned long long)m->request_id, ipc_type_name(f->op_reply));
 			return;
 		}
+		/* Unlinked before its handler runs: the handler may free other requests. */
+		*pp = f->next;
 		if (f->on_answer != NULL)
 			f->on_answer(f, m);
 		else
 			cs_fwd_relay(f, m);
-		cs_fwd_free(f);
+		free(f);
 		return;
 	}
 	log_debug("answer #%llu for no waiting request", (unsigned long long)m->request_id);
@@ -169,6 +180,11 @@ cs_cluster_send_messages(const struct raft_message *msgs, unsigned n)
 		if (to[0] == '\0' && (to = cs_lookup_addr(msgs[i].to)) == NULL) {
 			log_debug("no address for %s; %s dropped", msgs[i].to,
 			    raft_message_type_name(msgs[i].type));
+			continue;
+		}
+		/* The snapshot's data goes first, on the same link, then the message. */
+		if (msgs[i].type == RAFT_MSG_INSTALL_SNAPSHOT && !cs_snapshot_send(to, &msgs[i])) {
+			raft_report_unreachable(cs.raft, msgs[i].to);
 			continue;
 		}
 		ipc_begin(&cs.w, IPC_PEER_RAFT, 0);
@@ -194,6 +210,13 @@ cs_on_peer_raft(struct ipc_msg *m)
 	rc = peer_decode_raft(m, &rm);
 	if (rc != PEER_OK) {
 		log_warnx("bad Raft message from a peer: %s", peer_strerror(rc));
+		peer_raft_message_release(&rm);
+		return;
+	}
+	if (rm.type == RAFT_MSG_INSTALL_SNAPSHOT && !cs_snapshot_staged(rm.install_snapshot.meta.index)) {
+		/* Its data did not arrive whole; the leader will send it again. */
+		log_warnx("InstallSnapshot %llu without its data; ignored",
+		    (unsigned long long)rm.install_snapshot.meta.index);
 		peer_raft_message_release(&rm);
 		return;
 	}
@@ -230,6 +253,7 @@ cs_forward(struct ipc_msg *m, const char *op, enum ipc_type reply)
 	(void)ipc_get_strbuf(m, "l", level, sizeof(level));
 	(void)ipc_get_u64(m, "k", &kind);
 	f = cs_fwd_new(&w, IPC_PEER_FORWARD_RESULT);
+	snprintf(f->addr, sizeof(f->addr), "%s", addr);
 	ipc_begin(&cs.w, IPC_PEER_FORWARD, f->id);
 	ipc_add_str(&cs.w, "op", op);
 	ipc_add_bin(&cs.w, "c", cmd, len);
@@ -312,7 +336,8 @@ cs_cluster_on_read_released(uint64_t cookie, uint64_t index, int status)
 		cs_fwd_read_free(fr);
 		return;
 	}
-	cs_storage_query(fr, index);
+	if (!cs_storage_query(fr, index))
+		cs_fwd_read_free(fr);
 }
 
 /* True if res (a storage result map) says a statement writes: {"w": true}. */
@@ -412,8 +437,8 @@ cs_serve_forward(struct peer_conn *c, struct ipc_msg *m)
 		} else if (!raft_lease_valid(cs.raft, cs_now_ms())) {
 			cs_answer_error(&w, "not leader");
 			cs_fwd_read_free(fr);
-		} else {
-			cs_storage_query(fr, raft_commit_index(cs.raft));
+		} else if (!cs_storage_query(fr, raft_commit_index(cs.raft))) {
+			cs_fwd_read_free(fr);
 		}
 	} else if (strcmp(op, "remove") == 0 || strcmp(op, "stepdown") == 0) {
 		/* Handled like a local MEMBERSHIP request, answered on this link. */
@@ -427,13 +452,6 @@ cs_serve_forward(struct peer_conn *c, struct ipc_msg *m)
 
 /* ---- membership ------------------------------------------------------------------------- */
 
-/* Config changes waiting to commit, answered then. */
-struct config_wait {
-	uint64_t index;
-	struct waiter w;
-	struct config_wait *next;
-};
-static struct config_wait *config_waits;
 
 static void
 cs_wait_config(uint64_t index, const struct waiter *w)
@@ -538,6 +556,7 @@ cs_cluster_membership(struct ipc_msg *m)
 		return;
 	}
 	f = cs_fwd_new(&w, IPC_PEER_FORWARD_RESULT);
+	snprintf(f->addr, sizeof(f->addr), "%s", addr);
 	ipc_begin(&cs.w, IPC_PEER_FORWARD, f->id);
 	ipc_add_str(&cs.w, "op", op);
 	ipc_add_str(&cs.w, "id", id);
@@ -570,6 +589,24 @@ cs_serve_join(struct peer_conn *c, struct ipc_msg *m)
 	if (raft_state(cs.raft) != RAFT_LEADER) {
 		cs_answer_error(&w, "not leader");
 		return;
+	}
+	{
+		/* Another id at this address: that node was replaced; its entry goes first. */
+		const struct raft_config *cfg = raft_configuration(cs.raft);
+		for (unsigned i = 0; i < cfg->n; i++) {
+			if (strcmp(cfg->servers[i].address, addr) == 0 &&
+			    strcmp(cfg->servers[i].id, id) != 0) {
+				char old[RAFT_ID_MAX];
+				snprintf(old, sizeof(old), "%s", cfg->servers[i].id);
+				rc = raft_remove_server(cs.raft, old, &index);
+				log_info("node %s joins at %s, where %s was: removing %s", id, addr,
+				    old, old);
+				cs_answer_error(&w, rc == 0 ? "removing old entry, retry" :
+				    raft_strerror(rc));
+				cs_schedule_ready();
+				return;
+			}
+		}
 	}
 	s = raft_config_get(raft_configuration(cs.raft), id);
 	if (s != NULL && strcmp(s->address, addr) == 0 &&
@@ -611,7 +648,6 @@ cs_join_answer(struct fwd_out *f, struct ipc_msg *m)
 	const char *e;
 	size_t n;
 
-	(void)f;
 	if (cs.joined)
 		return;
 	if (ipc_get_str(m, "e", &e, &n) != IPC_OK) {
@@ -619,11 +655,15 @@ cs_join_answer(struct fwd_out *f, struct ipc_msg *m)
 		log_info("joined the cluster");
 		return;
 	}
-	if (ipc_get_strbuf(m, "la", la, sizeof(la)) == IPC_OK && la[0] != '\0' &&
-	    strcmp(la, cs.opts->raft_adv_addr) != 0) {
+	/* Only "not leader" is worth asking the named leader at once; any other refusal
+	 * waits for the next round (asking again at once would spin). */
+	if (n == 10 && memcmp(e, "not leader", 10) == 0 &&
+	    ipc_get_strbuf(m, "la", la, sizeof(la)) == IPC_OK && la[0] != '\0' &&
+	    strcmp(la, cs.opts->raft_adv_addr) != 0 && !f->followed) {
 		/* Not the leader: ask the leader it named. */
 		struct fwd_out *g = cs_fwd_new(NULL, IPC_PEER_JOIN_RESULT);
 		g->on_answer = cs_join_answer;
+		g->followed = true;
 		ipc_begin(&cs.w, IPC_PEER_JOIN, g->id);
 		ipc_add_str(&cs.w, "id", cs.opts->node_id);
 		ipc_add_str(&cs.w, "addr", cs.opts->raft_adv_addr);
@@ -911,20 +951,15 @@ cs_cluster_on_state_change(void)
 	const char *addr;
 
 	if (raft_state(cs.raft) != RAFT_LEADER) {
-		/*
-		 * Proposals not yet applied may never commit now; their clients get an error
-		 * rather than a wait until their timeout. (An entry that does commit later is
-		 * applied as usual; it was simply never acknowledged.)
-		 */
-		struct pending *p = cs.pending_head;
-		for (; p != NULL; p = p->next) {
-			if (p->w.kind != WAITER_NONE) {
-				cs_answer_error(&p->w, "leadership lost while committing log");
-				p->w.kind = WAITER_NONE;
-			}
+		cs_fail_uncommitted();
+		/* Membership changes not yet committed may never be. */
+		while (config_waits != NULL) {
+			struct config_wait *cw = config_waits;
+			config_waits = cw->next;
+			cs_answer_error(&cw->w, "leadership lost while committing log");
+			free(cw);
 		}
 	}
-
 	/* Learn the new leader's HTTP address, for ?redirect. */
 	if (strcmp(cs.leader_api_for, raft_leader_id(cs.raft)) == 0)
 		return;
@@ -942,6 +977,8 @@ cs_cluster_on_state_change(void)
 			cs_fwd_free(f);
 	}
 }
+
+static void cs_nodes_answer(struct fwd_out *f, struct ipc_msg *m);
 
 static void
 cs_nodes_finish(struct nodes_query *nq)
@@ -983,6 +1020,12 @@ cs_nodes_finish(struct nodes_query *nq)
 	}
 	ipc_finish(&cs.w);
 	cs_answer(&w);
+	/* Late answers must not find this query (its memory goes now). */
+	for (struct fwd_out *f = cs.fwd_outs, *next; f != NULL; f = next) {
+		next = f->next;
+		if (f->on_answer == cs_nodes_answer && f->arg == nq)
+			cs_fwd_free(f);
+	}
 	for (struct nodes_query **pp = &cs.nodes_queries; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == nq) {
 			*pp = nq->next;
@@ -1116,6 +1159,9 @@ cs_on_peer_frame(struct peer_transport *pt, struct peer_conn *c, struct ipc_msg 
 	case IPC_PEER_META:
 		cs_serve_meta(c, m);
 		break;
+	case IPC_PEER_SNAPSHOT:
+		cs_snapshot_on_chunk(m);
+		break;
 	case IPC_PEER_FORWARD_RESULT:
 	case IPC_PEER_JOIN_RESULT:
 	case IPC_PEER_META_RESULT:
@@ -1133,6 +1179,20 @@ cs_on_peer_link(struct peer_transport *pt, const char *addr, const char *peer_id
 	(void)pt; (void)arg;
 	if (!up && peer_id != NULL && peer_id[0] != '\0')
 		raft_report_unreachable(cs.raft, peer_id);
+	if (!up && addr != NULL) {
+		/* Requests forwarded there will not be answered: their clients hear it now
+		 * (a write may still have committed; it was not acknowledged). */
+		for (struct fwd_out **pp = &cs.fwd_outs; *pp != NULL;) {
+			struct fwd_out *f = *pp;
+			if (f->addr[0] == '\0' || strcmp(f->addr, addr) != 0 || f->on_answer != NULL) {
+				pp = &f->next;
+				continue;
+			}
+			*pp = f->next;
+			cs_answer_error(&f->w, "leader not reachable");
+			free(f);
+		}
+	}
 	log_debug("peer link %s (%s) %s", addr, peer_id != NULL ? peer_id : "?", up ? "up" : "down");
 }
 

@@ -55,6 +55,8 @@ struct fwd_out {
 	uint64_t started_ms;
 	void (*on_answer)(struct fwd_out *f, struct ipc_msg *m);	/* NULL: relay */
 	void *arg;
+	bool followed;		/* a join already redirected once */
+	char addr[RAFT_ADDR_MAX];	/* where it went, "" if not recorded */
 	struct fwd_out *next;
 };
 
@@ -106,8 +108,11 @@ void cs_answer(const struct waiter *w);
 /* Answers a waiter with an error e (adds leader hints when known). */
 void cs_answer_error(const struct waiter *w, const char *e);
 void cs_add_pending(uint64_t index, uint64_t term, const struct waiter *w);
-/* Runs a read command on our storage for a waiter (after the barrier). */
-void cs_storage_query(struct fwd_read *fr, uint64_t min_index);
+/* Runs a read command on our storage for a waiter (after the barrier); false (and the
+ * waiter answered) when storage is not there. */
+bool cs_storage_query(struct fwd_read *fr, uint64_t min_index);
+/* Leadership lost: proposals not yet committed get an error now and are forgotten. */
+void cs_fail_uncommitted(void);
 
 /* consensus_cluster.c */
 void cs_cluster_init(int raft_listen_fd);
@@ -128,6 +133,24 @@ bool cs_cluster_on_query_result(struct ipc_msg *m);
 void cs_cluster_start_join(void);
 void cs_cluster_config_committed(uint64_t commit_index);
 bool cs_cluster_shutdown_transfer(void);
+
+/* consensus_snapshot.c */
+void cs_snapshot_load(void);
+void cs_snapshot_init(void);
+bool cs_snapshot_meta(struct raft_snapshot_meta *meta);
+bool cs_snapshot_latest(uint64_t *index, uint64_t *term);
+bool cs_snapshot_restore_storage(uint64_t applied);
+void cs_snapshot_on_restore_result(struct ipc_msg *m);
+void cs_snapshot_on_result(struct ipc_msg *m);
+void cs_snapshot_after_sync(void);
+void cs_snapshot_user(struct ipc_msg *m);
+void cs_snapshot_reap(struct ipc_msg *m);
+bool cs_snapshot_send(const char *to, const struct raft_message *msg);
+void cs_snapshot_on_chunk(struct ipc_msg *m);
+bool cs_snapshot_staged(uint64_t index);
+void cs_snapshot_install(const struct raft_snapshot_meta *meta);
+void cs_snapshot_counters(uint64_t *snapshots, uint64_t *restores, uint64_t *installs, int *count);
+const char *cs_snapshot_dir(void);
 
 /* consensus_sync.c: the log fsync on its own thread. */
 void cs_sync_init(void (*on_done)(uint64_t index, uint64_t term));

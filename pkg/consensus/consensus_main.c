@@ -100,6 +100,32 @@ cs_send_state(void)
 }
 
 void
+cs_fail_uncommitted(void)
+{
+	/*
+	 * Entries past the commit index may never commit now (a new leader may overwrite
+	 * them): their clients get an error at once. An entry that does commit later is
+	 * applied as usual; it was simply never acknowledged. Committed entries stay and
+	 * are answered when applied, so the list stays in index order.
+	 */
+	uint64_t commit = raft_commit_index(cs.raft);
+	struct pending **pp = &cs.pending_head;
+
+	cs.pending_tail = NULL;
+	while (*pp != NULL) {
+		struct pending *p = *pp;
+		if (p->index <= commit) {
+			cs.pending_tail = p;
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		cs_answer_error(&p->w, "leadership lost while committing log");
+		free(p);
+	}
+}
+
+void
 cs_add_pending(uint64_t index, uint64_t term, const struct waiter *w)
 {
 	struct pending *p = calloc(1, sizeof(*p));
@@ -163,9 +189,15 @@ consensus_pump_storage(const struct raft_entry *committed, unsigned n)
 		uint64_t from = cs.storage_sent + 1;
 		int rc;
 		if (first == 0 || from < first) {
-			log_warnx("storage needs entry %llu but the log starts at %llu",
-			    (unsigned long long)from, (unsigned long long)first);
-			return;
+			/* Compacted away: storage catches up from the snapshot instead. */
+			if (!cs_snapshot_restore_storage(cs.storage_sent)) {
+				log_warnx("storage needs entry %llu but the log starts at %llu",
+				    (unsigned long long)from, (unsigned long long)first);
+				return;
+			}
+			from = cs.storage_sent + 1;
+			if (from > upto)
+				return;
 		}
 		rc = raftlog_read(cs.log, from, upto, consensus_resend_cb, NULL);
 		if (rc < 0)
@@ -221,17 +253,28 @@ consensus_dispatch_storage(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	uint64_t applied;
 
 	(void)c; (void)arg;
+	if (cs.log == NULL)
+		return;		/* stopping: the log is closed */
 	switch (m->type) {
 	case IPC_STORAGE_HELLO:
 		if (ipc_get_u64(m, "i", &applied) != IPC_OK)
 			applied = 0;
 		log_info("storage has applied up to %llu", (unsigned long long)applied);
+		if (applied > raft_applied_index(cs.raft) && applied <= raft_commit_index(cs.raft))
+			raft_applied(cs.raft, applied);
 		cs.storage_sent = applied;
 		cs.storage_known = 1;
+		(void)cs_snapshot_restore_storage(applied);
 		consensus_pump_storage(NULL, 0);
 		break;
 	case IPC_APPLY_RESULT:
 		consensus_on_apply_result(m);
+		break;
+	case IPC_SNAPSHOT_RESULT:
+		cs_snapshot_on_result(m);
+		break;
+	case IPC_RESTORE_RESULT:
+		cs_snapshot_on_restore_result(m);
 		break;
 	case IPC_QUERY_RESULT:
 		if (!cs_cluster_on_query_result(m))
@@ -242,12 +285,12 @@ consensus_dispatch_storage(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	}
 }
 
-void
+bool
 cs_storage_query(struct fwd_read *fr, uint64_t min_index)
 {
 	if (cs.links[PROC_STORAGE] == NULL) {
 		cs_answer_error(&fr->w, "store not open");
-		return;
+		return false;
 	}
 	ipc_begin(&cs.w, IPC_QUERY, fr->id);
 	ipc_add_bin(&cs.w, "c", fr->cmd, fr->len);
@@ -255,6 +298,7 @@ cs_storage_query(struct fwd_read *fr, uint64_t min_index)
 		ipc_add_u64(&cs.w, "mi", min_index);
 	ipc_finish(&cs.w);
 	ipc_conn_send(cs.links[PROC_STORAGE], &cs.w);
+	return true;
 }
 
 /* ---- gateway side ---------------------------------------------------------------- */
@@ -365,6 +409,17 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 	ipc_add_u64(&cs.w, "peer_frames_bad", ps.frames_bad);
 	ipc_add_u64(&cs.w, "peer_links_out", ps.links_out);
 	ipc_add_u64(&cs.w, "peer_links_in", ps.links_in);
+	{
+		uint64_t ns, nr, ni;
+		int count;
+		cs_snapshot_counters(&ns, &nr, &ni, &count);
+		ipc_add_u64(&cs.w, "num_snapshots", ns);
+		ipc_add_u64(&cs.w, "num_restores", nr);
+		ipc_add_u64(&cs.w, "num_installs", ni);
+		ipc_add_u64(&cs.w, "snapshot_count", count > 0 ? (uint64_t)count : 0);
+		ipc_add_str(&cs.w, "snapshot_dir", cs_snapshot_dir());
+		ipc_add_u64(&cs.w, "snapshot_threshold", cs.opts->snap_threshold);
+	}
 	ipc_add_key(&cs.w, "nodes");
 	msgpack_pack_array(pk, cfg->n);
 	for (unsigned i = 0; i < cfg->n; i++) {
@@ -388,6 +443,8 @@ static void
 consensus_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	(void)arg;
+	if (cs.log == NULL)
+		return;		/* stopping: the log is closed */
 	switch (m->type) {
 	case IPC_PROPOSE:
 		consensus_on_propose(m);
@@ -406,6 +463,12 @@ consensus_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		break;
 	case IPC_FAULT:
 		cs_cluster_fault(m);
+		break;
+	case IPC_SNAPSHOT_NOW:
+		cs_snapshot_user(m);
+		break;
+	case IPC_REAP:
+		cs_snapshot_reap(m);
 		break;
 	default:
 		log_warnx("unexpected %s from gateway", ipc_type_name(m->type));
@@ -456,6 +519,7 @@ static void
 consensus_synced(uint64_t index, uint64_t term)
 {
 	raft_persisted(cs.raft, index, term);
+	cs_snapshot_after_sync();		/* compaction waits for the log to be free */
 	consensus_pump_storage(NULL, 0);	/* what was skipped while the log was busy */
 	cs_schedule_ready();
 }
@@ -496,7 +560,7 @@ consensus_process_ready(void)
 		if (raft_ready(cs.raft, &rd) != 0)
 			break;
 		if (rd.snapshot != NULL)
-			log_warnx("snapshot install requested; snapshots are not supported yet");
+			cs_snapshot_install(rd.snapshot);
 		/* Term and vote reach disk before any message of this batch is sent. */
 		consensus_persist(&rd);
 		/* The entries' fsync runs on the sync thread while these messages go out. */
@@ -516,6 +580,9 @@ consensus_process_ready(void)
 			cs_sync_start(rd.entries[rd.n_entries - 1].index,
 			    rd.entries[rd.n_entries - 1].term);
 	}
+	/* A new role (leader: heartbeats) may need the timer sooner than it was set. */
+	if (cs.raft != NULL && cs.tick_ev != NULL && raft_state(cs.raft) != RAFT_SHUTDOWN)
+		consensus_arm_tick();
 }
 
 static void
@@ -720,8 +787,19 @@ cs_raft_bootstrap(const struct raft_config *cfg)
 
 	if (raft_last_index(cs.raft) != 0)
 		return -1;
-	/* The core refuses to bootstrap once started; a fresh one loses nothing here. */
+	/* The core refuses to bootstrap once started; a fresh one loses nothing here but
+	 * the term and vote, which it must keep (a vote given in a term stands). */
 	r = consensus_new_raft();
+	{
+		char vote[RAFTLOG_MAX_VOTED_FOR + 1];
+		uint64_t term = 0;
+		if (raftlog_load_vote(cs.log, &term, vote, sizeof(vote)) == 0 && term > 0 &&
+		    (rc = raft_load(r, term, vote, NULL, NULL, 0)) != 0) {
+			log_warnx("bootstrap: %s", raft_strerror(rc));
+			raft_free(r);
+			return -1;
+		}
+	}
 	rc = raft_bootstrap(r, cfg);
 	if (rc != 0) {
 		log_warnx("bootstrap: %s", raft_strerror(rc));
@@ -743,6 +821,8 @@ consensus_open_log(void)
 {
 	char dir[PATH_MAX], vote[RAFTLOG_MAX_VOTED_FOR + 1];
 	struct load_buf lb = { 0 };
+	struct raft_snapshot_meta meta;
+	bool have_snap;
 	uint64_t term, first, last;
 	int rc;
 
@@ -755,22 +835,34 @@ consensus_open_log(void)
 		fatalx("load term and vote: %s", raftlog_strerror(rc));
 	cs.raft = consensus_new_raft();
 
+	cs_snapshot_load();
+	have_snap = cs_snapshot_meta(&meta);
 	first = raftlog_first_index(cs.log);
 	last = raftlog_last_index(cs.log);
+	if (have_snap && first > meta.index + 1)
+		fatalx("the log starts at %llu but the newest valid snapshot ends at %llu: "
+		    "this node cannot recover on its own (restore it from a backup or rejoin "
+		    "with a fresh data directory)", (unsigned long long)first,
+		    (unsigned long long)meta.index);
+	if (have_snap && first == 0 && last > meta.index)
+		first = last;	/* unreachable: an empty log reports the snapshot index */
 	if (first != 0) {
 		rc = raftlog_read(cs.log, first, last, consensus_load_cb, &lb);
 		if (rc != 0)
 			fatalx("read log: %s", raftlog_strerror(rc));
 	}
-	/* State means entries (or, later, a snapshot): a term saved just before a crash
-	 * that lost the first entries is not a cluster to rejoin. */
-	cs.has_state = lb.n > 0;
-	if (lb.n > 0 || term > 0) {
-		rc = raft_load(cs.raft, term, vote, NULL, lb.entries, lb.n);
+	/* State means entries or a snapshot: a term saved just before a crash that lost
+	 * the first entries is not a cluster to rejoin. */
+	cs.has_state = lb.n > 0 || have_snap;
+	if (cs.has_state || term > 0) {
+		rc = raft_load(cs.raft, term, vote, have_snap ? &meta : NULL, lb.entries, lb.n);
 		if (rc != 0)
 			fatalx("load Raft state: %s", raft_strerror(rc));
-		log_info("loaded term %llu and %u log entries", (unsigned long long)term, lb.n);
+		log_info("loaded term %llu, %u log entries%s", (unsigned long long)term, lb.n,
+		    have_snap ? " and a snapshot" : "");
 	}
+	if (have_snap)
+		raft_config_free(&meta.config);
 	if (!cs.has_state && cs.opts->join[0] == '\0' && cs.opts->bootstrap_expect <= 1) {
 		struct raft_config cfg;
 		if (cs.opts->non_voter)
@@ -804,6 +896,7 @@ consensus_main(const struct consensus_options *opts)
 	cs.tick_ev = evtimer_new(cs.role.base, consensus_tick_cb, NULL);
 	cs.housekeeping_ev = event_new(cs.role.base, -1, EV_PERSIST, consensus_housekeeping_cb, NULL);
 	cs_sync_init(consensus_synced);
+	cs_snapshot_init();
 	event_add(cs.housekeeping_ev, &hk);
 	if (raft_start(cs.raft, cs_now_ms()) != 0)
 		fatalx("raft_start failed");

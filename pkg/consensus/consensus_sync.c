@@ -41,7 +41,9 @@ cs_sync_thread(void *arg)
 	for (;;) {
 		while (!sy.requested && !sy.quit)
 			pthread_cond_wait(&sy.cv, &sy.mu);
-		if (sy.quit)
+		/* A sync asked for before the stop is still done: its entries are acknowledged
+		 * as durable once it returns. */
+		if (!sy.requested)
 			break;
 		sy.requested = false;
 		pthread_mutex_unlock(&sy.mu);

@@ -696,7 +696,7 @@ type_allowed(const struct peer_conn *c, enum ipc_type t)
 {
 	if (!c->outbound)
 		return t == IPC_PEER_RAFT || t == IPC_PEER_FORWARD || t == IPC_PEER_JOIN ||
-		    t == IPC_PEER_META;
+		    t == IPC_PEER_META || t == IPC_PEER_SNAPSHOT;
 	return t == IPC_PEER_FORWARD_RESULT || t == IPC_PEER_JOIN_RESULT ||
 	    t == IPC_PEER_META_RESULT;
 }

@@ -102,6 +102,7 @@ void
 gw_begin(struct gw_req *r, enum ipc_type type)
 {
 	r->wait_id = ++gw.next_id;
+	r->wait_type = type;
 	ipc_begin(&gw.w, type, r->wait_id);
 }
 
@@ -186,7 +187,10 @@ gw_dispatch_reply(struct ipc_msg *m, enum proc_id from)
 	struct gw_req *r = gw.waiting[m->request_id & gw.waiting_mask];
 	gw_reply_fn *fn;
 
-	if (r == NULL || r->wait_id != m->request_id || r->wait_peer != from) {
+	/* Every answer type directly follows its request type in the catalogue; a late
+	 * answer to another request (e.g. one sent before a restart) is dropped. */
+	if (r == NULL || r->wait_id != m->request_id || r->wait_peer != from ||
+	    (unsigned)m->type != (unsigned)r->wait_type + 1) {
 		log_debug("reply %s #%llu for no waiting request", ipc_type_name(m->type),
 		    (unsigned long long)m->request_id);
 		return;
@@ -234,6 +238,8 @@ static const struct gw_route gw_routes[] = {
 	{ "/readyz", true, gw_handle_readyz },
 	{ "/leader", false, gw_handle_leader },
 	{ "/remove", true, gw_handle_remove },
+	{ "/snapshot", false, gw_handle_snapshot },
+	{ "/reap", false, gw_handle_reap },
 	{ "/debug/vars", false, gw_handle_debug_vars },
 	{ "/debug/fault", false, gw_handle_fault },
 };
@@ -378,6 +384,8 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r->raw_query);
 	free(r->aux_buf[0]);
 	free(r->aux_buf[1]);
+	if (r->aux_free != NULL && r->aux != NULL)
+		r->aux_free(r->aux);
 	free(r);
 	*con_cls = NULL;
 }
@@ -433,6 +441,13 @@ gw_http_start(int listen_fd)
 {
 	const union MHD_DaemonInfo *info;
 
+	{
+		/* Ids start somewhere new in every incarnation, so a reply meant for the
+		 * previous gateway never matches a request of this one. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gw.next_id = ((uint64_t)ts.tv_sec << 24) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+	}
 	gw.waiting_mask = GW_WAITING_SLOTS - 1;
 	gw.waiting = calloc(GW_WAITING_SLOTS, sizeof(*gw.waiting));
 	if (gw.waiting == NULL)

@@ -60,6 +60,7 @@ struct gw_req {
 	bool params_ok;
 	/* waiting for a reply */
 	uint64_t wait_id;
+	enum ipc_type wait_type;	/* request sent; its answer is wait_type + 1 */
 	enum proc_id wait_peer;
 	gw_reply_fn *on_reply;
 	struct event *timeout_ev;
@@ -70,7 +71,8 @@ struct gw_req {
 	size_t cmd_len;
 	uint64_t raft_index;
 	struct timespec started;
-	msgpack_object *aux;		/* handler-owned decoded status parts */
+	void *aux;			/* handler-owned state between steps */
+	void (*aux_free)(void *);	/* frees aux if the request ends early */
 	char *aux_buf[2];
 	size_t aux_len[2];
 };
@@ -143,6 +145,8 @@ void gw_handle_nodes(struct gw_req *r);
 void gw_handle_leader(struct gw_req *r);
 void gw_handle_remove(struct gw_req *r);
 void gw_handle_fault(struct gw_req *r);
+void gw_handle_snapshot(struct gw_req *r);
+void gw_handle_reap(struct gw_req *r);
 void gw_handle_debug_vars(struct gw_req *r);
 
 /* The MHD side. */

@@ -43,6 +43,8 @@ gw_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	case IPC_MEMBERSHIP_RESULT:
 	case IPC_NODES_RESULT:
 	case IPC_FAULT_RESULT:
+	case IPC_SNAPSHOT_NOW_RESULT:
+	case IPC_REAP_RESULT:
 		gw_dispatch_reply(m, PROC_CONSENSUS);
 		break;
 	default:

@@ -139,6 +139,12 @@ gw_with_cons_status(struct gw_req *r, gw_reply_fn *next)
 
 /* ---- /status ------------------------------------------------------------------------ */
 
+static void
+json_decref_void(void *j)
+{
+	json_decref(j);
+}
+
 static json_t *
 gw_status_base(void)
 {
@@ -220,7 +226,7 @@ gw_status_send(struct gw_req *r, json_t *root)
 static void
 gw_status_store_cb(struct gw_req *r, struct ipc_msg *m)
 {
-	json_t *root = (json_t *)r->aux;
+	json_t *root = r->aux;
 	json_t *store = json_object_get(root, "store");
 	json_t *st = m != NULL ? gw_res_to_json(m) : NULL;
 	json_t *sqlite = st != NULL ? json_object_get(st, "sqlite3") : NULL;
@@ -290,6 +296,7 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 	    json_object_get(c, "latest_configuration_index"));
 	json_object_set(raft, "last_contact", json_object_get(c, "last_contact_ms"));
 	json_object_set(raft, "peer_auth", json_object_get(c, "peer_auth"));
+	json_object_set(raft, "snapshot_threshold", json_object_get(c, "snapshot_threshold"));
 	json_object_set(raft, "peer_handshakes_refused", json_object_get(c, "peer_handshakes_refused"));
 	store = json_pack("{s:b, s:O, s:O, s:{s:O, s:O}, s:o, s:o, s:s, s:b}",
 	    "open", 1, "node_id", json_object_get(c, "node_id"), "addr", json_object_get(c, "addr"),
@@ -297,9 +304,16 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 	    "addr", json_object_get(c, "leader_addr"),
 	    "nodes", gw_sorted_by_id(json_object_get(c, "nodes")), "raft", raft,
 	    "dir", gw.opts->data_dir, "ready", 0);
+	json_object_set_new(store, "snapshot_store", json_pack("{s:O, s:O}",
+	    "dir", json_object_get(c, "snapshot_dir"),
+	    "snapshots", json_object_get(c, "snapshot_count")));
+	json_object_set(store, "num_snapshots", json_object_get(c, "num_snapshots"));
+	json_object_set(store, "num_restores", json_object_get(c, "num_restores"));
+	json_object_set(store, "num_installs", json_object_get(c, "num_installs"));
 	json_object_set_new(root, "store", store);
 	json_decref(c);
-	r->aux = (msgpack_object *)root;
+	r->aux = root;
+	r->aux_free = json_decref_void;
 	gw_begin(r, IPC_STORE_STATUS);
 	if (gw_send_wait(r, PROC_STORAGE, gw_status_store_cb, 5000000000) != 0)
 		gw_status_store_cb(r, NULL);
@@ -624,6 +638,76 @@ gw_handle_remove(struct gw_req *r)
 	gw_membership(r, "remove", r->aux_buf[1], true);
 }
 
+/* ---- /snapshot and /reap ------------------------------------------------------------- */
+
+static void
+gw_snapshot_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	const char *e;
+	size_t n;
+	char msg[300];
+	bool none = false;
+
+	if (m == NULL) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store not open");
+		return;
+	}
+	if (ipc_get_str(m, "e", &e, &n) == IPC_OK) {
+		snprintf(msg, sizeof(msg), "%.*s", (int)n, e);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+		return;
+	}
+	(void)ipc_get_bool(m, "none", &none);
+	gw_respond_empty(r, none ? MHD_HTTP_NO_CONTENT : MHD_HTTP_OK);
+}
+
+/* POST /snapshot?trailing_logs=N: snapshot this node now (never forwarded). */
+void
+gw_handle_snapshot(struct gw_req *r)
+{
+	if (strcmp(r->method, "POST") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.user_snapshots++;
+	gw_begin(r, IPC_SNAPSHOT_NOW);
+	if (r->params.has_trailing_logs && r->params.trailing_logs > 0)
+		ipc_add_u64(&gw.w, "tl", (uint64_t)r->params.trailing_logs);
+	if (gw_send_wait(r, PROC_CONSENSUS, gw_snapshot_cb, 0) != 0)
+		gw_snapshot_cb(r, NULL);
+}
+
+static void
+gw_reap_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	uint64_t n = 0;
+	char body[128];
+
+	if (m == NULL) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store not open");
+		return;
+	}
+	(void)ipc_get_u64(m, "n", &n);
+	/* Every snapshot here is a full copy: there are no WAL files to fold in. */
+	snprintf(body, sizeof(body), "{\"snapshots_reaped\":%llu,\"wals_checkpointed\":0}",
+	    (unsigned long long)n);
+	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", strdup(body), strlen(body));
+}
+
+/* POST /reap: drop every snapshot but the newest. */
+void
+gw_handle_reap(struct gw_req *r)
+{
+	if (strcmp(r->method, "POST") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.user_reaps++;
+	gw_begin(r, IPC_REAP);
+	if (gw_send_wait(r, PROC_CONSENSUS, gw_reap_cb, 0) != 0)
+		gw_reap_cb(r, NULL);
+}
+
 /* ---- /debug/fault (debug builds): partitions for tests ---------------------------------- */
 
 static void
@@ -684,11 +768,18 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 	json_object_set_new(vars, "http", http);
 	if (st != NULL && json_object_get(st, "db") != NULL)
 		json_object_set(vars, "db", json_object_get(st, "db"));
-	/* Snapshots and restores do not exist yet: these counters are truly zero. */
-	json_object_set_new(vars, "store", json_pack("{s:I, s:I, s:I}",
-	    "num_snapshots", (json_int_t)0, "num_restores", (json_int_t)0,
-	    "fsm_index", (json_int_t)(st != NULL ?
-	    json_integer_value(json_object_get(st, "applied_index")) : 0)));
+	{
+		json_t *c = r->aux;	/* consensus's status, fetched first */
+		json_t *store = json_object();
+		json_object_set_new(store, "fsm_index", json_integer(st != NULL ?
+		    json_integer_value(json_object_get(st, "applied_index")) : 0));
+		if (c != NULL) {
+			json_object_set(store, "num_snapshots", json_object_get(c, "num_snapshots"));
+			json_object_set(store, "num_restores", json_object_get(c, "num_restores"));
+			json_object_set(store, "num_installs", json_object_get(c, "num_installs"));
+		}
+		json_object_set_new(vars, "store", store);
+	}
 	json_object_set_new(vars, "queue", json_pack("{s:I}", "depth",
 	    (json_int_t)gw_queue_depth()));
 	json_decref(st);
@@ -736,10 +827,20 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", out, len);
 }
 
-void
-gw_handle_debug_vars(struct gw_req *r)
+static void
+gw_debug_vars_cons_cb(struct gw_req *r, struct ipc_msg *m)
 {
+	if (m != NULL) {
+		r->aux = gw_msg_to_json(m);
+		r->aux_free = json_decref_void;
+	}
 	gw_begin(r, IPC_STORE_STATUS);
 	if (gw_send_wait(r, PROC_STORAGE, gw_debug_vars_cb, 5000000000) != 0)
 		gw_debug_vars_cb(r, NULL);
+}
+
+void
+gw_handle_debug_vars(struct gw_req *r)
+{
+	gw_with_cons_status(r, gw_debug_vars_cons_cb);
 }

@@ -161,6 +161,8 @@ storage_db_open(const struct storage_db_options *opts, struct storage_db **out,
 	sdb->fk = opts->fk;
 	sdb->memory = strcmp(opts->path, ":memory:") == 0;
 	sdb->max_ro = opts->max_ro_conns > 0 ? opts->max_ro_conns : 1;
+	sdb->busy_cb = opts->busy_cb;
+	sdb->busy_arg = opts->busy_arg;
 	sdb->path = strdup(opts->path);
 	if (sdb->memory) {
 		/* Unique per process and per open, so tests can hold several. */

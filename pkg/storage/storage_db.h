@@ -36,6 +36,10 @@ struct storage_db_options {
 	const char *path;
 	bool fk;		/* PRAGMA foreign_keys on every connection */
 	int max_ro_conns;	/* read-only pool size; <= 0 means 1 */
+	/* Called now and then (≥ every STORAGE_DB_BUSY_MS) while a statement runs, so a
+	 * long statement does not starve the process's heartbeats. May be NULL. */
+	void (*busy_cb)(void *arg);
+	void *busy_arg;
 };
 
 struct storage_db;

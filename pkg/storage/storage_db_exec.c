@@ -131,8 +131,13 @@ static int
 progress_cb(void *arg)
 {
 	struct storage_db *sdb = arg;
+	int64_t now = sdb_now_ns();
 
-	return sdb->deadline_ns != 0 && sdb_now_ns() >= sdb->deadline_ns;
+	if (sdb->busy_cb != NULL && now - sdb->busy_last_ns >= STORAGE_DB_BUSY_MS * 1000000LL) {
+		sdb->busy_last_ns = now;
+		sdb->busy_cb(sdb->busy_arg);
+	}
+	return sdb->deadline_ns != 0 && now >= sdb->deadline_ns;
 }
 
 static bool
@@ -918,11 +923,14 @@ req_start(struct sdb_req *rq, struct storage_db *sdb, const struct sdb_cmd *c,
 	}
 	msgpack_sbuffer_clear(&sdb->rbuf);
 	msgpack_packer_init(&rq->pk, &sdb->rbuf, msgpack_sbuffer_write);
+	sdb->busy_last_ns = sdb_now_ns();
 	if (c->to_ms > 0) {
 		uint64_t ms = c->to_ms > 86400000ULL * 365 ? 86400000ULL * 365 : c->to_ms;
 
 		sdb->deadline_ns = sdb_now_ns() + (int64_t)ms * 1000000;
 		sqlite3_progress_handler(rq->conn->db, STORAGE_DB_PROGRESS_OPS, progress_cb, sdb);
+	} else if (sdb->busy_cb != NULL) {
+		sqlite3_progress_handler(rq->conn->db, STORAGE_DB_BUSY_OPS, progress_cb, sdb);
 	}
 	return 0;
 }

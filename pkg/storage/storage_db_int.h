@@ -26,6 +26,9 @@
 #define STORAGE_DB_STMT_CACHE_SIZE	256
 /* VM instructions between deadline checks when a command has a db_timeout. */
 #define STORAGE_DB_PROGRESS_OPS		1000
+/* Without a deadline the handler only serves busy_cb: checked less often. */
+#define STORAGE_DB_BUSY_OPS		100000
+#define STORAGE_DB_BUSY_MS		250
 /* Scratch buffers above this size are given back after a command. */
 #define STORAGE_DB_SCRATCH_KEEP		(4u * 1024 * 1024)
 
@@ -67,6 +70,9 @@ struct storage_db {
 	size_t args_cap;
 
 	int64_t deadline_ns;	/* CLOCK_MONOTONIC; 0 = none */
+	void (*busy_cb)(void *arg);
+	void *busy_arg;
+	int64_t busy_last_ns;
 
 	struct storage_db_counters ctr;
 };

@@ -25,6 +25,7 @@
 #include "common/role.h"
 #include "ipc_codec.h"
 #include "ipc_conn.h"
+#include "storage_backup.h"
 #include "storage_db.h"
 
 /* A read waiting until the database has applied index `min_index`. */
@@ -173,6 +174,50 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	storage_release_waits();
 }
 
+/* SNAPSHOT {p}: a consistent copy of the database as of the last applied entry. */
+static void
+storage_on_snapshot(struct ipc_conn *c, struct ipc_msg *m)
+{
+	char path[PATH_MAX], err[512];
+
+	ipc_begin(&st.w, IPC_SNAPSHOT_RESULT, m->request_id);
+	if (ipc_get_strbuf(m, "p", path, sizeof(path)) != IPC_OK) {
+		ipc_add_str(&st.w, "e", "snapshot without a path");
+	} else if (storage_backup_to_file(st.db, path, STORAGE_BACKUP_WAL, false, err,
+	    sizeof(err)) != 0) {
+		log_warnx("snapshot to %s: %s", path, err);
+		ipc_add_str(&st.w, "e", err);
+	} else {
+		ipc_add_u64(&st.w, "i", st.applied_index);
+	}
+	ipc_finish(&st.w);
+	ipc_conn_send(c, &st.w);
+}
+
+/* RESTORE {p, i}: the database becomes the snapshot file p, which holds entries up to i. */
+static void
+storage_on_restore(struct ipc_conn *c, struct ipc_msg *m)
+{
+	char path[PATH_MAX], err[512];
+	uint64_t index;
+
+	ipc_begin(&st.w, IPC_RESTORE_RESULT, m->request_id);
+	if (ipc_get_strbuf(m, "p", path, sizeof(path)) != IPC_OK ||
+	    ipc_get_u64(m, "i", &index) != IPC_OK) {
+		ipc_add_str(&st.w, "e", "restore without a path or index");
+	} else if (storage_load_file(st.db, path, err, sizeof(err)) != 0) {
+		log_warnx("restore from %s: %s", path, err);
+		ipc_add_str(&st.w, "e", err);
+	} else {
+		log_info("database restored from the snapshot at %llu", (unsigned long long)index);
+		st.applied_index = index;
+		ipc_add_u64(&st.w, "i", index);
+	}
+	ipc_finish(&st.w);
+	ipc_conn_send(c, &st.w);
+	storage_release_waits();
+}
+
 static void
 storage_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
@@ -180,6 +225,12 @@ storage_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	switch (m->type) {
 	case IPC_APPLY:
 		storage_on_apply(c, m);
+		break;
+	case IPC_SNAPSHOT:
+		storage_on_snapshot(c, m);
+		break;
+	case IPC_RESTORE:
+		storage_on_restore(c, m);
 		break;
 	case IPC_QUERY:
 		/* A read this node serves as leader on behalf of a follower. */
@@ -349,6 +400,14 @@ storage_remove_db_files(const char *path)
 	}
 }
 
+/* A long statement is running: keep answering the supervisor's heartbeats. */
+static void
+storage_busy_cb(void *arg)
+{
+	(void)arg;
+	role_service_heartbeat(&st.role);
+}
+
 void
 storage_main(const struct storage_options *opts)
 {
@@ -372,6 +431,7 @@ storage_main(const struct storage_options *opts)
 		dbo.path = ":memory:";
 	}
 	dbo.fk = opts->fk;
+	dbo.busy_cb = storage_busy_cb;
 	dbo.max_ro_conns = opts->max_ro_conns;
 	if (storage_db_open(&dbo, &st.db, err, sizeof(err)) != 0)
 		fatalx("open database %s: %s", dbo.path, err);

@@ -636,7 +636,8 @@ class Cluster:
     start() forms the cluster: node 1 bootstraps alone and the others join it with
     `-join <raft addr of node 1>`; start(bootstrap_expect=True) instead starts every node
     at once with `-bootstrap-expect N -join <all raft addrs>`. Nodes are harness Nodes (so
-    the runner prints their logs); close() kill -9s them all."""
+    the runner prints their logs); close() kill -9s them all. Failure messages do not
+    include the cluster's state: cluster_test adds it (describe()) once, at the end."""
 
     def __init__(self, n=3, extra_args=(), timing=CLUSTER_TIMING, key_file=None):
         self.common = list(timing) + list(extra_args)
@@ -760,30 +761,23 @@ class Cluster:
         def find():
             cand = [n for n in self.live(nodes) if n not in exclude]
             return self._leader_now(cand) if cand else None
-        return wait_for(find, timeout, "one leader agreed on by all live nodes\n"
-                        + self.describe())
+        return wait_for(find, timeout, "one leader agreed on by all live nodes")
 
     def wait_formed(self, nodes=None, ids=None, timeout=20.0):
         """Wait until all `nodes` agree on the leader and on the membership `ids`
         (default: their own ids); return the leader."""
         nodes = list(nodes or self.live())
         ids = ids or [n.node_id for n in nodes]
-        try:
-            return wait_for(lambda: self._leader_now(nodes, ids), timeout,
-                            "nodes %s to agree on one leader and members %s"
-                            % ([n.node_id for n in nodes], ids))
-        except TestFailure as e:
-            raise TestFailure("%s\n%s" % (e, self.describe()))
+        return wait_for(lambda: self._leader_now(nodes, ids), timeout,
+                        "nodes %s to agree on one leader and members %s"
+                        % ([n.node_id for n in nodes], ids))
 
     def followers(self, leader=None):
         leader = leader or self.leader()
         return [n for n in self.live() if n is not leader]
 
     def wait_for(self, fn, timeout, what):
-        try:
-            return wait_for(fn, timeout, what)
-        except TestFailure as e:
-            raise TestFailure("%s\n%s" % (e, self.describe()))
+        return wait_for(fn, timeout, what)
 
     def wait_rows(self, n, sql, expected, timeout=10.0, level="none"):
         """Poll n with a query at `level` until its rows equal expected."""
@@ -796,7 +790,7 @@ class Cluster:
             return wait_for(ok, timeout, "%s to return %r for %r at level %s"
                             % (n.name, expected, sql, level))
         except TestFailure as e:
-            raise TestFailure("%s; last rows: %r\n%s" % (e, last[0], self.describe()))
+            raise TestFailure("%s; last rows: %r" % (e, last[0]))
 
     # --- faults and teardown
     def close(self):
@@ -890,8 +884,10 @@ def cluster_test(seconds=60):
                 if isinstance(e, TestFailure):
                     msg = str(e)
                 else:
+                    # Skip this wrapper's own frame (its line numbers are shifted).
+                    tb = traceback.extract_tb(e.__traceback__)[1:][-3:]
                     msg = "%s: %s\n%s" % (type(e).__name__, e,
-                                          "".join(traceback.format_exc(limit=-3)))
+                                          "".join(traceback.format_list(tb)))
                 for i, c in enumerate(mine):
                     msg += "\n--- cluster %d state at failure:\n%s" % (i + 1, c.describe())
                 raise TestFailure(msg) from None

@@ -9,10 +9,11 @@ address, one served locally carries the node's own HTTP address.
 
 import re
 import socket
+import threading
 import time
 
-from harness import (READY_TIMEOUT, Checks, Cluster, Node, TestFailure, check, cluster_test, eq, rows,
-                     status_is)
+from harness import (READY_TIMEOUT, Checks, Cluster, Node, TestFailure, check, cluster_test,
+                     eq, rows, status_is)
 
 SETUP_TIMEOUT = 60.0
 TEST_TIMEOUT = 40.0
@@ -25,9 +26,10 @@ def setup_module():
     try:
         c.start()
         c.leader().ex_ok(["CREATE TABLE w (id INTEGER PRIMARY KEY, via TEXT)"])
-    except BaseException:
+    except Exception as e:  # noqa: BLE001 - re-raised with the cluster's state
+        state = c.describe()
         c.close()
-        raise
+        raise TestFailure("%s\n--- cluster state:\n%s" % (e, state)) from None
     return c
 
 
@@ -35,7 +37,7 @@ def teardown_module(c):
     c.close()
 
 
-def served_by(resp, lead, node):
+def served_by(lead, node):
     """What X-RQLITE-SERVED-BY must say for a request sent to node."""
     return lead.http_addr if node is lead else lead.raft_addr
 
@@ -99,7 +101,8 @@ def test_writes_through_any_node_are_read_consistently_everywhere(c):
         status_is(r, 200, "insert %d through %s" % (i, n.name))
         eq(r.json(), {"results": [{"last_insert_id": i, "rows_affected": 1}]},
            "insert %d through %s" % (i, n.name))
-        eq(r.header(SERVED_BY), served_by(r, lead, n), "insert through %s: %s" % (n.name, SERVED_BY))
+        eq(r.header(SERVED_BY), served_by(lead, n),
+           "insert through %s: %s" % (n.name, SERVED_BY))
         exp = [[k] for k in range(1, i + 1)]
         # Acknowledged means applied on the leader: consistent reads see it at once, on
         # every node (followers forward them).
@@ -107,13 +110,19 @@ def test_writes_through_any_node_are_read_consistently_everywhere(c):
             for level in ("weak", "linearizable", "strong"):
                 r = m.query([sql], q="?level=" + level)
                 eq(rows(r), exp, "%s at level %s on %s after insert %d" % (sql, level, m.name, i))
-                eq(r.header(SERVED_BY), served_by(r, lead, m),
+                eq(r.header(SERVED_BY), served_by(lead, m),
                    "query at %s on %s: %s" % (level, m.name, SERVED_BY))
     exp = [[1], [2], [3]]
     for m in c.nodes:
         c.wait_rows(m, sql, exp, timeout=10)  # level none: local, eventually
         r = m.query_get(sql, q="?level=none")
         eq(r.header(SERVED_BY), m.http_addr, "level none on %s: %s" % (m.name, SERVED_BY))
+
+    # readyz?sync on a follower: its commit index has caught up with the leader's.
+    for m in c.followers(lead):
+        r = m.get("/readyz?sync")
+        eq((r.status, r.text), (200, "[+]node ok\n[+]leader ok\n[+]store ok\n[+]sync ok\n[+]db ok"),
+           "/readyz?sync on %s" % m.name)
 
     # GET /db/query on a follower is forwarded like POST.
     f = c.followers(lead)
@@ -331,3 +340,43 @@ def test_large_requests_and_results_cross_the_forwarding_link(c):
     check(all("error" not in x for x in res), "errors in the batch: %r" % r.text[:300])
     eq(rows(f[1].query(["SELECT COUNT(*) FROM big"], q="?level=linearizable")), [[1001]],
        "rows after the batch")
+
+
+@cluster_test(60)
+def test_concurrent_forwarded_requests_get_their_own_answers(c):
+    # Many requests share each node-to-node link; every answer must reach its own asker.
+    lead = c.leader()
+    f = c.followers(lead)
+    lead.ex_ok(["CREATE TABLE IF NOT EXISTS par (id INTEGER PRIMARY KEY, v TEXT)"])
+    wrong = []
+    lock = threading.Lock()
+
+    def client(k):
+        for j in range(25):
+            i = 1000 * (k + 1) + j
+            v = "client %d request %d" % (k, j)
+            try:
+                r = f[(k + j) % 2].execute([["INSERT INTO par(id, v) VALUES(?, ?)", i, v]],
+                                           timeout=20)
+                res = r.json().get("results") if r.status == 200 else None
+                if res != [{"last_insert_id": i, "rows_affected": 1}]:
+                    raise TestFailure("insert %d answered %d %r" % (i, r.status, r.text[:200]))
+                r = f[(k + j + 1) % 2].query([["SELECT v FROM par WHERE id = ?", i]],
+                                             q="?level=weak", timeout=20)
+                got = rows(r)
+                if got != [[v]]:
+                    raise TestFailure("read of %d answered %r" % (i, got))
+            except Exception as e:  # noqa: BLE001 - collected and reported below
+                with lock:
+                    wrong.append("client %d: %s" % (k, e))
+                return
+
+    ts = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(50)
+    check(not any(t.is_alive() for t in ts), "clients still running after 50s")
+    check(not wrong, "\n".join(wrong[:10]))
+    eq(rows(lead.query(["SELECT COUNT(*) FROM par"], q="?level=strong")), [[200]],
+       "rows written by the 8 clients")

@@ -261,3 +261,48 @@ def test_the_only_node_of_its_own_cluster_refuses_to_join_another():
     log = "\n".join(solo.log_tail(20))
     check("single-node cluster" in log, "the log does not say why:\n%s" % log)
     eq(sorted(other.get("/nodes?nonvoters").json()), ["1"], "the other cluster's members")
+
+
+@cluster_test(60)
+def test_removing_the_leader_itself_hands_over_to_the_rest():
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t(id) VALUES(1)"])
+    rest = c.followers(lead)
+    r = lead.req("DELETE", "/remove", {"id": lead.node_id})
+    eq((r.status, r.body), (200, b""), "DELETE /remove of the leader itself, on the leader")
+    new = c.wait_formed(nodes=rest, ids=[n.node_id for n in rest], timeout=15)
+    check(new is not lead, "the removed node is still leader")
+    state = lead.status("store.raft.state")
+    check(state != "Leader", "the removed node still says %r" % state)
+    ok(rest[0].execute([["INSERT INTO t(id) VALUES(?)", 2]]), "write after the removal")
+    eq(rows(rest[1].query([SQL], q="?level=linearizable")), [[1], [2]], "rows after the removal")
+    eq(sorted(new.get("/nodes?nonvoters").json()), sorted(n.node_id for n in rest),
+       "/nodes after the removal")
+
+
+@cluster_test(60)
+def test_a_node_rejoins_under_a_new_raft_address():
+    # API.md §4.3: restart with the new address and -join; the leader replaces the entry.
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t(id) VALUES(1)"])
+    mover = c.followers(lead)[0]
+    mover.stop()
+    old_addr = mover.raft_addr
+    mover.raft_port = free_ports(1)[0]
+    lead.ex_ok(["INSERT INTO t(id) VALUES(2)"])
+    c.start_node(mover, join=[lead], wait=False)
+    members = sorted([{"id": n.node_id, "addr": n.raft_addr, "suffrage": "voter"}
+                      for n in c.nodes], key=lambda x: x["id"])
+    for n in c.nodes:
+        c.wait_for(lambda: (c.store_of(n) or {}).get("nodes") == members, 20,
+                   "%s: store.nodes to show %s at %s instead of %s"
+                   % (n.name, mover.name, mover.raft_addr, old_addr))
+    c.wait_formed(ids=["1", "2", "3"], timeout=10)
+    c.wait_rows(mover, SQL, [[1], [2]], timeout=10)
+    lead.ex_ok(["INSERT INTO t(id) VALUES(3)"])
+    c.wait_rows(mover, SQL, [[1], [2], [3]], timeout=10)
+    e = lead.get("/nodes").json()[mover.node_id]
+    eq((e.get("addr"), e.get("reachable")), (mover.raft_addr, True),
+       "/nodes entry of the moved node")

@@ -1,0 +1,91 @@
+"""Snapshots, log compaction, recovery from a snapshot, and InstallSnapshot."""
+import glob
+import os
+
+from harness import (CLUSTER_TIMING, Cluster, Node, body_is, check, eq, status_is, wait_for)
+
+SNAP = ["-raft-snap", "10", "-raft-snap-int", "200ms"]
+
+
+def _count(n, level="none"):
+    r = n.query_get("SELECT COUNT(*) FROM t", "?level=" + level)
+    return r.json()["results"][0]["values"][0][0]
+
+
+def _fill(n, k, start=0):
+    n.ex_ok(["CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)"])
+    for i in range(start, start + k):
+        n.ex_ok([["INSERT INTO t(id, v) VALUES(?, ?)", i, "v%d" % i]])
+
+
+def test_snapshots_are_taken_and_a_restart_restores_from_one():
+    n = Node(extra_args=SNAP).start()
+    try:
+        _fill(n, 40)
+        wait_for(lambda: n.get("/status?key=store.raft.last_snapshot_index").json() >= 30,
+                 10, "a snapshot covering the writes")
+        check(n.get("/status?key=store.num_snapshots").json() >= 1, "num_snapshots")
+        eq(len(glob.glob(os.path.join(n.datadir, "snapshots", "0*"))), 1,
+           "old snapshots removed once a newer one is durable")
+        _fill(n, 5, start=100)  # after the snapshot: replayed from the log
+        n.kill()
+        n.start()
+        eq(_count(n), 45, "rows after kill -9 and restart")
+        check(n.get("/status?key=store.num_restores").json() >= 1,
+              "storage was restored from the snapshot")
+    finally:
+        n.stop()
+
+
+def test_user_snapshot_endpoint_and_reap():
+    n = Node().start()
+    try:
+        _fill(n, 3)
+        r = n.post("/snapshot", b"")
+        status_is(r, 200, "POST /snapshot with new entries")
+        status_is(n.post("/snapshot", b""), 204, "POST /snapshot with nothing new")
+        _fill(n, 2, start=10)
+        status_is(n.post("/snapshot?trailing_logs=1", b""), 200, "with trailing_logs")
+        body_is(n.post("/reap", b""), '{"snapshots_reaped":0,"wals_checkpointed":0}')
+        eq(n.req("GET", "/snapshot").status, 405, "GET /snapshot")
+    finally:
+        n.stop()
+
+
+def test_a_corrupt_snapshot_is_skipped_and_the_log_rebuilds_the_data():
+    n = Node().start()
+    try:
+        _fill(n, 10)
+        status_is(n.post("/snapshot", b""), 200)
+        n.stop()
+        dbs = glob.glob(os.path.join(n.datadir, "snapshots", "0*", "db.sqlite"))
+        eq(len(dbs), 1, "snapshot files")
+        with open(dbs[0], "r+b") as f:
+            f.seek(100)
+            f.write(b"\xff" * 16)
+        n.start()
+        eq(_count(n), 10, "rows rebuilt from the log")
+        check(any("does not verify" in line for line in n.log_tail(60)),
+              "the log says the snapshot was rejected")
+    finally:
+        n.stop()
+
+
+def test_a_new_node_is_brought_up_to_date_with_install_snapshot():
+    c = Cluster(2, extra_args=SNAP)
+    try:
+        c.start()
+        lead = c.leader()
+        _fill(lead, 40)
+        wait_for(lambda: lead.get("/status?key=store.raft.last_snapshot_index").json() >= 30,
+                 10, "a snapshot on the leader")
+        n3 = c.add_node("3")
+        c.start_node(n3, join=[lead])
+        wait_for(lambda: _count(n3) == 40, 15, "all rows on the new node")
+        check(n3.get("/status?key=store.num_installs").json() >= 1,
+              "the new node installed a snapshot")
+        # And it keeps following the log afterwards.
+        _fill(lead, 5, start=200)
+        wait_for(lambda: _count(n3) == 45, 10, "later rows on the new node")
+    finally:
+        c.close()

@@ -1,0 +1,1022 @@
+/*
+ * Tests for pkg/storage/storage_backup.c and storage_dump.c: binary backups and
+ * their headers, the SQL dump's exact text, loading SQL text and SQLite files into
+ * a live database. Real files under a mkdtemp directory.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <sqlite3.h>
+
+#include "storage/storage_backup.h"
+#include "storage/storage_db.h"
+#include "storage/storage_dump.h"
+#include "unit.h"
+
+/* ---- fixtures ---- */
+
+static char tmpdir[64];
+
+static const char *
+tpath(const char *name)
+{
+	static char ring[8][256];
+	static int next;
+	char *b = ring[next++ % 8];
+
+	if (tmpdir[0] == '\0') {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_storage_backup.XXXXXX");
+		if (mkdtemp(tmpdir) == NULL) {
+			perror("mkdtemp");
+			exit(2);
+		}
+	}
+	snprintf(b, 256, "%s/%s", tmpdir, name);
+	return b;
+}
+
+__attribute__((destructor)) static void
+remove_tmpdir(void)
+{
+	DIR *d;
+	struct dirent *e;
+	char p[512];
+
+	if (tmpdir[0] == '\0' || (d = opendir(tmpdir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", tmpdir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(tmpdir);
+}
+
+static bool
+exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static long long
+fsize(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Opens a fresh database at tpath(name) (name ":memory:" for memory). */
+static struct storage_db *
+open_db(const char *name, bool fk)
+{
+	struct storage_db_options o = { 0 };
+	struct storage_db *db = NULL;
+	char err[256];
+	const char *p = strcmp(name, ":memory:") == 0 ? name : tpath(name);
+
+	if (p != name) {
+		char s[300];
+
+		unlink(p);
+		snprintf(s, sizeof(s), "%s-wal", p);
+		unlink(s);
+		snprintf(s, sizeof(s), "%s-shm", p);
+		unlink(s);
+	}
+	o.path = p;
+	o.fk = fk;
+	o.max_ro_conns = 2;
+	if (storage_db_open(&o, &db, err, sizeof(err)) == -1) {
+		fprintf(stderr, "open %s: %s\n", p, err);
+		return NULL;
+	}
+	return db;
+}
+
+static int
+rw_exec(struct storage_db *db, const char *sql)
+{
+	char *e = NULL;
+	int rc = sqlite3_exec(storage_db_rw_handle(db), sql, NULL, NULL, &e);
+
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "    exec %s: %s\n", sql, e ? e : "?");
+	sqlite3_free(e);
+	return rc;
+}
+
+static void
+lit(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static const msgpack_object *
+mget(const msgpack_object *m, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+		    memcmp(k->via.str.ptr, key, n) == 0)
+			return &m->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+static const msgpack_object *
+aget(const msgpack_object *a, uint32_t i)
+{
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY || i >= a->via.array.size)
+		return NULL;
+	return &a->via.array.ptr[i];
+}
+
+/*
+ * Runs one query through storage_db_query (so on a read-only connection) and
+ * returns the integer in its first row's first column; -1 on any failure.
+ */
+static long long
+ro_int(struct storage_db *db, const char *sql)
+{
+	msgpack_sbuffer cmd, out;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	const msgpack_object *v;
+	size_t off = 0;
+	long long ret = -1;
+
+	msgpack_sbuffer_init(&cmd);
+	msgpack_packer_init(&pk, &cmd, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	lit(&pk, "k");
+	msgpack_pack_unsigned_int(&pk, 2);
+	lit(&pk, "s");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 1);
+	lit(&pk, sql);
+	msgpack_sbuffer_init(&out);
+	msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+	storage_db_query(db, cmd.data, cmd.size, &pk);
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, out.data, out.size, &off) == MSGPACK_UNPACK_SUCCESS) {
+		v = aget(aget(mget(aget(mget(&u.data, "r"), 0), "v"), 0), 0);
+		if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			ret = (long long)v->via.u64;
+		else if (v && v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+			ret = v->via.i64;
+	}
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&cmd);
+	msgpack_sbuffer_destroy(&out);
+	return ret;
+}
+
+/* The integer a query returns on a plain connection to a SQLite file. */
+static long long
+file_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	long long ret = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		ret = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return ret;
+}
+
+static bool
+file_quick_check_ok(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	bool ok = false;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		ok = strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return ok;
+}
+
+static int
+read_header(const char *path, unsigned char *h, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+
+	if (fd == -1)
+		return -1;
+	r = read(fd, h, n);
+	close(fd);
+	return r == (ssize_t)n ? 0 : -1;
+}
+
+/* Dumps into a malloc'd string (caller frees); NULL on failure. */
+static char *
+dump_str(struct storage_db *db, const char *const *tables, size_t n)
+{
+	char *buf = NULL, err[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc;
+
+	if (f == NULL)
+		return NULL;
+	rc = storage_dump_sql(db, f, tables, n, err, sizeof(err));
+	fclose(f);
+	if (rc == -1) {
+		fprintf(stderr, "    dump: %s\n", err);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+struct load_res {
+	int rc;
+	bool has_e;
+	char e[256];
+	long long li, ra;
+	bool has_li, has_ra;
+	int nres;
+};
+
+static void
+load_sql(struct storage_db *db, const char *sql, struct load_res *r)
+{
+	msgpack_sbuffer out;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	const msgpack_object *res, *o;
+	size_t off = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->nres = -1;
+	msgpack_sbuffer_init(&out);
+	msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+	r->rc = storage_load_sql(db, sql, strlen(sql), &pk);
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, out.data, out.size, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    off == out.size) {
+		o = mget(&u.data, "r");
+		r->nres = o && o->type == MSGPACK_OBJECT_ARRAY ? (int)o->via.array.size : -1;
+		res = aget(o, 0);
+		if ((o = mget(res, "e")) != NULL && o->type == MSGPACK_OBJECT_STR) {
+			r->has_e = true;
+			snprintf(r->e, sizeof(r->e), "%.*s", (int)o->via.str.size, o->via.str.ptr);
+		}
+		if ((o = mget(res, "li")) != NULL) {
+			r->has_li = true;
+			r->li = o->via.i64;
+		}
+		if ((o = mget(res, "ra")) != NULL) {
+			r->has_ra = true;
+			r->ra = o->via.i64;
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&out);
+}
+
+/* ---- binary backups ---- */
+
+struct writer {
+	const char *path;
+	_Atomic bool stop;
+	_Atomic int txns;
+	_Atomic int errors;
+};
+
+/* Writes pairs (x, -x) in one transaction each: any consistent copy sums to zero. */
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	sqlite3 *db = NULL;
+	char sql[128];
+
+	if (sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		w->errors++;
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	for (int i = 1; !w->stop && i < 200000; i++) {
+		snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; INSERT INTO t(v) VALUES(%d); "
+		    "INSERT INTO t(v) VALUES(-%d); COMMIT;", i, i);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			w->errors++;
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		} else {
+			w->txns++;
+		}
+	}
+	sqlite3_close(db);
+	return NULL;
+}
+
+UNIT_TEST(backup_while_another_connection_writes_is_a_consistent_copy)
+{
+	struct storage_db *db = open_db("live.db", false);
+	struct writer w = { 0 };
+	pthread_t th;
+	char err[256];
+	int rc;
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, "
+	    "pad TEXT DEFAULT (randomblob(300)))"), SQLITE_OK);
+	/* Enough pages (~2000) that the copy takes several steps. */
+	CHECK_INT_EQ(rw_exec(db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n "
+	    "WHERE i < 20000) INSERT INTO t(v) SELECT 0 FROM n"), SQLITE_OK);
+
+	w.path = tpath("live.db");
+	CHECK(pthread_create(&th, NULL, writer_main, &w) == 0);
+	while (w.txns < 20 && w.errors == 0)
+		usleep(1000);
+	rc = storage_backup_to_file(db, tpath("copy.db"), STORAGE_BACKUP_WAL, false, err, sizeof(err));
+	w.stop = true;
+	pthread_join(th, NULL);
+	if (rc != 0)
+		fprintf(stderr, "    backup: %s\n", err);
+	CHECK_INT_EQ(rc, 0);
+	CHECK_INT_EQ(w.errors, 0);
+	CHECK(file_quick_check_ok(tpath("copy.db")));
+	CHECK_INT_EQ(file_int(tpath("copy.db"), "SELECT sum(v) FROM t"), 0);
+	CHECK(file_int(tpath("copy.db"), "SELECT count(*) FROM t") >= 20000 + 2 * 20);
+	CHECK_INT_EQ(file_int(tpath("copy.db"), "SELECT count(*) % 2 FROM t"), 0);
+	CHECK(!exists(tpath("copy.db-wal")));
+	storage_db_close(db);
+}
+
+UNIT_TEST(backup_of_memory_database_has_its_rows)
+{
+	struct storage_db *db = open_db(":memory:", false);
+	char err[256];
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT);"
+	    "INSERT INTO foo(name) VALUES('fiona'),('declan')"), SQLITE_OK);
+	CHECK_INT_EQ(storage_backup_to_file(db, tpath("mem.db"), STORAGE_BACKUP_DELETE, false,
+	    err, sizeof(err)), 0);
+	CHECK_INT_EQ(file_int(tpath("mem.db"), "SELECT count(*) FROM foo"), 2);
+	CHECK_INT_EQ(storage_backup_to_file(db, tpath("memv.db"), STORAGE_BACKUP_WAL, true,
+	    err, sizeof(err)), 0);
+	CHECK_INT_EQ(file_int(tpath("memv.db"), "SELECT count(*) FROM foo WHERE name='declan'"), 1);
+	storage_db_close(db);
+}
+
+UNIT_TEST(backup_header_says_wal_or_delete_as_asked)
+{
+	struct storage_db *db = open_db("hdr.db", false);
+	unsigned char h[100];
+	char err[256];
+	const char *cases[4] = { "wal.db", "delete.db", "walv.db", "deletev.db" };
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT);"
+	    "INSERT INTO foo(name) VALUES('fiona')"), SQLITE_OK);
+	for (int i = 0; i < 4; i++) {
+		enum storage_backup_mode m = i % 2 == 0 ? STORAGE_BACKUP_WAL : STORAGE_BACKUP_DELETE;
+		int want = m == STORAGE_BACKUP_WAL ? 2 : 1;
+
+		CHECK_INT_EQ(storage_backup_to_file(db, tpath(cases[i]), m, i >= 2, err,
+		    sizeof(err)), 0);
+		CHECK_INT_EQ(read_header(tpath(cases[i]), h, sizeof(h)), 0);
+		CHECK(memcmp(h, "SQLite format 3", 16) == 0);
+		CHECK_INT_EQ(h[18], want);
+		CHECK_INT_EQ(h[19], want);
+		CHECK(storage_is_sqlite_header(h, sizeof(h)));
+		CHECK(!exists(tpath("wal.db-wal")));
+		CHECK(!exists(tpath("wal.db-shm")));
+		CHECK_INT_EQ(file_int(tpath(cases[i]), "SELECT count(*) FROM foo"), 1);
+	}
+	storage_db_close(db);
+}
+
+UNIT_TEST(backup_overwrites_an_existing_file_and_its_stale_wal)
+{
+	struct storage_db *db = open_db("ow.db", false);
+	char err[256];
+	FILE *f;
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE a (x); INSERT INTO a VALUES(7)"), SQLITE_OK);
+	f = fopen(tpath("ow-copy.db"), "w");
+	CHECK(f != NULL);
+	fputs("old junk that is not a database", f);
+	fclose(f);
+	f = fopen(tpath("ow-copy.db-wal"), "w");
+	CHECK(f != NULL);
+	fputs("stale wal", f);
+	fclose(f);
+	CHECK_INT_EQ(storage_backup_to_file(db, tpath("ow-copy.db"), STORAGE_BACKUP_WAL, true,
+	    err, sizeof(err)), 0);
+	CHECK_INT_EQ(file_int(tpath("ow-copy.db"), "SELECT x FROM a"), 7);
+	CHECK(!exists(tpath("ow-copy.db-wal")));
+	CHECK_INT_EQ(storage_backup_to_file(db, tpath("no/such/dir.db"), STORAGE_BACKUP_WAL,
+	    false, err, sizeof(err)), -1);
+	CHECK(strstr(err, "no/such/dir.db") != NULL);
+	storage_db_close(db);
+}
+
+UNIT_TEST(vacuum_backup_is_smaller_after_deletes)
+{
+	struct storage_db *db = open_db("vac.db", false);
+	char err[256];
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB);"
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) "
+	    "INSERT INTO t(pad) SELECT randomblob(500) FROM n;"
+	    "DELETE FROM t WHERE id > 100"), SQLITE_OK);
+	CHECK_INT_EQ(storage_backup_to_file(db, tpath("plain.db"), STORAGE_BACKUP_WAL, false,
+	    err, sizeof(err)), 0);
+	CHECK_INT_EQ(storage_backup_to_file(db, tpath("vacuumed.db"), STORAGE_BACKUP_WAL, true,
+	    err, sizeof(err)), 0);
+	CHECK(fsize(tpath("vacuumed.db")) > 0);
+	CHECK(fsize(tpath("vacuumed.db")) * 4 < fsize(tpath("plain.db")));
+	CHECK_INT_EQ(file_int(tpath("vacuumed.db"), "SELECT count(*) FROM t"), 100);
+	CHECK_INT_EQ(file_int(tpath("plain.db"), "SELECT count(*) FROM t"), 100);
+	storage_db_close(db);
+}
+
+/* ---- SQL dump ---- */
+
+static const char schema_sql[] =
+    "CREATE TABLE foo (id integer not null primary key, name text);"
+    "CREATE TABLE \"bar baz\" (a, b);"
+    "CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT, v REAL);"
+    "CREATE INDEX foo_name ON foo(name);"
+    "CREATE TRIGGER seq_ins AFTER INSERT ON seq BEGIN UPDATE foo SET name = name WHERE id = NEW.id; END;"
+    "CREATE VIEW v_foo AS SELECT name FROM foo;"
+    "INSERT INTO foo VALUES(1,'fiona'),(2,'it''s'),(3,NULL);"
+    "INSERT INTO \"bar baz\" VALUES(X'00FF10',1.5),(NULL,-2.25),('a\"b',1e300),(7,123456789012345678);"
+    "INSERT INTO seq(v) VALUES(0.1),(3.0),(1e-7);";
+
+static const char schema_dump[] =
+    "PRAGMA foreign_keys=OFF;\n"
+    "BEGIN TRANSACTION;\n"
+    "CREATE TABLE \"bar baz\" (a, b);\n"
+    "INSERT INTO \"bar baz\" VALUES(X'00FF10',1.5);\n"
+    "INSERT INTO \"bar baz\" VALUES(NULL,-2.25);\n"
+    "INSERT INTO \"bar baz\" VALUES('a\"b',1.0e+300);\n"
+    "INSERT INTO \"bar baz\" VALUES(7,123456789012345678);\n"
+    "CREATE TABLE foo (id integer not null primary key, name text);\n"
+    "INSERT INTO \"foo\" VALUES(1,'fiona');\n"
+    "INSERT INTO \"foo\" VALUES(2,'it''s');\n"
+    "INSERT INTO \"foo\" VALUES(3,NULL);\n"
+    "CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT, v REAL);\n"
+    "INSERT INTO \"seq\" VALUES(1,0.1);\n"
+    "INSERT INTO \"seq\" VALUES(2,3.0);\n"
+    "INSERT INTO \"seq\" VALUES(3,1.0e-07);\n"
+    "DELETE FROM \"sqlite_sequence\";\n"
+    "INSERT INTO \"sqlite_sequence\" VALUES('seq',3);\n"
+    "CREATE INDEX foo_name ON foo(name);\n"
+    "CREATE TRIGGER seq_ins AFTER INSERT ON seq BEGIN UPDATE foo SET name = name WHERE id = NEW.id; END;\n"
+    "CREATE VIEW v_foo AS SELECT name FROM foo;\n"
+    "COMMIT;\n";
+
+UNIT_TEST(dump_matches_rqlite_text_exactly)
+{
+	struct storage_db *db = open_db("dump.db", false);
+	char *d;
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, schema_sql), SQLITE_OK);
+	d = dump_str(db, NULL, 0);
+	CHECK(d != NULL);
+	if (strcmp(d, schema_dump) != 0)
+		fprintf(stderr, "    got:\n%s", d);
+	CHECK_STR_EQ(d, schema_dump);
+	free(d);
+	storage_db_close(db);
+}
+
+UNIT_TEST(dump_of_empty_database_is_just_the_transaction)
+{
+	struct storage_db *db = open_db(":memory:", false);
+	char *d;
+
+	CHECK(db != NULL);
+	d = dump_str(db, NULL, 0);
+	CHECK_STR_EQ(d, "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCOMMIT;\n");
+	free(d);
+	storage_db_close(db);
+}
+
+UNIT_TEST(dump_writes_sqlite_stat1_as_analyze)
+{
+	struct storage_db *db = open_db(":memory:", false);
+	char *d;
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE a (x); CREATE INDEX ax ON a(x);"
+	    "INSERT INTO a VALUES(1),(1),(2); ANALYZE"), SQLITE_OK);
+	d = dump_str(db, NULL, 0);
+	CHECK_STR_EQ(d,
+	    "PRAGMA foreign_keys=OFF;\n"
+	    "BEGIN TRANSACTION;\n"
+	    "CREATE TABLE a (x);\n"
+	    "INSERT INTO \"a\" VALUES(1);\n"
+	    "INSERT INTO \"a\" VALUES(1);\n"
+	    "INSERT INTO \"a\" VALUES(2);\n"
+	    "ANALYZE \"sqlite_master\";\n"
+	    "INSERT INTO \"sqlite_stat1\" VALUES('a','ax','3 2');\n"
+	    "CREATE INDEX ax ON a(x);\n"
+	    "COMMIT;\n");
+	free(d);
+	storage_db_close(db);
+}
+
+UNIT_TEST(dump_tables_filter_limits_only_the_table_section)
+{
+	struct storage_db *db = open_db(":memory:", false);
+	const char *const only[] = { "seq", "foo", "nosuch" };
+	char *d;
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, schema_sql), SQLITE_OK);
+	d = dump_str(db, only, 3);
+	CHECK_STR_EQ(d,
+	    "PRAGMA foreign_keys=OFF;\n"
+	    "BEGIN TRANSACTION;\n"
+	    "CREATE TABLE foo (id integer not null primary key, name text);\n"
+	    "INSERT INTO \"foo\" VALUES(1,'fiona');\n"
+	    "INSERT INTO \"foo\" VALUES(2,'it''s');\n"
+	    "INSERT INTO \"foo\" VALUES(3,NULL);\n"
+	    "CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT, v REAL);\n"
+	    "INSERT INTO \"seq\" VALUES(1,0.1);\n"
+	    "INSERT INTO \"seq\" VALUES(2,3.0);\n"
+	    "INSERT INTO \"seq\" VALUES(3,1.0e-07);\n"
+	    "CREATE INDEX foo_name ON foo(name);\n"
+	    "CREATE TRIGGER seq_ins AFTER INSERT ON seq BEGIN UPDATE foo SET name = name WHERE id = NEW.id; END;\n"
+	    "CREATE VIEW v_foo AS SELECT name FROM foo;\n"
+	    "COMMIT;\n");
+	free(d);
+	storage_db_close(db);
+}
+
+UNIT_TEST(dump_fails_cleanly_on_a_closed_stream)
+{
+	struct storage_db *db = open_db(":memory:", false);
+	char err[256] = "";
+	FILE *f = fopen("/dev/full", "w");
+
+	CHECK(db != NULL);
+	CHECK(f != NULL);
+	CHECK_INT_EQ(rw_exec(db, schema_sql), SQLITE_OK);
+	setvbuf(f, NULL, _IONBF, 0);
+	CHECK_INT_EQ(storage_dump_sql(db, f, NULL, 0, err, sizeof(err)), -1);
+	CHECK(strstr(err, "write") != NULL);
+	fclose(f);
+	/* The read transaction was ended: the database still takes writes. */
+	CHECK_INT_EQ(rw_exec(db, "INSERT INTO foo VALUES(9,'x')"), SQLITE_OK);
+	storage_db_close(db);
+}
+
+/* ---- loading SQL text ---- */
+
+UNIT_TEST(dump_loaded_into_empty_database_dumps_identically)
+{
+	struct storage_db *src = open_db("rt-src.db", false);
+	struct storage_db *dst = open_db("rt-dst.db", true);
+	struct load_res r;
+	char *d1, *d2;
+
+	CHECK(src != NULL && dst != NULL);
+	CHECK_INT_EQ(rw_exec(src, schema_sql), SQLITE_OK);
+	d1 = dump_str(src, NULL, 0);
+	CHECK(d1 != NULL);
+	load_sql(dst, d1, &r);
+	if (r.has_e)
+		fprintf(stderr, "    load: %s\n", r.e);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK(!r.has_e);
+	/* A dump ends with "\n" after its last ';': rqlite reports 0 and 0, so nothing. */
+	CHECK_INT_EQ(r.nres, 1);
+	CHECK(!r.has_li && !r.has_ra);
+	d2 = dump_str(dst, NULL, 0);
+	CHECK(d2 != NULL);
+	CHECK_STR_EQ(d2, d1);
+	CHECK_INT_EQ(ro_int(dst, "SELECT count(*) FROM \"bar baz\""), 4);
+	/* The load's PRAGMA foreign_keys=OFF did not outlive it. */
+	CHECK_INT_EQ(ro_int(dst, "PRAGMA foreign_keys"), 1);
+	free(d1);
+	free(d2);
+	storage_db_close(src);
+	storage_db_close(dst);
+}
+
+UNIT_TEST(load_sql_reports_last_insert_id_and_rows_affected_of_last_statement)
+{
+	struct storage_db *db = open_db(":memory:", false);
+	struct load_res r;
+
+	CHECK(db != NULL);
+	load_sql(db, "CREATE TABLE a (id INTEGER PRIMARY KEY, x); INSERT INTO a(x) VALUES(1),(2),(3);"
+	    "UPDATE a SET x = x + 1 WHERE id > 1;", &r);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK_INT_EQ(r.nres, 1);
+	CHECK(r.has_li && r.has_ra);
+	CHECK_INT_EQ(r.li, 3);
+	CHECK_INT_EQ(r.ra, 2);
+	load_sql(db, "", &r);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK_INT_EQ(r.nres, 0);
+	load_sql(db, "  \n-- nothing\n", &r);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK_INT_EQ(r.nres, 1);
+	CHECK(!r.has_li && !r.has_ra && !r.has_e);
+	{
+		/* The text is not NUL-terminated: only len bytes are read. */
+		static const char text[] = "INSERT INTO a(x) VALUES(9);INSERT INTO a(x) VALUES(10)";
+		char *exact = malloc(sizeof(text) - 1);
+		msgpack_sbuffer out;
+		msgpack_packer pk;
+
+		CHECK(exact != NULL);
+		memcpy(exact, text, sizeof(text) - 1);
+		msgpack_sbuffer_init(&out);
+		msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+		CHECK_INT_EQ(storage_load_sql(db, exact, sizeof(text) - 1 - 5, &pk), -1);
+		free(exact);
+		msgpack_sbuffer_destroy(&out);
+		CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM a"), 3);
+	}
+	storage_db_close(db);
+}
+
+UNIT_TEST(load_sql_with_a_bad_statement_rolls_back_everything)
+{
+	struct storage_db *db = open_db("badload.db", false);
+	struct load_res r;
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE keep (x); INSERT INTO keep VALUES(1)"), SQLITE_OK);
+
+	/* A dump-shaped text: BEGIN … COMMIT around the failure. */
+	load_sql(db, "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE n (y);\n"
+	    "INSERT INTO n VALUES(1);\nDELETE FROM keep;\nINSERT INTO nosuch VALUES(2);\n"
+	    "INSERT INTO n VALUES(3);\nCOMMIT;\n", &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK(r.has_e);
+	CHECK_STR_EQ(r.e, "no such table: nosuch");
+	CHECK_INT_EQ(r.nres, 1);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM keep"), 1);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM sqlite_master WHERE name='n'"), 0);
+
+	/* No BEGIN in the text: still one transaction. */
+	load_sql(db, "INSERT INTO keep VALUES(2); INSERT INTO keep VALUES(3); SELEKT 1;", &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK(strstr(r.e, "syntax error") != NULL);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM keep"), 1);
+
+	/* A constraint failure at the end. */
+	load_sql(db, "CREATE TABLE u (x UNIQUE); INSERT INTO u VALUES(1); INSERT INTO u VALUES(1)", &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK_STR_EQ(r.e, "UNIQUE constraint failed: u.x");
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM sqlite_master WHERE name='u'"), 0);
+
+	/* A stray COMMIT cannot commit half the work. */
+	load_sql(db, "INSERT INTO keep VALUES(4); COMMIT; INSERT INTO nosuch VALUES(1);", &r);
+	CHECK_INT_EQ(r.rc, -1);
+	CHECK_STR_EQ(r.e, "cannot commit - no transaction is active");
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM keep"), 1);
+
+	/* And the connection is usable afterwards, outside any transaction. */
+	CHECK(sqlite3_get_autocommit(storage_db_rw_handle(db)));
+	load_sql(db, "INSERT INTO keep VALUES(5);", &r);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM keep"), 2);
+	storage_db_close(db);
+}
+
+UNIT_TEST(load_sql_with_foreign_keys_on_loads_a_dump_in_name_order)
+{
+	struct storage_db *src = open_db(":memory:", false);
+	struct storage_db *dst = open_db(":memory:", true);
+	struct load_res r;
+	char *d;
+
+	CHECK(src != NULL && dst != NULL);
+	/* The child sorts before its parent, so it is inserted first. */
+	CHECK_INT_EQ(rw_exec(src, "CREATE TABLE b_parent (id INTEGER PRIMARY KEY);"
+	    "CREATE TABLE a_child (id INTEGER PRIMARY KEY, p INTEGER REFERENCES b_parent(id));"
+	    "INSERT INTO b_parent VALUES(1); INSERT INTO a_child VALUES(1, 1);"), SQLITE_OK);
+	d = dump_str(src, NULL, 0);
+	CHECK(d != NULL);
+	load_sql(dst, d, &r);
+	CHECK_INT_EQ(r.rc, 0);
+	CHECK_INT_EQ(ro_int(dst, "SELECT count(*) FROM a_child"), 1);
+	CHECK_INT_EQ(ro_int(dst, "PRAGMA foreign_keys"), 1);
+	free(d);
+	storage_db_close(src);
+	storage_db_close(dst);
+}
+
+/* ---- recognising and loading SQLite files ---- */
+
+UNIT_TEST(is_sqlite_header_checks_magic_and_page_size)
+{
+	unsigned char h[100] = "SQLite format 3";
+
+	h[16] = 0x10;		/* 4096 */
+	h[17] = 0x00;
+	h[18] = h[19] = 2;
+	h[21] = 64;
+	h[22] = h[23] = 32;
+	CHECK(storage_is_sqlite_header(h, sizeof(h)));
+	CHECK(storage_is_sqlite_header(h, 16));
+	CHECK(!storage_is_sqlite_header(h, 15));
+	CHECK(!storage_is_sqlite_header("SQLite format 3", 15));
+	CHECK(!storage_is_sqlite_header("PRAGMA foreign_keys=OFF;\nBEGIN", 30));
+	CHECK(!storage_is_sqlite_header(NULL, 0));
+	h[16] = 0x00;
+	h[17] = 0x01;		/* 1 = 65536 */
+	CHECK(storage_is_sqlite_header(h, sizeof(h)));
+	h[16] = 0x0f;		/* 3840: not a power of two */
+	h[17] = 0x00;
+	CHECK(!storage_is_sqlite_header(h, sizeof(h)));
+	h[16] = 0x10;
+	h[18] = 3;
+	CHECK(!storage_is_sqlite_header(h, sizeof(h)));
+	h[18] = 1;
+	h[21] = 65;
+	CHECK(!storage_is_sqlite_header(h, sizeof(h)));
+	h[21] = 64;
+	h[15] = 'x';
+	CHECK(!storage_is_sqlite_header(h, sizeof(h)));
+}
+
+/* Copies the first n bytes of a file (n < 0: all) to another. */
+static int
+copy_prefix(const char *from, const char *to, long long n)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	char buf[4096];
+	size_t k;
+	int ret = 0;
+
+	if (in == NULL || out == NULL)
+		ret = -1;
+	while (ret == 0 && (n < 0 || n > 0) &&
+	    (k = fread(buf, 1, n < 0 || n > (long long)sizeof(buf) ? sizeof(buf) : (size_t)n, in)) > 0) {
+		if (fwrite(buf, 1, k, out) != k)
+			ret = -1;
+		if (n > 0)
+			n -= (long long)k;
+	}
+	if (in)
+		fclose(in);
+	if (out)
+		fclose(out);
+	return ret;
+}
+
+/* A source database file with n rows in table src, in the given journal mode. */
+static int
+make_source(const char *name, int n, enum storage_backup_mode mode)
+{
+	struct storage_db *db = open_db(name[0] == ':' ? name : "mk.db", false);
+	char sql[256], err[256];
+	int rc;
+
+	if (db == NULL)
+		return -1;
+	snprintf(sql, sizeof(sql), "CREATE TABLE src (id INTEGER PRIMARY KEY, pad BLOB);"
+	    "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM k WHERE i < %d) "
+	    "INSERT INTO src(pad) SELECT randomblob(200) FROM k", n);
+	rc = rw_exec(db, sql) == SQLITE_OK ? 0 : -1;
+	if (rc == 0)
+		rc = storage_backup_to_file(db, tpath("source.db"), mode, false, err, sizeof(err));
+	storage_db_close(db);
+	return rc;
+}
+
+UNIT_TEST(validate_file_accepts_a_backup_and_refuses_truncated_or_foreign_files)
+{
+	char err[256];
+	FILE *f;
+
+	CHECK_INT_EQ(make_source("mk", 500, STORAGE_BACKUP_WAL), 0);
+	CHECK_INT_EQ(storage_validate_file(tpath("source.db"), err, sizeof(err)), 0);
+	/* Checking a WAL-mode file leaves nothing beside it. */
+	CHECK(!exists(tpath("source.db-wal")));
+	CHECK(!exists(tpath("source.db-shm")));
+
+	CHECK_INT_EQ(copy_prefix(tpath("source.db"), tpath("trunc.db"), 10000), 0);
+	CHECK_INT_EQ(storage_validate_file(tpath("trunc.db"), err, sizeof(err)), -1);
+	CHECK(strstr(err, "truncated") != NULL);
+	CHECK_INT_EQ(copy_prefix(tpath("source.db"), tpath("trunc2.db"), 4096 * 4), 0);
+	CHECK_INT_EQ(storage_validate_file(tpath("trunc2.db"), err, sizeof(err)), -1);
+	CHECK(strstr(err, "truncated") != NULL);
+
+	f = fopen(tpath("text.sql"), "w");
+	CHECK(f != NULL);
+	fputs("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCOMMIT;\n", f);
+	fclose(f);
+	CHECK_INT_EQ(storage_validate_file(tpath("text.sql"), err, sizeof(err)), -1);
+	CHECK_STR_EQ(err, "invalid SQLite data");
+	CHECK_INT_EQ(storage_validate_file(tpath("does-not-exist"), err, sizeof(err)), -1);
+
+	/* A good header over a corrupted body fails quick_check. */
+	CHECK_INT_EQ(copy_prefix(tpath("source.db"), tpath("corrupt.db"), -1), 0);
+	{
+		int fd = open(tpath("corrupt.db"), O_WRONLY);
+		char junk[4096];
+
+		CHECK(fd != -1);
+		memset(junk, 0xa5, sizeof(junk));
+		CHECK(pwrite(fd, junk, sizeof(junk), 4096 * 3) == (ssize_t)sizeof(junk));
+		close(fd);
+	}
+	CHECK_INT_EQ(storage_validate_file(tpath("corrupt.db"), err, sizeof(err)), -1);
+}
+
+static void
+check_load_replaces(const char *live, enum storage_backup_mode srcmode, int *unit_failed_)
+{
+	struct storage_db *db = open_db(live, true);
+	char err[256];
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE old (x); INSERT INTO old VALUES(1)"), SQLITE_OK);
+	/* Readers have the old schema cached and a statement prepared. */
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM old"), 1);
+	CHECK_INT_EQ(make_source("mk", 300, srcmode), 0);
+	if (storage_load_file(db, tpath("source.db"), err, sizeof(err)) != 0)
+		fprintf(stderr, "    load: %s\n", err);
+	CHECK_INT_EQ(storage_load_file(db, tpath("source.db"), err, sizeof(err)), 0);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM src"), 300);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM sqlite_master WHERE name='old'"), 0);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM old"), -1);
+	if (live[0] != ':') {
+		char mode[16] = "";
+		sqlite3_stmt *s;
+
+		CHECK(sqlite3_prepare_v2(storage_db_rw_handle(db), "PRAGMA journal_mode", -1, &s,
+		    NULL) == SQLITE_OK);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			snprintf(mode, sizeof(mode), "%s", sqlite3_column_text(s, 0));
+		sqlite3_finalize(s);
+		CHECK_STR_EQ(mode, "wal");
+	}
+	/* Pragmas of the connections survive. */
+	CHECK_INT_EQ(ro_int(db, "PRAGMA foreign_keys"), 1);
+	CHECK_INT_EQ(ro_int(db, "PRAGMA busy_timeout"), 5000);
+	/* And the live database takes writes. */
+	CHECK_INT_EQ(rw_exec(db, "INSERT INTO src(pad) VALUES(NULL)"), SQLITE_OK);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM src"), 301);
+	/* The source file was not touched. */
+	CHECK(!exists(tpath("source.db-wal")));
+	CHECK(!exists(tpath("source.db-shm")));
+	storage_db_close(db);
+}
+
+UNIT_TEST(load_file_replaces_a_file_database_and_readers_see_it)
+{
+	check_load_replaces("load-live.db", STORAGE_BACKUP_WAL, unit_failed_);
+}
+
+UNIT_TEST(load_file_of_a_delete_mode_file_keeps_the_live_database_in_wal)
+{
+	check_load_replaces("load-live2.db", STORAGE_BACKUP_DELETE, unit_failed_);
+}
+
+UNIT_TEST(load_file_replaces_a_memory_database_and_readers_see_it)
+{
+	check_load_replaces(":memory:", STORAGE_BACKUP_WAL, unit_failed_);
+}
+
+static void
+check_load_refused(const char *live, int *unit_failed_)
+{
+	struct storage_db *db = open_db(live, false);
+	char err[256];
+	FILE *f;
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE old (x); INSERT INTO old VALUES(1),(2)"), SQLITE_OK);
+	CHECK_INT_EQ(make_source("mk", 500, STORAGE_BACKUP_WAL), 0);
+
+	CHECK_INT_EQ(copy_prefix(tpath("source.db"), tpath("trunc.db"), 10000), 0);
+	CHECK_INT_EQ(storage_load_file(db, tpath("trunc.db"), err, sizeof(err)), -1);
+	CHECK(strstr(err, "truncated") != NULL);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM old"), 2);
+
+	/* Cut at a page boundary: the header says there is more, SQLite refuses it. */
+	CHECK_INT_EQ(copy_prefix(tpath("source.db"), tpath("trunc2.db"), 4096 * 4), 0);
+	CHECK_INT_EQ(storage_load_file(db, tpath("trunc2.db"), err, sizeof(err)), -1);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM old"), 2);
+
+	f = fopen(tpath("text.sql"), "w");
+	CHECK(f != NULL);
+	fputs("this is not a database at all, not even close to one; it is text\n", f);
+	for (int i = 0; i < 100; i++)
+		fputs("padding padding padding padding padding padding padding\n", f);
+	fclose(f);
+	CHECK_INT_EQ(storage_load_file(db, tpath("text.sql"), err, sizeof(err)), -1);
+	CHECK_STR_EQ(err, "invalid SQLite data");
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM old"), 2);
+	CHECK_INT_EQ(rw_exec(db, "INSERT INTO old VALUES(3)"), SQLITE_OK);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM old"), 3);
+	storage_db_close(db);
+}
+
+UNIT_TEST(load_file_refuses_truncated_or_foreign_file_and_old_data_survives)
+{
+	check_load_refused("refuse-live.db", unit_failed_);
+}
+
+UNIT_TEST(load_file_into_memory_refuses_truncated_file_and_old_data_survives)
+{
+	check_load_refused(":memory:", unit_failed_);
+}
+
+UNIT_TEST(load_file_with_a_corrupt_page_fails_and_old_data_survives)
+{
+	struct storage_db *db = open_db("corrupt-live.db", false);
+	char err[256];
+	char junk[4096];
+	int fd;
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE old (x); INSERT INTO old VALUES(1)"), SQLITE_OK);
+	CHECK_INT_EQ(make_source("mk", 500, STORAGE_BACKUP_WAL), 0);
+	/* Page 1 garbled beyond the header: the schema cannot be read. */
+	fd = open(tpath("source.db"), O_WRONLY);
+	CHECK(fd != -1);
+	memset(junk, 0xa5, sizeof(junk));
+	CHECK(pwrite(fd, junk, sizeof(junk) - 100, 100) == (ssize_t)sizeof(junk) - 100);
+	close(fd);
+	CHECK_INT_EQ(storage_load_file(db, tpath("source.db"), err, sizeof(err)), -1);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM old"), 1);
+	storage_db_close(db);
+}
+
+static void
+check_load_page_size(const char *live, int *unit_failed_)
+{
+	struct storage_db *db = open_db(live, false);
+	sqlite3 *s = NULL;
+	char err[256];
+
+	CHECK(db != NULL);
+	CHECK_INT_EQ(rw_exec(db, "CREATE TABLE old (x); INSERT INTO old VALUES(1)"), SQLITE_OK);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM old"), 1);
+	unlink(tpath("ps.db"));
+	CHECK(sqlite3_open(tpath("ps.db"), &s) == SQLITE_OK);
+	CHECK(sqlite3_exec(s, "PRAGMA page_size=1024; CREATE TABLE big (x); "
+	    "INSERT INTO big VALUES(1),(2)", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(s);
+	if (storage_load_file(db, tpath("ps.db"), err, sizeof(err)) != 0)
+		fprintf(stderr, "    load: %s\n", err);
+	CHECK_INT_EQ(storage_load_file(db, tpath("ps.db"), err, sizeof(err)), 0);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM big"), 2);
+	CHECK_INT_EQ(ro_int(db, "PRAGMA page_size"), 4096);
+	CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM sqlite_master WHERE name='old'"), 0);
+	/* The temporary resized copy is gone. */
+	CHECK_INT_EQ(system("ls /tmp/test_storage_backup.*/ps.db.pgsz.* >/dev/null 2>&1"), 512);
+	storage_db_close(db);
+}
+
+UNIT_TEST(load_file_with_another_page_size_replaces_a_file_database)
+{
+	check_load_page_size("ps-live.db", unit_failed_);
+}
+
+UNIT_TEST(load_file_with_another_page_size_replaces_a_memory_database)
+{
+	check_load_page_size(":memory:", unit_failed_);
+}
+
+UNIT_MAIN()
