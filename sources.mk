@@ -17,6 +17,7 @@ RQ_SRCS = \
 	pkg/consensus/peer_key.c \
 	pkg/consensus/peer_raft.c \
 	pkg/consensus/peer_transport.c \
+	pkg/gateway/gateway_backup.c \
 	pkg/gateway/gateway_body.c \
 	pkg/gateway/gateway_db.c \
 	pkg/gateway/gateway_http.c \
@@ -52,6 +53,7 @@ RQ_SRCS = \
 	pkg/storage/storage_db.c \
 	pkg/storage/storage_db_exec.c \
 	pkg/storage/storage_dump.c \
+	pkg/storage/storage_load.c \
 	pkg/storage/storage_main.c \
 	pkg/storage/storage_stmt_cache.c \
 	pkg/supervisor/sd_notify.c \
@@ -91,6 +93,7 @@ RQ_HDRS = \
 	pkg/storage/storage_db.h \
 	pkg/storage/storage_db_int.h \
 	pkg/storage/storage_dump.h \
+	pkg/storage/storage_load.h \
 	pkg/storage/storage_stmt_cache.h \
 	pkg/supervisor/sd_notify.h \
 	pkg/supervisor/supervisor.h
@@ -109,6 +112,7 @@ UNIT_TESTS = \
 	tests/unit/test_raft \
 	tests/unit/test_raft_rpc \
 	tests/unit/test_raftlog \
+	tests/unit/test_rqlitectl_text \
 	tests/unit/test_storage_backup \
 	tests/unit/test_storage_db
 
@@ -128,5 +132,7 @@ tests_unit_test_peer_transport_SOURCES = tests/unit/test_peer_transport.c tests/
 tests_unit_test_raft_SOURCES = tests/unit/test_raft.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_rpc_SOURCES = tests/unit/test_raft_rpc.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raftlog_SOURCES = tests/unit/test_raftlog.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_rqlitectl_text_SOURCES = tests/unit/test_rqlitectl_text.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_rqlitectl_text_SOURCES += cmd/rqlitectl/cli_sql.c cmd/rqlitectl/cli_value.c cmd/rqlitectl/cli_output.c cmd/rqlitectl/cli_history.c
 tests_unit_test_storage_backup_SOURCES = tests/unit/test_storage_backup.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_db_SOURCES = tests/unit/test_storage_db.c tests/unit/unit.c tests/unit/unit.h

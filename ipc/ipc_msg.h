@@ -40,6 +40,8 @@
 	X(QUERY_RESULT,		"storage → gateway: result res")	\
 	X(STORE_STATUS,		"gateway → storage: /status sqlite section") \
 	X(STORE_STATUS_RESULT,	"storage → gateway: status map s")	\
+	X(BACKUP,		"gateway → storage: make a backup file (f, vacuum, compress, tables)") \
+	X(BACKUP_RESULT,	"storage → gateway: its path p, or e")	\
 	/* consensus ⇄ storage */					\
 	X(STORAGE_HELLO,	"storage → consensus: applied index i at link up") \
 	X(APPLY,		"consensus → storage: committed entry i, term t, command c") \

@@ -75,6 +75,7 @@ struct consensus {
 	struct fwd_out *fwd_outs;
 	uint64_t next_id;
 	uint64_t storage_sent;
+	uint64_t storage_applied;	/* highest index storage says it has applied */
 	int storage_known;
 	struct ipc_writer w;
 	int stopping;

@@ -206,6 +206,21 @@ consensus_pump_storage(const struct raft_entry *committed, unsigned n)
 	}
 }
 
+/*
+ * Storage may be ahead of what the core knows it applied: after consensus restarts,
+ * storage still holds everything it applied, and skips entries it already has. Tell
+ * the core as soon as those entries are known to be committed here.
+ */
+static void
+consensus_sync_applied(void)
+{
+	uint64_t upto = cs.storage_applied < raft_commit_index(cs.raft) ?
+	    cs.storage_applied : raft_commit_index(cs.raft);
+
+	if (upto > raft_applied_index(cs.raft))
+		raft_applied(cs.raft, upto);
+}
+
 static void
 consensus_on_apply_result(struct ipc_msg *m)
 {
@@ -217,6 +232,8 @@ consensus_on_apply_result(struct ipc_msg *m)
 		log_warnx("APPLY_RESULT without index or result");
 		return;
 	}
+	if (index > cs.storage_applied)
+		cs.storage_applied = index;
 	if (index > raft_applied_index(cs.raft))
 		raft_applied(cs.raft, index);
 	while (cs.pending_head != NULL && cs.pending_head->index <= index) {
@@ -260,8 +277,8 @@ consensus_dispatch_storage(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		if (ipc_get_u64(m, "i", &applied) != IPC_OK)
 			applied = 0;
 		log_info("storage has applied up to %llu", (unsigned long long)applied);
-		if (applied > raft_applied_index(cs.raft) && applied <= raft_commit_index(cs.raft))
-			raft_applied(cs.raft, applied);
+		cs.storage_applied = applied;
+		consensus_sync_applied();
 		cs.storage_sent = applied;
 		cs.storage_known = 1;
 		(void)cs_snapshot_restore_storage(applied);
@@ -566,6 +583,7 @@ consensus_process_ready(void)
 		/* The entries' fsync runs on the sync thread while these messages go out. */
 		cs_cluster_send_messages(rd.messages, rd.n_messages);
 		consensus_pump_storage(rd.committed, rd.n_committed);
+		consensus_sync_applied();
 		if (rd.n_committed > 0)
 			cs_cluster_config_committed(raft_commit_index(cs.raft));
 		consensus_deliver_reads(&rd);

@@ -138,6 +138,7 @@ cs_snapshot_restore_storage(uint64_t applied)
 	ipc_finish(&cs.w);
 	ipc_conn_send(cs.links[PROC_STORAGE], &cs.w);
 	cs.storage_sent = sn.latest.index;
+	cs.storage_applied = sn.latest.index;
 	sn.num_restores++;
 	return true;
 }

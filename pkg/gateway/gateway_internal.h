@@ -146,6 +146,9 @@ void gw_handle_leader(struct gw_req *r);
 void gw_handle_remove(struct gw_req *r);
 void gw_handle_fault(struct gw_req *r);
 void gw_handle_snapshot(struct gw_req *r);
+void gw_handle_backup(struct gw_req *r);
+void gw_handle_load(struct gw_req *r);
+void gw_handle_boot(struct gw_req *r);
 void gw_handle_reap(struct gw_req *r);
 void gw_handle_debug_vars(struct gw_req *r);
 

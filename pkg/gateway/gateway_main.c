@@ -59,6 +59,7 @@ gw_dispatch_storage(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	switch (m->type) {
 	case IPC_QUERY_RESULT:
 	case IPC_STORE_STATUS_RESULT:
+	case IPC_BACKUP_RESULT:
 		gw_dispatch_reply(m, PROC_STORAGE);
 		break;
 	default:

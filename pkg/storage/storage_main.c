@@ -27,6 +27,7 @@
 #include "ipc_conn.h"
 #include "storage_backup.h"
 #include "storage_db.h"
+#include "storage_load.h"
 
 /* A read waiting until the database has applied index `min_index`. */
 struct storage_wait {
@@ -156,6 +157,9 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	} else if (type != STORAGE_ENTRY_COMMAND) {
 		/* No-op and configuration entries only move the applied index. */
 		msgpack_pack_map(&st.res_pk, 0);
+	} else if (storage_command_kind(cmd, len) == STORAGE_CMD_LOAD_FILE ||
+	    storage_command_kind(cmd, len) == STORAGE_CMD_LOAD_SQL) {
+		(void)storage_apply_load(st.db, st.opts->data_dir, cmd, len, &st.res_pk);
 	} else if (storage_db_apply(st.db, cmd, len, &st.res_pk) != 0 && st.res.size == 0) {
 		msgpack_pack_map(&st.res_pk, 2);
 		msgpack_pack_str_with_body(&st.res_pk, "r", 1);
@@ -310,6 +314,39 @@ storage_on_status(struct ipc_conn *c, struct ipc_msg *m)
 	storage_send_result(c, IPC_STORE_STATUS_RESULT, m->request_id, 0);
 }
 
+/* BACKUP {f: binary|sql|delete, vacuum, compress, tables: "a,b"} → BACKUP_RESULT {p} */
+static void
+storage_on_backup(struct ipc_conn *c, struct ipc_msg *m)
+{
+	struct storage_backup_req req;
+	char fmt[16] = "binary", tables[4096] = "", path[PATH_MAX], err[512];
+	const char *names[256];
+	size_t n = 0;
+
+	memset(&req, 0, sizeof(req));
+	req.dir = st.opts->data_dir;
+	(void)ipc_get_strbuf(m, "f", fmt, sizeof(fmt));
+	(void)ipc_get_bool(m, "vacuum", &req.vacuum);
+	(void)ipc_get_bool(m, "compress", &req.compress);
+	req.fmt = strcmp(fmt, "sql") == 0 ? STORAGE_BACKUP_FMT_SQL :
+	    strcmp(fmt, "delete") == 0 ? STORAGE_BACKUP_FMT_DELETE : STORAGE_BACKUP_FMT_BINARY;
+	if (ipc_get_strbuf(m, "tables", tables, sizeof(tables)) == IPC_OK && tables[0] != '\0') {
+		char *save = NULL;
+		for (char *t = strtok_r(tables, ",", &save); t != NULL && n < 256;
+		    t = strtok_r(NULL, ",", &save))
+			names[n++] = t;
+		req.tables = names;
+		req.ntables = n;
+	}
+	ipc_begin(&st.w, IPC_BACKUP_RESULT, m->request_id);
+	if (storage_backup_request(st.db, &req, path, sizeof(path), err, sizeof(err)) != 0)
+		ipc_add_str(&st.w, "e", err);
+	else
+		ipc_add_str(&st.w, "p", path);
+	ipc_finish(&st.w);
+	ipc_conn_send(c, &st.w);
+}
+
 static void
 storage_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
@@ -320,6 +357,9 @@ storage_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 		break;
 	case IPC_STORE_STATUS:
 		storage_on_status(c, m);
+		break;
+	case IPC_BACKUP:
+		storage_on_backup(c, m);
 		break;
 	default:
 		log_warnx("unexpected %s from gateway", ipc_type_name(m->type));

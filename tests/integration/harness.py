@@ -733,7 +733,7 @@ class Cluster:
                              raft.get("commit_index"), raft.get("applied_index")))
         return "\n".join(lines)
 
-    def _leader_now(self, nodes, voters=None):
+    def leader_now(self, nodes, voters=None):
         """The node every node in `nodes` agrees is leader (it says Leader itself), or None.
         With voters, also require every node to list exactly those ids in store.nodes."""
         stores = {}
@@ -760,7 +760,7 @@ class Cluster:
         """Wait until the running, unpaused nodes (or `nodes`) agree on one leader; return it."""
         def find():
             cand = [n for n in self.live(nodes) if n not in exclude]
-            return self._leader_now(cand) if cand else None
+            return self.leader_now(cand) if cand else None
         return wait_for(find, timeout, "one leader agreed on by all live nodes")
 
     def wait_formed(self, nodes=None, ids=None, timeout=20.0):
@@ -768,7 +768,7 @@ class Cluster:
         (default: their own ids); return the leader."""
         nodes = list(nodes or self.live())
         ids = ids or [n.node_id for n in nodes]
-        return wait_for(lambda: self._leader_now(nodes, ids), timeout,
+        return wait_for(lambda: self.leader_now(nodes, ids), timeout,
                         "nodes %s to agree on one leader and members %s"
                         % ([n.node_id for n in nodes], ids))
 

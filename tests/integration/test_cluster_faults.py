@@ -376,7 +376,7 @@ def test_linearizable_reads_never_go_back_across_leader_changes():
             cur = c.leader(timeout=10)
             r = cur.post("/leader?wait", b"")
             eq(r.status, 200, "stepdown of %s: %r" % (cur.name, r.text))
-            c.wait_for(lambda: c._leader_now(c.live()) not in (None, cur), 10,
+            c.wait_for(lambda: c.leader_now(c.live()) not in (None, cur), 10,
                        "a leader other than %s" % cur.name)
         # Then the leader falls silent, is replaced, and wakes up believing it leads.
         time.sleep(0.7)

@@ -1,0 +1,282 @@
+/*
+ * Whole-database endpoints: GET /db/backup (storage writes a file, we stream it),
+ * POST /db/load (a SQLite file or a SQL dump, through the log so every node loads it)
+ * and POST /boot (a SQLite file on a single-node cluster).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "gateway_internal.h"
+#include "gateway_render.h"
+#include "storage/storage_backup.h"
+
+#define CMD_LOAD_FILE 5
+#define CMD_LOAD_SQL 6
+
+static bool
+gw_follower_redirect(struct gw_req *r)
+{
+	char *loc = NULL;
+
+	if (strcmp(gw.raft_state, "Leader") == 0)
+		return false;
+	if (gw.leader_api[0] == '\0') {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+		return true;
+	}
+	/* The file is made on the leader: send the client there (rqlite proxies it). */
+	if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
+	    r->raw_query != NULL && r->raw_query[0] != '\0' ? "?" : "",
+	    r->raw_query != NULL ? r->raw_query : "") < 0) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return true;
+	}
+	gw_respond_empty(r, MHD_HTTP_MOVED_PERMANENTLY);
+	gw_add_header(r, "Location", loc);
+	free(loc);
+	return true;
+}
+
+/* ---- GET /db/backup ------------------------------------------------------------------ */
+
+static void
+gw_backup_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	char path[4096], msg[600];
+	const char *e;
+	size_t n;
+	struct MHD_Response *resp;
+	struct stat st;
+	int fd;
+
+	if (m == NULL) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store not open");
+		return;
+	}
+	if (ipc_get_str(m, "e", &e, &n) == IPC_OK) {
+		snprintf(msg, sizeof(msg), "%.*s", (int)n, e);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+		return;
+	}
+	if (ipc_get_strbuf(m, "p", path, sizeof(path)) != IPC_OK ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "backup file missing");
+		return;
+	}
+	/* The open descriptor keeps the data; the name goes at once. */
+	unlink(path);
+	if (fstat(fd, &st) == -1 ||
+	    (resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
+		close(fd);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "backup stream failed");
+		return;
+	}
+	MHD_add_response_header(resp, "X-RQLITE-VERSION", gw.opts->version);
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods", "OPTIONS, GET, POST");
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type");
+	MHD_add_response_header(resp, "Content-Type", r->params.fmt == GATEWAY_BACKUP_SQL &&
+	    !r->params.compress ? "application/sql" : "application/octet-stream");
+	MHD_add_response_header(resp, "X-RQLITE-SERVED-BY", gw.opts->http_adv_addr);
+	r->response = resp;
+	r->status = MHD_HTTP_OK;
+}
+
+void
+gw_handle_backup(struct gw_req *r)
+{
+	if (strcmp(r->method, "GET") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.backups++;
+	if (r->params.vacuum && r->params.fmt != GATEWAY_BACKUP_BINARY) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "invalid backup format");
+		return;
+	}
+	if (!r->params.noleader && gw_follower_redirect(r))
+		return;
+	gw_begin(r, IPC_BACKUP);
+	ipc_add_str(&gw.w, "f", r->params.fmt == GATEWAY_BACKUP_SQL ? "sql" :
+	    r->params.fmt == GATEWAY_BACKUP_DELETE ? "delete" : "binary");
+	ipc_add_bool(&gw.w, "vacuum", r->params.vacuum);
+	ipc_add_bool(&gw.w, "compress", r->params.compress);
+	if (r->params.tables != NULL)
+		ipc_add_str(&gw.w, "tables", r->params.tables);
+	if (gw_send_wait(r, PROC_STORAGE, gw_backup_cb, r->params.timeout_ns) != 0)
+		gw_backup_cb(r, NULL);
+}
+
+/* ---- POST /db/load and /boot ---------------------------------------------------------- */
+
+static void
+gw_load_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	const char *res, *e;
+	size_t len, n;
+	char msg[600];
+
+	if (m == NULL) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+		return;
+	}
+	if (ipc_get_str(m, "e", &e, &n) == IPC_OK) {
+		if (n == 10 && memcmp(e, "not leader", 10) == 0) {
+			gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
+			return;
+		}
+		snprintf(msg, sizeof(msg), "%.*s", (int)n, e);
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+		return;
+	}
+	if (ipc_get_bin(m, "res", &res, &len) != IPC_OK || ipc_msgpack_validate(res, len) != 0) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply");
+		return;
+	}
+	if (r->kind == CMD_LOAD_SQL) {
+		/* Rendered like an execute: {"results":[{…}]} or a statement error. */
+		struct gateway_render_opts o;
+		msgpack_unpacked un;
+		size_t off = 0;
+		char err[GATEWAY_RENDER_ERR_MAX], *out = NULL;
+		size_t out_len = 0;
+
+		memset(&o, 0, sizeof(o));
+		o.pretty = r->params.pretty;
+		o.timings = r->params.timings;
+		msgpack_unpacked_init(&un);
+		if (msgpack_unpack_next(&un, res, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+		    gateway_render_to_buffer(&un.data, &o, &out, &out_len, err, sizeof(err)) != 0) {
+			msgpack_unpacked_destroy(&un);
+			free(out);
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply");
+			return;
+		}
+		msgpack_unpacked_destroy(&un);
+		gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", out, out_len);
+		return;
+	}
+	/* A SQLite file: the result map carries an error, or nothing. */
+	{
+		msgpack_unpacked un;
+		size_t off = 0;
+		bool failed = false;
+		char ebuf[600] = "the load failed";
+
+		msgpack_unpacked_init(&un);
+		if (msgpack_unpack_next(&un, res, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+		    un.data.type == MSGPACK_OBJECT_MAP) {
+			for (uint32_t i = 0; i < un.data.via.map.size; i++) {
+				const msgpack_object_kv *kv = &un.data.via.map.ptr[i];
+				if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 1 &&
+				    kv->key.via.str.ptr[0] == 'e' && kv->val.type == MSGPACK_OBJECT_STR) {
+					failed = true;
+					snprintf(ebuf, sizeof(ebuf), "%.*s", (int)kv->val.via.str.size,
+					    kv->val.via.str.ptr);
+				}
+			}
+		}
+		msgpack_unpacked_destroy(&un);
+		if (failed) {
+			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, ebuf);
+		} else if (r->stage == 99) {
+			gw_respond_empty(r, MHD_HTTP_OK);	/* /boot */
+		} else {
+			char *ok = strdup("{\"results\":[]}");
+			gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", ok,
+			    ok != NULL ? strlen(ok) : 0);
+		}
+	}
+}
+
+/* Proposes the load command for the request's body. */
+static void
+gw_load_propose(struct gw_req *r, bool binary)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "k", 1);
+	msgpack_pack_uint32(&pk, binary ? CMD_LOAD_FILE : CMD_LOAD_SQL);
+	if (binary) {
+		msgpack_pack_str_with_body(&pk, "db", 2);
+		msgpack_pack_bin_with_body(&pk, r->body, r->body_len);
+	} else {
+		msgpack_pack_str_with_body(&pk, "sql", 3);
+		msgpack_pack_str_with_body(&pk, r->body != NULL ? r->body : "", r->body_len);
+	}
+	r->kind = binary ? CMD_LOAD_FILE : CMD_LOAD_SQL;
+	gw_begin(r, IPC_PROPOSE);
+	ipc_add_bin(&gw.w, "c", sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	if (gw_send_wait(r, PROC_CONSENSUS, gw_load_cb, r->params.timeout_ns) != 0)
+		gw_load_cb(r, NULL);
+}
+
+void
+gw_handle_load(struct gw_req *r)
+{
+	bool binary;
+
+	if (strcmp(r->method, "POST") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.loads++;
+	/* Sniffed, as rqlite does: the content type is not consulted. */
+	binary = r->body_len >= 13 && memcmp(r->body, "SQLite format", 13) == 0;
+	if (binary && !storage_is_sqlite_header(r->body, r->body_len)) {
+		gw_respond_text(r, MHD_HTTP_BAD_REQUEST, "invalid SQLite data");
+		return;
+	}
+	if (r->params.redirect && strcmp(gw.raft_state, "Leader") != 0 && gw_follower_redirect(r))
+		return;
+	gw_load_propose(r, binary);
+}
+
+static void
+gw_boot_status_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	const msgpack_object *nodes = m != NULL ? ipc_get(m, "nodes") : NULL;
+
+	if (nodes == NULL || nodes->type != MSGPACK_OBJECT_ARRAY) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store not open");
+		return;
+	}
+	if (nodes->via.array.size != 1) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not single-node");
+		return;
+	}
+	r->stage = 99;
+	gw_load_propose(r, true);
+}
+
+void
+gw_handle_boot(struct gw_req *r)
+{
+	if (strcmp(r->method, "POST") != 0) {
+		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+		return;
+	}
+	gw.counters.boot++;
+	if (!storage_is_sqlite_header(r->body != NULL ? r->body : "", r->body_len)) {
+		gw_respond_text(r, MHD_HTTP_BAD_REQUEST, "invalid SQLite data");
+		return;
+	}
+	if (strcmp(gw.raft_state, "Leader") != 0) {
+		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not leader");
+		return;
+	}
+	/* Booting is for a one-node cluster: ask consensus for the configuration first. */
+	gw_begin(r, IPC_CONS_STATUS);
+	if (gw_send_wait(r, PROC_CONSENSUS, gw_boot_status_cb, 5000000000) != 0)
+		gw_boot_status_cb(r, NULL);
+}
