@@ -1,0 +1,87 @@
+"""Real partitions: a node is cut off from its peers while it keeps running.
+
+Uses POST /debug/fault (debug builds, which scripts/test runs): the node drops every
+frame to and from the given Raft addresses, in both directions.
+"""
+import time
+
+from harness import (ELECTION, Cluster, ClusterWriter, check, cluster_test, eq, rows,
+                     status_is)
+
+ACKS = "SELECT id FROM acks ORDER BY id"
+
+
+def _cut(node, others):
+    status_is(node.post("/debug/fault?block=" + ",".join(o.raft_addr for o in others)), 200,
+              "cut %s" % node.name)
+
+
+def _heal(node, others):
+    status_is(node.post("/debug/fault?unblock=" + ",".join(o.raft_addr for o in others)), 200,
+              "heal %s" % node.name)
+
+
+@cluster_test(90)
+def test_isolated_leader_steps_down_and_majority_goes_on_without_losing_writes():
+    c = Cluster(3)
+    old = c.start()
+    old.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+    rest = [n for n in c.nodes if n is not old]
+    w = ClusterWriter(c.nodes, threads=3, req_timeout=3.0).start()
+    try:
+        w.wait_acks(20, 15, "before the partition")
+        _cut(old, rest)
+        # The isolated leader must step down (check-quorum) and refuse to write.
+        c.wait_for(lambda: old.status("store.raft.state") != "Leader", 10 * ELECTION,
+                   "the isolated leader to step down")
+        new = c.leader(rest, timeout=20 * ELECTION)
+        check(new is not old, "a new leader on the majority side")
+        r = old.execute([["INSERT INTO acks(id) VALUES(?)", 10 ** 9]], timeout=8)
+        check(not (r.status == 200 and "error" not in r.text),
+              "the minority acknowledged a write: %d %r" % (r.status, r.body[:200]))
+        r = old.query_get(ACKS, "?level=linearizable", timeout=8)
+        check(r.status != 200 or "error" in r.text,
+              "the minority served a linearizable read: %d %r" % (r.status, r.body[:120]))
+        w.wait_acks(20, 20, "on the majority side during the partition")
+        _heal(old, rest)
+        w.wait_acks(10, 20, "after healing")
+    finally:
+        acked, _ = w.stop()
+    lead = c.leader(timeout=20 * ELECTION)
+    got = [r[0] for r in rows(lead.query([ACKS], q="?level=linearizable"))]
+    missing = sorted(set(acked) - set(got))
+    eq(missing, [], "acknowledged ids missing after the partition healed")
+    check(10 ** 9 not in got, "the minority's write must not appear")
+    # The old leader rejoins as a follower and catches up.
+    c.wait_for(lambda: old.status("store.raft.state") == "Follower", 20 * ELECTION,
+               "the old leader to follow again")
+    c.wait_rows(old, ACKS, [[i] for i in got], timeout=15)
+
+
+@cluster_test(60)
+def test_a_cut_off_follower_does_not_disturb_the_cluster_and_catches_up():
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+    f = [n for n in c.nodes if n is not lead][0]
+    others = [n for n in c.nodes if n is not f]
+    term = lead.status("store.raft.term")
+    _cut(f, others)
+    for i in range(1, 31):
+        lead.ex_ok([["INSERT INTO acks(id) VALUES(?)", i]])
+    time.sleep(4 * ELECTION)
+    # Pre-vote: the cut-off follower's failed elections do not raise the cluster's term.
+    eq(lead.status("store.raft.state"), "Leader", "the leader keeps leading")
+    _heal(f, others)
+    c.wait_rows(f, ACKS, [[i] for i in range(1, 31)], timeout=15)
+    eq(c.leader(timeout=10 * ELECTION).status("store.raft.term"), term,
+       "no term change caused by the partitioned follower")
+
+
+def test_fault_knob_refused_on_wrong_method():
+    c = Cluster(1)
+    try:
+        n = c.start()
+        eq(n.req("GET", "/debug/fault").status, 405, "GET /debug/fault")
+    finally:
+        c.close()
