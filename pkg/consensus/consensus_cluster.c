@@ -423,6 +423,7 @@ cs_serve_forward(struct peer_conn *c, struct ipc_msg *m)
 			cs_answer_error(&w, rc == RAFT_ENOTLEADER ? "not leader" : raft_strerror(rc));
 			return;
 		}
+		cs.n_proposals++;
 		cs_add_pending(index, term, &w);
 		cs_schedule_ready();
 	} else if (strcmp(op, "read") == 0 && cmd != NULL && ipc_msgpack_validate(cmd, len) == 0) {

@@ -76,6 +76,11 @@ struct consensus {
 	uint64_t next_id;
 	uint64_t storage_sent;
 	uint64_t storage_applied;	/* highest index storage says it has applied */
+	/* Counters for /debug/vars: how well group commit works. */
+	uint64_t n_appends;		/* log appends (one per ready batch with entries) */
+	uint64_t n_entries;		/* entries appended */
+	uint64_t n_fsyncs;		/* log fsyncs (one per append) */
+	uint64_t n_proposals;		/* proposals accepted as leader */
 	int storage_known;
 	struct ipc_writer w;
 	int stopping;

@@ -340,6 +340,7 @@ consensus_on_propose(struct ipc_msg *m)
 		cs_answer_error(&w, rc == RAFT_ENOTLEADER ? "not leader" : raft_strerror(rc));
 		return;
 	}
+	cs.n_proposals++;
 	cs_add_pending(index, term, &w);
 	cs_schedule_ready();
 }
@@ -437,6 +438,10 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 		ipc_add_str(&cs.w, "snapshot_dir", cs_snapshot_dir());
 		ipc_add_u64(&cs.w, "snapshot_threshold", cs.opts->snap_threshold);
 	}
+	ipc_add_u64(&cs.w, "log_appends", cs.n_appends);
+	ipc_add_u64(&cs.w, "log_entries", cs.n_entries);
+	ipc_add_u64(&cs.w, "log_fsyncs", cs.n_fsyncs);
+	ipc_add_u64(&cs.w, "proposals", cs.n_proposals);
 	ipc_add_key(&cs.w, "nodes");
 	msgpack_pack_array(pk, cfg->n);
 	for (unsigned i = 0; i < cfg->n; i++) {
@@ -594,9 +599,13 @@ consensus_process_ready(void)
 			cs_cluster_on_state_change();
 			cs_send_state();
 		}
-		if (rd.n_entries > 0)
+		if (rd.n_entries > 0) {
+			cs.n_appends++;
+			cs.n_fsyncs++;
+			cs.n_entries += rd.n_entries;
 			cs_sync_start(rd.entries[rd.n_entries - 1].index,
 			    rd.entries[rd.n_entries - 1].term);
+		}
 	}
 	/* A new role (leader: heartbeats) may need the timer sooner than it was set. */
 	if (cs.raft != NULL && cs.tick_ev != NULL && raft_state(cs.raft) != RAFT_SHUTDOWN)

@@ -777,6 +777,12 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 			json_object_set(store, "num_snapshots", json_object_get(c, "num_snapshots"));
 			json_object_set(store, "num_restores", json_object_get(c, "num_restores"));
 			json_object_set(store, "num_installs", json_object_get(c, "num_installs"));
+			/* Group commit at work: entries per append and fsyncs per proposal. */
+			json_object_set_new(vars, "raft", json_pack("{s:O, s:O, s:O, s:O}",
+			    "log_appends", json_object_get(c, "log_appends"),
+			    "log_entries", json_object_get(c, "log_entries"),
+			    "log_fsyncs", json_object_get(c, "log_fsyncs"),
+			    "proposals", json_object_get(c, "proposals")));
 		}
 		json_object_set_new(vars, "store", store);
 	}
