@@ -58,9 +58,11 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.cluster_key_file = cfg.cluster_key;
 		co.version = RQLITED_VERSION;
 		co.shutdown_stepdown = cfg.raft_shutdown_stepdown;
+		co.cluster_remove_shutdown = cfg.raft_cluster_remove_shutdown;
 		co.connect_timeout_ms = cfg.cluster_connect_timeout / 1000000;
 		co.snap_threshold = cfg.raft_snap;
 		co.snap_interval_ms = cfg.raft_snap_int / 1000000;
+		co.apply_timeout_ms = cfg.raft_apply_timeout / 1000000;
 		consensus_main(&co);
 		break;
 	}

@@ -22,9 +22,11 @@ struct consensus_options {
 	const char *cluster_key_file;	/* "" for plaintext peer links */
 	const char *version;
 	bool shutdown_stepdown;
+	bool cluster_remove_shutdown;	/* -raft-cluster-remove-shutdown */
 	int64_t connect_timeout_ms;
 	uint64_t snap_threshold;	/* -raft-snap: entries between snapshots */
 	int64_t snap_interval_ms;	/* -raft-snap-int */
+	int64_t apply_timeout_ms;	/* -raft-apply-timeout: longest wait for a commit */
 };
 
 void consensus_main(const struct consensus_options *opts) __attribute__((__noreturn__));

@@ -1265,11 +1265,77 @@ cs_cluster_housekeeping(void)
 	}
 }
 
+static void
+cs_removed_self_answer(struct fwd_out *f, struct ipc_msg *m)
+{
+	(void)f;
+	if (ipc_get(m, "e") != NULL)
+		log_warnx("the leader did not remove this node before shutdown");
+	else
+		log_info("removed from the cluster");
+	cs.shutdown_removed = true;
+}
+
+/*
+ * -raft-cluster-remove-shutdown: on an orderly stop the node leaves the configuration
+ * first (asking the leader, or removing itself when it leads: it then steps down once
+ * the change commits). True when the stop now waits for that, bounded in time.
+ */
+static bool
+cs_cluster_shutdown_remove(void)
+{
+	const struct raft_config *cfg = raft_configuration(cs.raft);
+	const char *addr;
+	uint64_t index;
+
+	if (!cs.opts->cluster_remove_shutdown || cfg->n < 2 ||
+	    raft_config_get(cfg, cs.opts->node_id) == NULL)
+		return false;
+	cs.shutdown_deadline = cs_now_ms() + 5000;
+	if (raft_state(cs.raft) == RAFT_LEADER) {
+		if (raft_remove_server(cs.raft, cs.opts->node_id, &index) != 0)
+			return false;
+		log_info("removing this node from the cluster before shutting down");
+		cs.shutdown_remove_index = index;
+	} else {
+		struct fwd_out *f;
+		if (!cs_leader_addr(&addr))
+			return false;
+		f = cs_fwd_new(NULL, IPC_PEER_FORWARD_RESULT);
+		f->on_answer = cs_removed_self_answer;
+		ipc_begin(&cs.w, IPC_PEER_FORWARD, f->id);
+		ipc_add_str(&cs.w, "op", "remove");
+		ipc_add_str(&cs.w, "id", cs.opts->node_id);
+		ipc_add_bool(&cs.w, "wait", true);
+		ipc_finish(&cs.w);
+		if (peer_send(cs.peers, addr, &cs.w) != PEER_OK) {
+			cs_fwd_free(f);
+			return false;
+		}
+		log_info("asking the leader to remove this node before shutting down");
+	}
+	cs.shutdown_after_remove = true;
+	cs_schedule_ready();
+	return true;
+}
+
+/* The removal asked for at shutdown is done (or it is time to give up on it). */
+bool
+cs_cluster_removal_done(void)
+{
+	if (cs.shutdown_removed || cs_now_ms() > cs.shutdown_deadline)
+		return true;
+	return cs.shutdown_remove_index != 0 &&
+	    raft_commit_index(cs.raft) >= cs.shutdown_remove_index;
+}
+
 bool
 cs_cluster_shutdown_transfer(void)
 {
 	const struct raft_config *cfg = raft_configuration(cs.raft);
 
+	if (cs_cluster_shutdown_remove())
+		return true;
 	if (!cs.opts->shutdown_stepdown || raft_state(cs.raft) != RAFT_LEADER ||
 	    raft_config_voters(cfg) < 2)
 		return false;

@@ -32,6 +32,7 @@ struct waiter {
 /* A proposal waiting for its entry to be applied. */
 struct pending {
 	uint64_t index, term;
+	uint64_t started_ms;
 	struct waiter w;
 	struct pending *next;
 };
@@ -99,6 +100,9 @@ struct consensus {
 	struct waiter stepdown_waiter;
 	uint64_t stepdown_deadline;
 	bool shutdown_after_transfer;
+	bool shutdown_after_remove;
+	bool shutdown_removed;
+	uint64_t shutdown_remove_index;
 	uint64_t shutdown_deadline;
 	/* /nodes fan-out */
 	struct nodes_query *nodes_queries;
@@ -139,6 +143,7 @@ bool cs_cluster_on_query_result(struct ipc_msg *m);
 void cs_cluster_start_join(void);
 void cs_cluster_config_committed(uint64_t commit_index);
 bool cs_cluster_shutdown_transfer(void);
+bool cs_cluster_removal_done(void);
 
 /* consensus_snapshot.c */
 void cs_snapshot_load(void);

@@ -134,6 +134,7 @@ cs_add_pending(uint64_t index, uint64_t term, const struct waiter *w)
 		fatalx("out of memory");
 	p->index = index;
 	p->term = term;
+	p->started_ms = cs_now_ms();
 	p->w = *w;
 	if (cs.pending_tail != NULL)
 		cs.pending_tail->next = p;
@@ -645,11 +646,26 @@ consensus_tick_cb(evutil_socket_t fd, short what, void *arg)
 static void
 consensus_housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 {
+	uint64_t now = cs_now_ms();
+
 	(void)fd; (void)what; (void)arg;
+	/* -raft-apply-timeout: a proposal not applied by then is reported as timed out
+	 * (it may still commit later; it was not acknowledged). */
+	if (cs.opts->apply_timeout_ms > 0) {
+		for (struct pending *p = cs.pending_head; p != NULL; p = p->next) {
+			if (p->w.kind != WAITER_NONE &&
+			    now - p->started_ms > (uint64_t)cs.opts->apply_timeout_ms) {
+				cs_answer_error(&p->w, "timeout");
+				p->w.kind = WAITER_NONE;
+			}
+		}
+	}
 	cs_cluster_housekeeping();
-	if (cs.shutdown_after_transfer &&
-	    (raft_state(cs.raft) != RAFT_LEADER || cs_now_ms() > cs.shutdown_deadline)) {
+	if ((cs.shutdown_after_transfer &&
+	    (raft_state(cs.raft) != RAFT_LEADER || cs_now_ms() > cs.shutdown_deadline)) ||
+	    (cs.shutdown_after_remove && cs_cluster_removal_done())) {
 		cs.shutdown_after_transfer = false;
+		cs.shutdown_after_remove = false;
 		cs_sync_stop();
 		raft_shutdown(cs.raft);
 		consensus_process_ready();

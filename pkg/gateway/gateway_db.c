@@ -192,6 +192,23 @@ gw_build_command(struct gw_req *r, struct gateway_body *b, int kind, bool rewrit
 /* ---- the three steps a data request can take -------------------------------------- */
 
 static void gw_send_query(struct gw_req *r, uint64_t min_index);
+static void gw_propose(struct gw_req *r);
+static void gw_barrier(struct gw_req *r, const char *level);
+
+/* ?retries: a request that could not reach the leader is sent again, up to N times. */
+static bool
+gw_retry(struct gw_req *r, const char *e)
+{
+	if (r->retries_used >= r->params.retries ||
+	    (strcmp(e, "leader not reachable") != 0 && strcmp(e, "not leader") != 0))
+		return false;
+	r->retries_used++;
+	if (r->stage == STAGE_BARRIER && r->barrier_level != NULL)
+		gw_barrier(r, r->barrier_level);
+	else
+		gw_propose(r);
+	return true;
+}
 
 static void
 gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
@@ -202,6 +219,8 @@ gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
 
 	if (ipc_get_str(m, "e", &e, &elen) == IPC_OK) {
 		snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
+		if (gw_retry(r, ebuf))
+			return;
 		if (strcmp(ebuf, "not leader") == 0)
 			gw_leader_not_found(r);
 		else
@@ -287,13 +306,14 @@ gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 	size_t elen;
 
 	if (ipc_get_str(m, "e", &e, &elen) == IPC_OK) {
-		if (elen == 10 && memcmp(e, "not leader", 10) == 0) {
+		char ebuf[256];
+		snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
+		if (gw_retry(r, ebuf))
+			return;
+		if (strcmp(ebuf, "not leader") == 0)
 			gw_leader_not_found(r);
-		} else {
-			char ebuf[256];
-			snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
+		else
 			gw_respond_json_error(r, ebuf);
-		}
 		return;
 	}
 	if (ipc_get(m, "res") != NULL) {
@@ -317,6 +337,7 @@ static void
 gw_barrier(struct gw_req *r, const char *level)
 {
 	r->stage = STAGE_BARRIER;
+	r->barrier_level = level;
 	gw_begin(r, IPC_BARRIER);
 	ipc_add_str(&gw.w, "l", level);
 	/* The command travels along: on a follower consensus runs it on the leader. */

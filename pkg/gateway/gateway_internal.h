@@ -66,6 +66,8 @@ struct gw_req {
 	struct event *timeout_ev;
 	/* handler scratch */
 	int kind;			/* GATEWAY_CMD_* */
+	int retries_used;		/* ?retries: extra forwarding attempts made */
+	const char *barrier_level;	/* level of the last BARRIER, for a retry */
 	int stage;
 	char *cmd;			/* packed command, owned */
 	size_t cmd_len;

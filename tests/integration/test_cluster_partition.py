@@ -85,3 +85,20 @@ def test_fault_knob_refused_on_wrong_method():
         eq(n.req("GET", "/debug/fault").status, 405, "GET /debug/fault")
     finally:
         c.close()
+
+
+@cluster_test(60)
+def test_cluster_remove_shutdown_leaves_the_configuration_on_sigterm():
+    c = Cluster(3)
+    lead = c.start()
+    leaving = [n for n in c.nodes if n is not lead][0]
+    leaving.stop()
+    leaving.extra_args += ["-raft-cluster-remove-shutdown"]
+    leaving.start()
+    c.wait_for(lambda: leaving.status("store.raft.state") == "Follower", 10, "rejoined")
+    eq(leaving.stop(), 0, "exit status of the leaving node")
+    c.wait_for(lambda: sorted(lead.get("/nodes?nonvoters").json()) ==
+               sorted(n.node_id for n in c.nodes if n is not leaving), 10,
+               "the leader's /nodes without the node that left")
+    # Two voters remain, both up: writes still work.
+    lead.ex_ok(["CREATE TABLE after_leave (id INTEGER PRIMARY KEY)"])
