@@ -19,27 +19,13 @@
 #define CMD_LOAD_FILE 5
 #define CMD_LOAD_SQL 6
 
+/* The file is made on the leader: a follower sends the client there (rqlite proxies). */
 static bool
 gw_follower_redirect(struct gw_req *r)
 {
-	char *loc = NULL;
-
 	if (strcmp(gw.raft_state, "Leader") == 0)
 		return false;
-	if (gw.leader_api[0] == '\0') {
-		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
-		return true;
-	}
-	/* The file is made on the leader: send the client there (rqlite proxies it). */
-	if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
-	    r->raw_query != NULL && r->raw_query[0] != '\0' ? "?" : "",
-	    r->raw_query != NULL ? r->raw_query : "") < 0) {
-		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-		return true;
-	}
-	gw_respond_empty(r, MHD_HTTP_MOVED_PERMANENTLY);
-	gw_add_header(r, "Location", loc);
-	free(loc);
+	gw_redirect_to_leader(r, MHD_HTTP_SERVICE_UNAVAILABLE);
 	return true;
 }
 

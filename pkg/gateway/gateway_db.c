@@ -356,25 +356,10 @@ gw_barrier(struct gw_req *r, const char *level)
 static bool
 gw_maybe_redirect(struct gw_req *r)
 {
-	char *loc = NULL;
-
 	if (!r->params.redirect || strcmp(gw.raft_state, "Leader") == 0)
 		return false;
-	if (gw.leader_api[0] == '\0') {
-		/* rqlite answers 500 here (503 when forwarding). */
-		gw.counters.leader_not_found++;
-		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "leader not found");
-		return true;
-	}
-	if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
-	    r->raw_query != NULL && r->raw_query[0] != '\0' ? "?" : "",
-	    r->raw_query != NULL ? r->raw_query : "") < 0) {
-		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-		return true;
-	}
-	gw_respond_empty(r, MHD_HTTP_MOVED_PERMANENTLY);
-	gw_add_header(r, "Location", loc);
-	free(loc);
+	/* rqlite answers 500 when no leader is known here (503 when forwarding). */
+	gw_redirect_to_leader(r, MHD_HTTP_INTERNAL_SERVER_ERROR);
 	return true;
 }
 

@@ -96,6 +96,31 @@ gw_respond_empty(struct gw_req *r, unsigned status)
 	gw_respond(r, status, NULL, NULL, 0);
 }
 
+/*
+ * 301 to the same path and query string on the leader's HTTP API. Without a known
+ * leader: `unknown_status` with "leader not found". Always answers.
+ */
+void
+gw_redirect_to_leader(struct gw_req *r, unsigned unknown_status)
+{
+	char *loc = NULL;
+
+	if (gw.leader_api[0] == '\0') {
+		gw.counters.leader_not_found++;
+		gw_respond_text(r, unknown_status, "leader not found");
+		return;
+	}
+	if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
+	    r->raw_query != NULL && r->raw_query[0] != '\0' ? "?" : "",
+	    r->raw_query != NULL ? r->raw_query : "") < 0) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
+	gw_respond_empty(r, MHD_HTTP_MOVED_PERMANENTLY);
+	gw_add_header(r, "Location", loc);
+	free(loc);
+}
+
 /* ---- waiting for other processes ------------------------------------------- */
 
 void

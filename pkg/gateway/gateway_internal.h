@@ -114,6 +114,8 @@ void gw_respond_text(struct gw_req *r, unsigned status, const char *text);	/* te
 void gw_respond_empty(struct gw_req *r, unsigned status);
 void gw_respond_json_error(struct gw_req *r, const char *msg);	/* 200 {"results":[],"error":msg} */
 void gw_add_header(struct gw_req *r, const char *name, const char *value);
+/* 301 to the leader's API (same path and query); unknown_status if no leader is known. */
+void gw_redirect_to_leader(struct gw_req *r, unsigned unknown_status);
 
 /* Sends the frame in gw.w to peer and waits for its reply; 0, or -1 if the link is down
  * (the caller answers). timeout_ns 0 means the default. */

@@ -621,16 +621,8 @@ gw_handle_remove(struct gw_req *r)
 		return;
 	}
 	if (r->params.redirect && strcmp(gw.raft_state, "Leader") != 0 && gw.leader_api[0] != '\0') {
-		char *loc = NULL;
 		json_decref(j);
-		if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
-		    r->raw_query != NULL && r->raw_query[0] != '\0' ? "?" : "",
-		    r->raw_query != NULL ? r->raw_query : "") < 0)
-			loc = NULL;
-		gw_respond_empty(r, MHD_HTTP_MOVED_PERMANENTLY);
-		if (loc != NULL)
-			gw_add_header(r, "Location", loc);
-		free(loc);
+		gw_redirect_to_leader(r, MHD_HTTP_SERVICE_UNAVAILABLE);
 		return;
 	}
 	r->aux_buf[1] = strdup(json_string_value(id));

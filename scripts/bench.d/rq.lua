@@ -4,6 +4,8 @@
 --   mixed   readpct=90: weak point reads, else one INSERT (like write stmts=1)
 --   etcd    POST /v3/kv/put with a fresh base64 key per request (etcd v3 JSON gateway)
 --   dqlite  PUT /<fresh key> to dqlite-demo (one INSERT OR REPLACE per request)
+--   status  GET /readyz?noleader (the HTTP floor: the gateway answers it alone;
+--           /status?key=node would ask consensus and storage first)
 -- Acknowledged rows: a 200 response whose body has no "error" acknowledges every
 -- "rows_affected" it reports (queued writes: every statement sent, since the queue
 -- acknowledges before commit). done() prints one line "BENCH {json}" for the script.
@@ -17,9 +19,10 @@ function setup(thread)
 	table.insert(threads, thread)
 end
 
-local opts = { mode = "write", stmts = 1, path = "", level = "weak", maxid = 1, readpct = 90, txn = 0, queue = 0 }
+local opts = { mode = "write", stmts = 1, path = "", level = "weak", maxid = 1, readpct = 90, txn = 0, queue = 0, run = 0 }
 -- globals, not locals: done() reads them from each thread with thread:get()
-write_req, acked, apperr, writes_sent = nil, 0, 0, 0
+write_req, acked, apperr, writes_sent, rows_sent = nil, 0, 0, 0, 0
+s503, rows_refused, errsample = 0, 0, ""
 local seq = 0
 
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -51,6 +54,7 @@ function init(args)
 		if k then opts[k] = tonumber(v) or v end
 	end
 	math.randomseed((tid or 1) * 7919 + os.time())
+	status_req = wrk.format("GET", "/readyz?noleader")
 	if opts.mode == "write" or opts.mode == "mixed" then
 		local n = opts.mode == "mixed" and 1 or opts.stmts
 		local path = opts.path ~= "" and opts.path or "/db/execute"
@@ -68,29 +72,47 @@ function request()
 	local m = opts.mode
 	if m == "write" then
 		writes_sent = writes_sent + 1
+		rows_sent = rows_sent + opts.stmts
 		return write_req
 	elseif m == "read" then
 		return read_req()
+	elseif m == "status" then
+		return status_req
 	elseif m == "mixed" then
 		if math.random(1, 100) <= opts.readpct then return read_req() end
 		writes_sent = writes_sent + 1
+		rows_sent = rows_sent + 1
 		return write_req
 	elseif m == "etcd" then
 		seq = seq + 1
-		local key = b64(string.format("bench/%d/%d/%d", tid or 0, os.time(), seq))
+		local key = b64(string.format("bench/%s/%d/%d", opts.run, tid or 0, seq))
 		writes_sent = writes_sent + 1
+		rows_sent = rows_sent + 1
 		return wrk.format("POST", "/v3/kv/put", { ["Content-Type"] = "application/json" },
 			'{"key":"' .. key .. '","value":"dmFsdWU="}')
 	elseif m == "dqlite" then
 		seq = seq + 1
 		writes_sent = writes_sent + 1
-		return wrk.format("PUT", string.format("/bench-%d-%d-%d", tid or 0, os.time(), seq), nil, "value")
+		rows_sent = rows_sent + 1
+		return wrk.format("PUT", string.format("/bench-%s-%d-%d", opts.run, tid or 0, seq), nil, "value")
 	end
 end
 
 function response(status, headers, body)
 	local haserr = body and body:find('"error"', 1, true) ~= nil
-	if status ~= 200 or haserr then apperr = apperr + 1 end
+	if opts.mode == "dqlite" then
+		-- dqlite-demo answers 200 "done", or 200 "Error: …" when the INSERT failed
+		haserr = body == nil or body:sub(1, 4) ~= "done"
+	end
+	if status ~= 200 or haserr then
+		apperr = apperr + 1
+		if errsample == "" then errsample = status .. " " .. (body or ""):sub(1, 120) end
+	end
+	if status == 503 then
+		-- "queue full, retry later" (or shutting down): nothing was taken
+		s503 = s503 + 1
+		if opts.mode == "write" then rows_refused = rows_refused + opts.stmts end
+	end
 	if status ~= 200 then return end
 	local m = opts.mode
 	if m == "etcd" or m == "dqlite" then
@@ -110,17 +132,21 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-	local a, e, w = 0, 0, 0
+	local a, e, w, r, u, x, es = 0, 0, 0, 0, 0, 0, ""
 	for _, t in ipairs(threads) do
 		a = a + (t:get("acked") or 0)
 		e = e + (t:get("apperr") or 0)
 		w = w + (t:get("writes_sent") or 0)
+		r = r + (t:get("rows_sent") or 0)
+		u = u + (t:get("s503") or 0)
+		x = x + (t:get("rows_refused") or 0)
+		if es == "" then es = t:get("errsample") or "" end
 	end
 	local er = summary.errors
 	io.write(string.format('BENCH {"requests":%d,"duration_us":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d,' ..
 		'"mean":%.1f,"connect_err":%d,"read_err":%d,"write_err":%d,"status_err":%d,"timeouts":%d,' ..
-		'"acked":%d,"app_errors":%d,"writes_sent":%d}\n',
+		'"acked":%d,"app_errors":%d,"writes_sent":%d,"rows_sent":%d,"s503":%d,"rows_refused":%d,"errsample":"%s"}\n',
 		summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
 		latency:percentile(99), latency.max, latency.mean, er.connect, er.read, er.write, er.status,
-		er.timeout, a, e, w))
+		er.timeout, a, e, w, r, u, x, es:gsub("[%c\\\"]", " ")))
 end
