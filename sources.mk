@@ -11,6 +11,7 @@ RQ_SRCS = \
 	pkg/common/role.c \
 	pkg/consensus/consensus_cluster.c \
 	pkg/consensus/consensus_main.c \
+	pkg/consensus/consensus_recovery.c \
 	pkg/consensus/consensus_snapshot.c \
 	pkg/consensus/consensus_sync.c \
 	pkg/consensus/peer_crypto.c \

@@ -163,6 +163,9 @@ void cs_snapshot_install(const struct raft_snapshot_meta *meta);
 void cs_snapshot_counters(uint64_t *snapshots, uint64_t *restores, uint64_t *installs, int *count);
 const char *cs_snapshot_dir(void);
 
+/* consensus_recovery.c: raft/peers.json; 1 when a configuration was forced. */
+int cs_recover_peers_json(void);
+
 /* consensus_sync.c: the log fsync on its own thread. */
 void cs_sync_init(void (*on_done)(uint64_t index, uint64_t term));
 bool cs_sync_busy(void);

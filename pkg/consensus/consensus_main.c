@@ -877,8 +877,8 @@ consensus_open_log(void)
 	if (rc != 0)
 		fatalx("load term and vote: %s", raftlog_strerror(rc));
 	cs.raft = consensus_new_raft();
-
 	cs_snapshot_load();
+	(void)cs_recover_peers_json();
 	have_snap = cs_snapshot_meta(&meta);
 	first = raftlog_first_index(cs.log);
 	last = raftlog_last_index(cs.log);
