@@ -51,6 +51,7 @@ RQ_SRCS = \
 	pkg/raftlog/recover.c \
 	pkg/raftlog/snapshot_store.c \
 	pkg/storage/storage_backup.c \
+	pkg/storage/storage_clean.c \
 	pkg/storage/storage_db.c \
 	pkg/storage/storage_db_exec.c \
 	pkg/storage/storage_dump.c \
@@ -91,6 +92,7 @@ RQ_HDRS = \
 	pkg/raftlog/snapshot_store.h \
 	pkg/storage/storage.h \
 	pkg/storage/storage_backup.h \
+	pkg/storage/storage_clean.h \
 	pkg/storage/storage_db.h \
 	pkg/storage/storage_db_int.h \
 	pkg/storage/storage_dump.h \

@@ -26,6 +26,7 @@
 #include "ipc_codec.h"
 #include "ipc_conn.h"
 #include "storage_backup.h"
+#include "storage_clean.h"
 #include "storage_db.h"
 #include "storage_load.h"
 
@@ -45,6 +46,7 @@ struct storage {
 	struct storage_db *db;
 	struct ipc_conn *links[PROC_MAX];
 	uint64_t applied_index;
+	char db_path[PATH_MAX];
 	struct storage_wait *waits;
 	struct ipc_writer w;
 	msgpack_sbuffer res;
@@ -226,6 +228,8 @@ static void
 storage_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	(void)arg;
+	if (st.db == NULL)
+		return;		/* stopping: the database is closed */
 	switch (m->type) {
 	case IPC_APPLY:
 		storage_on_apply(c, m);
@@ -351,6 +355,8 @@ static void
 storage_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 {
 	(void)arg;
+	if (st.db == NULL)
+		return;		/* stopping: the database is closed */
 	switch (m->type) {
 	case IPC_QUERY:
 		storage_on_query(c, m, PROC_GATEWAY);
@@ -417,6 +423,12 @@ static void
 storage_on_shutdown(void *ctx)
 {
 	(void)ctx;
+	/* Closing folds the WAL into the file; then the file can be reused at start. */
+	storage_db_close(st.db);
+	st.db = NULL;
+	if (st.opts->on_disk && st.applied_index > 0 &&
+	    storage_clean_record(st.opts->data_dir, st.db_path, st.applied_index) != 0)
+		log_warn("record clean shutdown");
 	role_exit(&st.role);
 }
 
@@ -464,8 +476,16 @@ storage_main(const struct storage_options *opts)
 	memset(&dbo, 0, sizeof(dbo));
 	if (opts->on_disk) {
 		snprintf(path, sizeof(path), "%s/db.sqlite", opts->data_dir);
-		/* Rebuilt from the Raft log: what a previous run left is not trusted. */
-		storage_remove_db_files(path);
+		snprintf(st.db_path, sizeof(st.db_path), "%s", path);
+		/* Reused only if a clean shutdown vouches for it; otherwise rebuilt from the
+		 * snapshot and the log. */
+		if (storage_clean_take(opts->data_dir, path, &st.applied_index)) {
+			log_info("reusing the database file of the last clean shutdown (index %llu)",
+			    (unsigned long long)st.applied_index);
+		} else {
+			st.applied_index = 0;
+			storage_remove_db_files(path);
+		}
 		dbo.path = path;
 	} else {
 		dbo.path = ":memory:";
