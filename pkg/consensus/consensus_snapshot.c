@@ -289,8 +289,19 @@ cs_snapshot_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what; (void)arg;
 	since = cs.storage_sent - (sn.have_latest ? sn.latest.index : 0);
-	if (cs.opts->snap_threshold > 0 && since >= cs.opts->snap_threshold)
+	if (cs.opts->snap_threshold > 0 && since >= cs.opts->snap_threshold) {
 		(void)cs_snapshot_start(cs_snapshot_trailing());
+		return;
+	}
+	/* -raft-snap-wal-size: a large SQLite WAL also calls for a snapshot (storage folds
+	 * the WAL into the database after it). Only its size is looked at, never opened. */
+	if (cs.opts->on_disk && cs.opts->snap_wal_size > 0 && since > 0) {
+		char wal[PATH_MAX];
+		struct stat st;
+		snprintf(wal, sizeof(wal), "%s/db.sqlite-wal", cs.opts->data_dir);
+		if (stat(wal, &st) == 0 && (uint64_t)st.st_size >= cs.opts->snap_wal_size)
+			(void)cs_snapshot_start(cs_snapshot_trailing());
+	}
 }
 
 void

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <msgpack.h>
+#include <sqlite3.h>
 
 #include "common/log.h"
 #include "common/role.h"
@@ -195,6 +196,9 @@ storage_on_snapshot(struct ipc_conn *c, struct ipc_msg *m)
 		ipc_add_str(&st.w, "e", err);
 	} else {
 		ipc_add_u64(&st.w, "i", st.applied_index);
+		/* The copy holds everything: fold the WAL into the database file now. */
+		(void)sqlite3_wal_checkpoint_v2(storage_db_rw_handle(st.db), NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	}
 	ipc_finish(&st.w);
 	ipc_conn_send(c, &st.w);

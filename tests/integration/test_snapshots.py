@@ -112,3 +112,19 @@ def test_a_clean_shutdown_lets_the_next_start_reuse_the_database_file():
               "not reused after the crash")
     finally:
         n.stop()
+
+
+def test_a_large_wal_triggers_a_snapshot_before_the_entry_threshold():
+    n = Node(extra_args=["-raft-snap", "100000", "-raft-snap-wal-size", "65536",
+                         "-raft-snap-int", "200ms"]).start()
+    try:
+        n.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"])
+        for i in range(40):
+            n.ex_ok([["INSERT INTO t(id, v) VALUES(?, ?)", i, "x" * 4000]])
+        wait_for(lambda: n.get("/status?key=store.num_snapshots").json() >= 1, 10,
+                 "a snapshot caused by the WAL size")
+        wal = os.path.join(n.datadir, "db.sqlite-wal")
+        wait_for(lambda: not os.path.exists(wal) or os.path.getsize(wal) < 65536, 5,
+                 "the WAL folded into the database after the snapshot")
+    finally:
+        n.stop()
