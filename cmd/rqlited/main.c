@@ -59,6 +59,8 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.version = RQLITED_VERSION;
 		co.shutdown_stepdown = cfg.raft_shutdown_stepdown;
 		co.cluster_remove_shutdown = cfg.raft_cluster_remove_shutdown;
+		co.reap_voter_ms = cfg.raft_reap_node_timeout / 1000000;
+		co.reap_nonvoter_ms = cfg.raft_reap_read_only_node_timeout / 1000000;
 		co.connect_timeout_ms = cfg.cluster_connect_timeout / 1000000;
 		co.snap_threshold = cfg.raft_snap;
 		co.snap_interval_ms = cfg.raft_snap_int / 1000000;

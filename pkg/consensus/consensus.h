@@ -23,6 +23,8 @@ struct consensus_options {
 	const char *version;
 	bool shutdown_stepdown;
 	bool cluster_remove_shutdown;	/* -raft-cluster-remove-shutdown */
+	int64_t reap_voter_ms;		/* -raft-reap-node-timeout, 0 = off */
+	int64_t reap_nonvoter_ms;	/* -raft-reap-read-only-node-timeout, 0 = off */
 	int64_t connect_timeout_ms;
 	uint64_t snap_threshold;	/* -raft-snap: entries between snapshots */
 	int64_t snap_interval_ms;	/* -raft-snap-int */

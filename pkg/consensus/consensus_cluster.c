@@ -55,7 +55,9 @@ struct nodes_query {
 static struct {
 	char id[RAFT_ID_MAX];
 	char addr[RAFT_ADDR_MAX];
+	uint64_t seen_ms;	/* last frame from it, for reaping */
 } addr_cache[CS_ADDR_CACHE];
+static uint64_t reap_epoch_ms;	/* when this node last became leader */
 static unsigned addr_cache_next;
 
 static void
@@ -68,12 +70,14 @@ cs_remember_addr(const char *id, const char *addr)
 	for (i = 0; i < CS_ADDR_CACHE; i++) {
 		if (strcmp(addr_cache[i].id, id) == 0) {
 			snprintf(addr_cache[i].addr, sizeof(addr_cache[i].addr), "%s", addr);
+			addr_cache[i].seen_ms = cs_now_ms();
 			return;
 		}
 	}
 	i = addr_cache_next++ % CS_ADDR_CACHE;
 	snprintf(addr_cache[i].id, sizeof(addr_cache[i].id), "%s", id);
 	snprintf(addr_cache[i].addr, sizeof(addr_cache[i].addr), "%s", addr);
+	addr_cache[i].seen_ms = cs_now_ms();
 }
 
 static const char *
@@ -949,7 +953,13 @@ cs_leader_meta_answer(struct fwd_out *f, struct ipc_msg *m)
 void
 cs_cluster_on_state_change(void)
 {
+	static bool was_leader;
 	const char *addr;
+
+	/* Reaping measures silence from this node's election on. */
+	if (raft_state(cs.raft) == RAFT_LEADER && !was_leader)
+		reap_epoch_ms = cs_now_ms();
+	was_leader = raft_state(cs.raft) == RAFT_LEADER;
 
 	if (raft_state(cs.raft) != RAFT_LEADER) {
 		cs_fail_uncommitted();
@@ -1228,10 +1238,46 @@ cs_cluster_init(int raft_listen_fd)
 	cs_schedule_ready();
 }
 
+/*
+ * -raft-reap-node-timeout / -raft-reap-read-only-node-timeout: the leader removes a node
+ * it has not heard from for that long (the clock starts again at each election).
+ */
+static void
+cs_reap(uint64_t now)
+{
+	const struct raft_config *cfg = raft_configuration(cs.raft);
+	uint64_t index;
+
+	if (raft_state(cs.raft) != RAFT_LEADER ||
+	    (cs.opts->reap_voter_ms <= 0 && cs.opts->reap_nonvoter_ms <= 0))
+		return;
+	for (unsigned i = 0; i < cfg->n; i++) {
+		const struct raft_server *s = &cfg->servers[i];
+		int64_t limit = s->suffrage == RAFT_VOTER ? cs.opts->reap_voter_ms :
+		    cs.opts->reap_nonvoter_ms;
+		uint64_t seen = reap_epoch_ms;
+		if (limit <= 0 || strcmp(s->id, cs.opts->node_id) == 0)
+			continue;
+		for (unsigned k = 0; k < CS_ADDR_CACHE; k++)
+			if (strcmp(addr_cache[k].id, s->id) == 0 && addr_cache[k].seen_ms > seen)
+				seen = addr_cache[k].seen_ms;
+		if (now - seen <= (uint64_t)limit)
+			continue;
+		if (raft_remove_server(cs.raft, s->id, &index) == 0) {
+			log_warnx("reaping node %s: not heard from for %llu ms", s->id,
+			    (unsigned long long)(now - seen));
+			cs_schedule_ready();
+		}
+		return;	/* one change at a time */
+	}
+}
+
 void
 cs_cluster_housekeeping(void)
 {
 	uint64_t now = cs_now_ms();
+
+	cs_reap(now);
 
 	/* Requests to peers that never answered (the peer died). */
 	for (struct fwd_out *f = cs.fwd_outs, *next; f != NULL; f = next) {

@@ -102,3 +102,15 @@ def test_cluster_remove_shutdown_leaves_the_configuration_on_sigterm():
                "the leader's /nodes without the node that left")
     # Two voters remain, both up: writes still work.
     lead.ex_ok(["CREATE TABLE after_leave (id INTEGER PRIMARY KEY)"])
+
+
+@cluster_test(60)
+def test_reaping_removes_a_node_silent_for_the_timeout():
+    c = Cluster(3, extra_args=["-raft-reap-node-timeout", "2s"])
+    lead = c.start()
+    gone = [n for n in c.nodes if n is not lead][0]
+    gone.kill()
+    c.wait_for(lambda: sorted(lead.get("/nodes?nonvoters").json()) ==
+               sorted(n.node_id for n in c.nodes if n is not gone), 15,
+               "the leader to reap the silent node")
+    lead.ex_ok(["CREATE TABLE after_reap (id INTEGER PRIMARY KEY)"])
