@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/http.h>
+
 #include "common/log.h"
 #include "gateway_internal.h"
 #include "gateway_render.h"
@@ -29,6 +32,124 @@ gw_follower_redirect(struct gw_req *r)
 	return true;
 }
 
+/* ---- a follower fetches the leader's backup (rqlite proxies it) ------------------------- */
+
+struct gw_fetch {
+	struct gw_req *r;
+	struct evhttp_connection *conn;
+	int fd;
+	char path[4096];
+	bool failed;
+};
+
+static void gw_backup_stream_file(struct gw_req *r, int fd);
+
+static void
+gw_fetch_chunk_cb(struct evhttp_request *req, void *arg)
+{
+	struct gw_fetch *f = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+
+	/* Spooled to disk as it comes: a large backup never sits whole in memory. */
+	if (evhttp_request_get_response_code(req) == 200 && f->fd != -1 &&
+	    evbuffer_write(in, f->fd) < 0)
+		f->failed = true;
+}
+
+static void
+gw_fetch_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct gw_fetch *f = arg;
+	struct gw_req *r = f->r;
+	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+
+	if (req != NULL && code == 200 && f->fd != -1)
+		while (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0)
+			if (evbuffer_write(evhttp_request_get_input_buffer(req), f->fd) < 0) {
+				f->failed = true;
+				break;
+			}
+	if (r != NULL && r->aux == f) {
+		r->aux = NULL;
+		r->aux_free = NULL;
+		if (code == 200 && !f->failed) {
+			gw_backup_stream_file(r, f->fd);
+			f->fd = -1;
+		} else if (code == 0) {
+			gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not reachable");
+		} else {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "leader answered %d", code);
+			gw_respond_text(r, (unsigned)code, msg);
+		}
+		gw_resume_request(r);
+		gw_http_kick();
+	}
+	if (f->fd != -1)
+		close(f->fd);
+	/* The connection is freed once this callback has returned. */
+	evhttp_connection_free_on_completion(f->conn);
+	free(f);
+}
+
+/* The request went away first: the transfer finishes into nothing. */
+static void
+gw_fetch_abandon(void *arg)
+{
+	struct gw_fetch *f = arg;
+	f->r = NULL;
+}
+
+static bool
+gw_backup_proxy(struct gw_req *r)
+{
+	char host[256], port[16], uri[4096];
+	struct gw_fetch *f;
+	struct evhttp_request *req;
+	const char *colon = strrchr(gw.leader_api, ':');
+
+	if (colon == NULL || (size_t)(colon - gw.leader_api) >= sizeof(host))
+		return false;
+	memcpy(host, gw.leader_api, (size_t)(colon - gw.leader_api));
+	host[colon - gw.leader_api] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return false;
+	f->r = r;
+	snprintf(f->path, sizeof(f->path), "%s/backup-proxy-XXXXXX", gw.opts->data_dir);
+	f->fd = mkstemp(f->path);
+	if (f->fd == -1) {
+		free(f);
+		return false;
+	}
+	unlink(f->path);	/* the descriptor is all we need */
+	f->conn = evhttp_connection_base_new(gw.role.base, NULL, host, (unsigned short)atoi(port));
+	req = f->conn != NULL ? evhttp_request_new(gw_fetch_done_cb, f) : NULL;
+	if (req == NULL) {
+		if (f->conn != NULL)
+			evhttp_connection_free(f->conn);
+		close(f->fd);
+		free(f);
+		return false;
+	}
+	evhttp_request_set_chunked_cb(req, gw_fetch_chunk_cb);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", gw.leader_api);
+	snprintf(uri, sizeof(uri), "%s?%s%snoleader", r->path,
+	    r->raw_query != NULL ? r->raw_query : "",
+	    r->raw_query != NULL && r->raw_query[0] != '\0' ? "&" : "");
+	if (evhttp_make_request(f->conn, req, EVHTTP_REQ_GET, uri) != 0) {
+		evhttp_connection_free(f->conn);
+		close(f->fd);
+		free(f);
+		return false;
+	}
+	r->aux = f;
+	r->aux_free = gw_fetch_abandon;
+	gw_suspend_request(r);
+	return true;
+}
+
 /* ---- GET /db/backup ------------------------------------------------------------------ */
 
 static void
@@ -37,8 +158,6 @@ gw_backup_cb(struct gw_req *r, struct ipc_msg *m)
 	char path[4096], msg[600];
 	const char *e;
 	size_t n;
-	struct MHD_Response *resp;
-	struct stat st;
 	int fd;
 
 	if (m == NULL) {
@@ -57,7 +176,17 @@ gw_backup_cb(struct gw_req *r, struct ipc_msg *m)
 	}
 	/* The open descriptor keeps the data; the name goes at once. */
 	unlink(path);
-	if (fstat(fd, &st) == -1 ||
+	gw_backup_stream_file(r, fd);
+}
+
+/* Answers r with the whole file behind fd (from its start); takes fd. */
+static void
+gw_backup_stream_file(struct gw_req *r, int fd)
+{
+	struct MHD_Response *resp;
+	struct stat st;
+
+	if (fstat(fd, &st) == -1 || lseek(fd, 0, SEEK_SET) == -1 ||
 	    (resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) {
 		close(fd);
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "backup stream failed");
@@ -85,8 +214,12 @@ gw_handle_backup(struct gw_req *r)
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "invalid backup format");
 		return;
 	}
-	if (!r->params.noleader && gw_follower_redirect(r))
+	if (!r->params.noleader && strcmp(gw.raft_state, "Leader") != 0) {
+		/* The backup is the leader's: fetch it from there (or 301 with ?redirect). */
+		if (r->params.redirect || gw.leader_api[0] == '\0' || !gw_backup_proxy(r))
+			(void)gw_follower_redirect(r);
 		return;
+	}
 	gw_begin(r, IPC_BACKUP);
 	ipc_add_str(&gw.w, "f", r->params.fmt == GATEWAY_BACKUP_SQL ? "sql" :
 	    r->params.fmt == GATEWAY_BACKUP_DELETE ? "delete" : "binary");

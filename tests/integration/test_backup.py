@@ -129,3 +129,22 @@ def test_boot_restores_a_single_node_from_a_file():
            "rows after restart")
     finally:
         n.stop()
+
+
+def test_backup_through_a_follower_is_the_leaders_data():
+    c = Cluster(3)
+    try:
+        c.start()
+        lead = c.leader()
+        lead.ex_ok(["CREATE TABLE foo (id INTEGER NOT NULL PRIMARY KEY, name TEXT)",
+                    "INSERT INTO foo(id, name) VALUES(1, 'fiona')"])
+        follower = [n for n in c.nodes if n is not lead][0]
+        r = follower.get("/db/backup")
+        status_is(r, 200, "backup through a follower")
+        eq(_sqlite_rows(r.body), [(1, "fiona")], "rows in the proxied backup")
+        s = follower.get("/db/backup?fmt=sql")
+        check("INSERT INTO \"foo\" VALUES(1,'fiona');" in s.text, "proxied dump: %r" % s.text)
+        red = follower.get("/db/backup?redirect")
+        eq(red.status, 301, "?redirect still answers 301")
+    finally:
+        c.close()
