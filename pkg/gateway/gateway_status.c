@@ -235,6 +235,7 @@ gw_status_store_cb(struct gw_req *r, struct ipc_msg *m)
 	if (store != NULL && st != NULL) {
 		json_object_set(store, "db_applied_index", json_object_get(st, "applied_index"));
 		json_object_set(store, "fsm_index", json_object_get(st, "applied_index"));
+		json_object_set(store, "on_disk", json_object_get(st, "on_disk"));
 		if (sqlite != NULL)
 			json_object_set(store, "sqlite3", sqlite);
 		json_object_set_new(store, "ready", json_true());
