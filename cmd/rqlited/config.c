@@ -115,6 +115,7 @@ static const struct config_flag config_flags[] = {
 	F("raft-snap", UINT64, raft_snap, "8192", "Log entries since the last snapshot that trigger a new one"),
 	F("raft-snap-int", DURATION, raft_snap_int, "10s", "How often the snapshot thresholds are checked"),
 	F("raft-snap-wal-size", UINT64, raft_snap_wal_size, "4194304", "SQLite WAL size in bytes that triggers a snapshot. 0 disables this trigger"),
+	F("raft-log-segment-size", UINT64, raft_log_segment_size, "67108864", "Bytes per Raft log segment file; compaction removes whole segments (ours)"),
 	F("trace-profile", STRING, trace_profile, "", "Path to write execution trace data to"),
 	FX("version", BOOL, version, "false", "Print version information and exit", CONFIG_F_NOSERIAL),
 	F("write-queue-batch-size", INT, write_queue_batch_size, "128", "Batch size of the queued-writes queue"),

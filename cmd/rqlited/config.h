@@ -87,6 +87,7 @@ struct rqlited_config {
 	char *raft_log_level;
 	uint64_t raft_snap;
 	uint64_t raft_snap_wal_size;
+	uint64_t raft_log_segment_size;	/* ours: bytes per log segment */
 	int64_t raft_snap_int;
 	int64_t raft_heartbeat_timeout;
 	int64_t raft_election_timeout;

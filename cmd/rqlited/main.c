@@ -65,6 +65,7 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.snap_threshold = cfg.raft_snap;
 		co.snap_interval_ms = cfg.raft_snap_int / 1000000;
 		co.snap_wal_size = cfg.raft_snap_wal_size;
+		co.log_segment_size = cfg.raft_log_segment_size;
 		co.on_disk = cfg.on_disk;
 		co.apply_timeout_ms = cfg.raft_apply_timeout / 1000000;
 		consensus_main(&co);

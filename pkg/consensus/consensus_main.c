@@ -165,7 +165,17 @@ consensus_resend_cb(const struct raftlog_entry *le, void *arg)
 		.index = le->index, .term = le->term,
 		.type = (enum raft_entry_type)le->type, .data = le->data, .len = le->len,
 	};
+	const struct raft_entry *core = raft_entry_at(cs.raft, le->index);
+
 	(void)arg;
+	/* Belt and braces: an entry on disk that the core holds with another term was
+	 * replaced; applying it would apply what never committed. */
+	if (core != NULL && core->term != le->term) {
+		log_warnx("entry %llu on disk has term %llu, the log has %llu: not applied",
+		    (unsigned long long)le->index, (unsigned long long)le->term,
+		    (unsigned long long)core->term);
+		return 1;	/* stop; the pump resumes after the truncation is written */
+	}
 	consensus_send_apply(&e);
 	return 0;
 }
@@ -175,8 +185,15 @@ consensus_resend_cb(const struct raftlog_entry *le, void *arg)
 static void
 consensus_pump_storage(const struct raft_entry *committed, unsigned n)
 {
+	/*
+	 * Only entries the core itself would hand out for applying: committed and durable in
+	 * its own log. The commit index names the core's in-memory log; while a ready batch
+	 * waits for the sync thread, the log on disk can still hold entries the core has
+	 * already replaced (a suffix truncation not yet written), and reading those would
+	 * apply, and acknowledge, an entry that never committed.
+	 */
 	uint64_t commit = raft_commit_index(cs.raft);
-	uint64_t persisted = raftlog_last_index(cs.log);
+	uint64_t persisted = raft_persisted_index(cs.raft);
 	uint64_t upto = commit < persisted ? commit : persisted;
 
 	if (cs.links[PROC_STORAGE] == NULL || !cs.storage_known || cs_sync_busy())
@@ -870,7 +887,12 @@ consensus_open_log(void)
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/raft", cs.opts->data_dir);
-	rc = raftlog_open(dir, NULL, &cs.log);
+	{
+		struct raftlog_options lo;
+		memset(&lo, 0, sizeof(lo));
+		lo.segment_size = cs.opts->log_segment_size;
+		rc = raftlog_open(dir, &lo, &cs.log);
+	}
 	if (rc != 0)
 		fatalx("open Raft log in %s: %s", dir, raftlog_strerror(rc));
 	rc = raftlog_load_vote(cs.log, &term, vote, sizeof(vote));
