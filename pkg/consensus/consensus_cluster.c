@@ -1263,10 +1263,15 @@ cs_reap(uint64_t now)
 				seen = addr_cache[k].seen_ms;
 		if (now - seen <= (uint64_t)limit)
 			continue;
-		if (raft_remove_server(cs.raft, s->id, &index) == 0) {
-			log_warnx("reaping node %s: not heard from for %llu ms", s->id,
-			    (unsigned long long)(now - seen));
-			cs_schedule_ready();
+		{
+			/* Copied: removing the server frees the configuration s points into. */
+			char id[RAFT_ID_MAX];
+			snprintf(id, sizeof(id), "%s", s->id);
+			if (raft_remove_server(cs.raft, id, &index) == 0) {
+				log_warnx("reaping node %s: not heard from for %llu ms", id,
+				    (unsigned long long)(now - seen));
+				cs_schedule_ready();
+			}
 		}
 		return;	/* one change at a time */
 	}

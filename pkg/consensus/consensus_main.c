@@ -196,6 +196,11 @@ consensus_pump_storage(const struct raft_entry *committed, unsigned n)
 	uint64_t persisted = raft_persisted_index(cs.raft);
 	uint64_t upto = commit < persisted ? commit : persisted;
 
+	/* A snapshot the core has taken in but this process has not installed yet covers
+	 * entries the file does not hold: wait for the install (next ready batch). */
+	if (upto > raftlog_last_index(cs.log))
+		upto = raftlog_last_index(cs.log);
+
 	if (cs.links[PROC_STORAGE] == NULL || !cs.storage_known || cs_sync_busy())
 		return;	/* a busy log is pumped again once its sync completes */
 	for (unsigned i = 0; i < n; i++) {
@@ -219,7 +224,7 @@ consensus_pump_storage(const struct raft_entry *committed, unsigned n)
 		}
 		rc = raftlog_read(cs.log, from, upto, consensus_resend_cb, NULL);
 		if (rc < 0)
-			fatalx("read log [%llu, %llu]: %s", (unsigned long long)from,
+			log_warnx("read log [%llu, %llu]: %s; storage waits", (unsigned long long)from,
 			    (unsigned long long)upto, raftlog_strerror(rc));
 	}
 }
@@ -902,6 +907,19 @@ consensus_open_log(void)
 	cs_snapshot_load();
 	(void)cs_recover_peers_json();
 	have_snap = cs_snapshot_meta(&meta);
+	if (have_snap) {
+		/* A snapshot received from the leader may be newer than what the log records
+		 * (a restart between staging it and installing it): record it now. Raft §7:
+		 * the log is kept only if it holds the snapshot's last entry with its term. */
+		uint64_t s_idx, s_term;
+		raftlog_snapshot(cs.log, &s_idx, &s_term);
+		if (meta.index > s_idx) {
+			rc = raftlog_set_snapshot(cs.log, meta.index, meta.term);
+			if (rc != 0)
+				fatalx("record snapshot %llu in the log: %s",
+				    (unsigned long long)meta.index, raftlog_strerror(rc));
+		}
+	}
 	first = raftlog_first_index(cs.log);
 	last = raftlog_last_index(cs.log);
 	if (have_snap && first > meta.index + 1)

@@ -504,6 +504,15 @@ cs_snapshot_on_chunk(struct ipc_msg *m)
 bool
 cs_snapshot_staged(uint64_t index)
 {
+	struct snapshot_info si;
+
+	if (sn.staged_index == index)
+		return true;
+	/* Received before a restart: the store already holds it, verified. */
+	memset(&si, 0, sizeof(si));
+	if (snapshot_store_latest(sn.root, &si) == 1 && si.index == index)
+		sn.staged_index = index;
+	snapshot_info_free(&si);
 	return sn.staged_index == index;
 }
 

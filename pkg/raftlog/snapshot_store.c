@@ -96,6 +96,8 @@ file_crc(const char *path, uint32_t *crc, uint64_t *size)
 	return n < 0 ? -1 : 0;
 }
 
+static int remove_tree(const char *dir);
+
 int
 snapshot_store_begin(const char *root, const char *tag, char *tmp_dir, size_t dirlen,
     char *db_path, size_t pathlen)
@@ -159,6 +161,10 @@ snapshot_store_commit(const char *root, const char *tmp_dir, uint64_t index, uin
 	}
 	close(fd);
 	free(buf);
+	/* The same snapshot received again (a transfer repeated after a restart): the new
+	 * copy replaces the old one. */
+	if (access(final, F_OK) == 0)
+		(void)remove_tree(final);
 	if (fsync_path(tmp_dir, O_RDONLY | O_DIRECTORY) == -1 ||
 	    rename(tmp_dir, final) == -1 || fsync_path(root, O_RDONLY | O_DIRECTORY) == -1) {
 		snprintf(err, errlen, "publish snapshot %s: %s", final, strerror(errno));
