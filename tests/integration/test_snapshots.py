@@ -1,5 +1,6 @@
 """Snapshots, log compaction, recovery from a snapshot, and InstallSnapshot."""
 import glob
+import time
 import os
 
 from harness import (CLUSTER_TIMING, Cluster, Node, body_is, check, eq, status_is, wait_for)
@@ -167,3 +168,61 @@ def test_disk_use_stays_bounded_over_thousands_of_writes():
            [["value 2999"]], "exact data")
     finally:
         n.stop()
+
+
+def test_kill_9_while_snapshots_are_written_loses_no_acknowledged_write():
+    import threading
+    n = Node(extra_args=["-raft-snap", "5", "-raft-snap-int", "50ms"]).start()
+    try:
+        n.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"])
+        acked = []
+        next_id = [0]
+        stop = threading.Event()
+
+        def writer():
+            while not stop.is_set():
+                i = next_id[0]
+                next_id[0] += 1
+                try:
+                    r = n.execute([["INSERT INTO t(id, v) VALUES(?, ?)", i, "x" * 200]], timeout=3)
+                    if r.status == 200 and r.json().get("results", [{}])[0].get("rows_affected") == 1:
+                        acked.append(i)
+                except Exception:  # noqa: BLE001 - the node is being killed on purpose
+                    time.sleep(0.05)
+
+        for round_ in range(3):
+            stop.clear()
+            t = threading.Thread(target=writer, daemon=True)
+            t.start()
+            time.sleep(1.0 + 0.3 * round_)   # snapshots every few writes: likely mid-snapshot
+            n.kill()
+            stop.set()
+            t.join(5)
+            n.start()
+        got = {r[0] for r in n.query_get("SELECT id FROM t").json()["results"][0].get("values", [])}
+        missing = sorted(set(acked) - got)
+        eq(missing, [], "acknowledged rows missing after kill -9 during snapshots")
+        check(len(acked) > 50, "enough writes to judge: %d" % len(acked))
+    finally:
+        n.stop()
+
+
+def test_kill_9_of_a_node_installing_a_snapshot_then_restart_catches_up():
+    c = Cluster(2, extra_args=SNAP)
+    try:
+        c.start()
+        lead = c.leader()
+        _fill(lead, 60)
+        wait_for(lambda: lead.get("/status?key=store.raft.last_snapshot_index").json() >= 50,
+                 10, "a snapshot on the leader")
+        n3 = c.add_node("3")
+        # Killed right after it starts: the snapshot transfer or install is under way.
+        c.start_node(n3, join=[lead], wait=False)
+        time.sleep(0.4)
+        n3.kill()
+        n3.start()
+        wait_for(lambda: _count(n3) == 60, 20, "all rows on the restarted node")
+        _fill(lead, 3, start=500)
+        wait_for(lambda: _count(n3) == 63, 10, "later rows too")
+    finally:
+        c.close()
