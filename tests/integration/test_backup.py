@@ -148,3 +148,24 @@ def test_backup_through_a_follower_is_the_leaders_data():
         eq(red.status, 301, "?redirect still answers 301")
     finally:
         c.close()
+
+
+def test_sql_dump_round_trips_through_load_into_an_empty_cluster():
+    src = _node_with_rows()
+    c = Cluster(3)
+    try:
+        src.ex_ok(["CREATE INDEX foo_name ON foo(name)",
+                   "CREATE TABLE bar (x BLOB, y REAL)",
+                   "INSERT INTO bar VALUES(x'00ff', 1.5)"])
+        dump = src.get("/db/backup?fmt=sql").text
+        c.start()
+        follower = [n for n in c.nodes if n is not c.leader()][0]
+        r = follower.post("/db/load", dump, ctype="text/plain")
+        status_is(r, 200, "load of the dump through a follower")
+        check("error" not in r.text, "load result: %s" % r.text)
+        for n in c.nodes:
+            wait_for(lambda n=n: n.get("/db/backup?fmt=sql&noleader").text == dump, 10,
+                     "%s to dump exactly the same SQL" % n.name)
+    finally:
+        src.stop()
+        c.close()
