@@ -24,23 +24,13 @@
 #include "common/log.h"
 #include "storage/storage_backup.h"
 #include "storage/storage_db.h"
+#include "storage/storage_db_int.h"
 
 /* Retries of a busy backup step, 10 ms apart, before giving up. */
 #define BACKUP_BUSY_RETRIES	500
 
 static const char sqlite_magic[16] = "SQLite format 3";	/* with its NUL */
 
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void
 sleep_ms(long ms)
@@ -80,14 +70,14 @@ fsync_path_and_dir(const char *path, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fsync(fd) == -1) {
-		set_err(err, errlen, "fsync %s: %s", path, strerror(errno));
+		storage_set_err(err, errlen, "fsync %s: %s", path, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
 	close(fd);
 	if ((dir = strdup(path)) == NULL) {
-		set_err(err, errlen, "out of memory");
+		storage_set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	slash = strrchr(dir, '/');
@@ -98,7 +88,7 @@ fsync_path_and_dir(const char *path, char *err, size_t errlen)
 	else
 		*slash = '\0';
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 || fsync(fd) == -1) {
-		set_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
+		storage_set_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		free(dir);
@@ -121,17 +111,17 @@ prepare_target(const char *path, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
-		set_err(err, errlen, "create %s: %s", path, strerror(errno));
+		storage_set_err(err, errlen, "create %s: %s", path, strerror(errno));
 		return -1;
 	}
 	close(fd);
 	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		if ((size_t)snprintf(sib, sizeof(sib), "%s%s", path, sfx[i]) >= sizeof(sib)) {
-			set_err(err, errlen, "path too long: %s", path);
+			storage_set_err(err, errlen, "path too long: %s", path);
 			return -1;
 		}
 		if (unlink(sib) == -1 && errno != ENOENT) {
-			set_err(err, errlen, "remove %s: %s", sib, strerror(errno));
+			storage_set_err(err, errlen, "remove %s: %s", sib, strerror(errno));
 			return -1;
 		}
 	}
@@ -149,7 +139,7 @@ set_copy_mode(const char *path, enum storage_backup_mode mode, char *err, size_t
 
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "open copy %s: %s", path,
+		storage_set_err(err, errlen, "open copy %s: %s", path,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return -1;
@@ -157,14 +147,14 @@ set_copy_mode(const char *path, enum storage_backup_mode mode, char *err, size_t
 	snprintf(sql, sizeof(sql), "PRAGMA journal_mode=%s", want);
 	rc = exec_value(db, sql, val, sizeof(val));
 	if (rc != SQLITE_OK || strcmp(val, want) != 0) {
-		set_err(err, errlen, "set journal_mode=%s on %s: %s", want, path,
+		storage_set_err(err, errlen, "set journal_mode=%s on %s: %s", want, path,
 		    rc != SQLITE_OK ? sqlite3_errmsg(db) : val);
 		sqlite3_close(db);
 		return -1;
 	}
 	/* Closing the only connection checkpoints and removes the -wal and -shm files. */
 	if (sqlite3_close(db) != SQLITE_OK) {
-		set_err(err, errlen, "close copy %s: %s", path, sqlite3_errmsg(db));
+		storage_set_err(err, errlen, "close copy %s: %s", path, sqlite3_errmsg(db));
 		return -1;
 	}
 	return 0;
@@ -177,7 +167,7 @@ vacuum_into(sqlite3 *src, const char *path, char *err, size_t errlen)
 	int rc;
 
 	if (!sqlite3_get_autocommit(src)) {
-		set_err(err, errlen, "vacuum: a transaction is open on the source connection");
+		storage_set_err(err, errlen, "vacuum: a transaction is open on the source connection");
 		return -1;
 	}
 	rc = sqlite3_prepare_v2(src, "VACUUM INTO ?", -1, &s, NULL);
@@ -186,7 +176,7 @@ vacuum_into(sqlite3 *src, const char *path, char *err, size_t errlen)
 		rc = sqlite3_step(s);
 	}
 	if (rc != SQLITE_DONE) {
-		set_err(err, errlen, "vacuum into %s: %s", path, sqlite3_errmsg(src));
+		storage_set_err(err, errlen, "vacuum into %s: %s", path, sqlite3_errmsg(src));
 		sqlite3_finalize(s);
 		return -1;
 	}
@@ -225,7 +215,7 @@ online_backup(sqlite3 *src, const char *path, char *err, size_t errlen)
 	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "open %s: %s", path, dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+		storage_set_err(err, errlen, "open %s: %s", path, dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
 		sqlite3_close(dst);
 		return -1;
 	}
@@ -239,7 +229,7 @@ online_backup(sqlite3 *src, const char *path, char *err, size_t errlen)
 	if (sqlite3_get_autocommit(src)) {
 		if ((rc = exec_value(src, "BEGIN", NULL, 0)) != SQLITE_OK ||
 		    (rc = exec_value(src, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, 0)) != SQLITE_OK) {
-			set_err(err, errlen, "backup: read snapshot: %s", sqlite3_errmsg(src));
+			storage_set_err(err, errlen, "backup: read snapshot: %s", sqlite3_errmsg(src));
 			if (!sqlite3_get_autocommit(src))
 				exec_value(src, "ROLLBACK", NULL, 0);
 			sqlite3_close(dst);
@@ -248,19 +238,19 @@ online_backup(sqlite3 *src, const char *path, char *err, size_t errlen)
 		own_tx = true;
 	}
 	if ((bk = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
-		set_err(err, errlen, "backup to %s: %s", path, sqlite3_errmsg(dst));
+		storage_set_err(err, errlen, "backup to %s: %s", path, sqlite3_errmsg(dst));
 		rc = SQLITE_ERROR;
 	} else {
 		rc = backup_run(bk, STORAGE_BACKUP_STEP_PAGES);
 		if (sqlite3_backup_finish(bk) != SQLITE_OK && rc == SQLITE_OK)
 			rc = sqlite3_errcode(dst);
 		if (rc != SQLITE_OK)
-			set_err(err, errlen, "backup to %s: %s", path, sqlite3_errstr(rc));
+			storage_set_err(err, errlen, "backup to %s: %s", path, sqlite3_errstr(rc));
 	}
 	if (own_tx)
 		exec_value(src, "COMMIT", NULL, 0);
 	if (sqlite3_close(dst) != SQLITE_OK && rc == SQLITE_OK) {
-		set_err(err, errlen, "close %s: %s", path, sqlite3_errmsg(dst));
+		storage_set_err(err, errlen, "close %s: %s", path, sqlite3_errmsg(dst));
 		rc = SQLITE_ERROR;
 	}
 	return rc == SQLITE_OK ? 0 : -1;
@@ -271,11 +261,11 @@ storage_backup_conn_to_file(struct sqlite3 *src, const char *path, enum storage_
     bool vacuum, char *err, size_t errlen)
 {
 	if (src == NULL || path == NULL || path[0] == '\0') {
-		set_err(err, errlen, "backup: no source or no path");
+		storage_set_err(err, errlen, "backup: no source or no path");
 		return -1;
 	}
 	if (mode != STORAGE_BACKUP_WAL && mode != STORAGE_BACKUP_DELETE) {
-		set_err(err, errlen, "backup: unknown mode %d", (int)mode);
+		storage_set_err(err, errlen, "backup: unknown mode %d", (int)mode);
 		return -1;
 	}
 	if (prepare_target(path, err, errlen) == -1)
@@ -305,7 +295,7 @@ storage_backup_to_file(struct storage_db *db, const char *path, enum storage_bac
 
 	rc = sqlite3_open_v2(fname, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "backup: open %s: %s", fname,
+		storage_set_err(err, errlen, "backup: open %s: %s", fname,
 		    src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
 		sqlite3_close(src);
 		return -1;
@@ -373,30 +363,30 @@ check_file_shape(const char *path, char *err, size_t errlen)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		set_err(err, errlen, "open %s: %s", path, strerror(errno));
+		storage_set_err(err, errlen, "open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		set_err(err, errlen, "stat %s: %s", path, strerror(errno));
+		storage_set_err(err, errlen, "stat %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	n = pread(fd, h, sizeof(h), 0);
 	close(fd);
 	if (n != (ssize_t)sizeof(h) || !storage_is_sqlite_header(h, sizeof(h))) {
-		set_err(err, errlen, "invalid SQLite data");
+		storage_set_err(err, errlen, "invalid SQLite data");
 		return -1;
 	}
 	ps = header_page_size(h);
 	npages = be32(h + 28);
 	if (st.st_size % ps != 0) {
-		set_err(err, errlen, "SQLite file is truncated (%lld bytes, page size %u)",
+		storage_set_err(err, errlen, "SQLite file is truncated (%lld bytes, page size %u)",
 		    (long long)st.st_size, ps);
 		return -1;
 	}
 	if (npages != 0 && memcmp(h + 24, h + 92, 4) == 0 &&
 	    (uint64_t)st.st_size < (uint64_t)npages * ps) {
-		set_err(err, errlen, "SQLite file is truncated (%lld of %llu bytes)",
+		storage_set_err(err, errlen, "SQLite file is truncated (%lld of %llu bytes)",
 		    (long long)st.st_size, (unsigned long long)npages * ps);
 		return -1;
 	}
@@ -414,7 +404,7 @@ open_immutable(const char *path, sqlite3 **out, char *err, size_t errlen)
 	int rc;
 
 	if ((uri = malloc(n * 3 + 32)) == NULL) {
-		set_err(err, errlen, "out of memory");
+		storage_set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	q = uri + sprintf(uri, "file:");
@@ -433,7 +423,7 @@ open_immutable(const char *path, sqlite3 **out, char *err, size_t errlen)
 	    NULL);
 	free(uri);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		storage_set_err(err, errlen, "open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return -1;
 	}
@@ -450,11 +440,11 @@ quick_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 
 	rc = exec_value(db, "PRAGMA quick_check(1)", val, sizeof(val));
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "check %s: %s", path, sqlite3_errmsg(db));
+		storage_set_err(err, errlen, "check %s: %s", path, sqlite3_errmsg(db));
 		return -1;
 	}
 	if (strcmp(val, "ok") != 0) {
-		set_err(err, errlen, "check %s: %s", path, val);
+		storage_set_err(err, errlen, "check %s: %s", path, val);
 		return -1;
 	}
 	return 0;
@@ -500,11 +490,11 @@ resize_source(sqlite3 **src, const char *path, int pgsz, char *err, size_t errle
 	int fd, rc;
 
 	if (asprintf(&tmp, "%s.pgsz.XXXXXX", path) == -1) {
-		set_err(err, errlen, "out of memory");
+		storage_set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	if ((fd = mkstemp(tmp)) == -1) {
-		set_err(err, errlen, "load: temporary copy beside %s: %s", path, strerror(errno));
+		storage_set_err(err, errlen, "load: temporary copy beside %s: %s", path, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -517,7 +507,7 @@ resize_source(sqlite3 **src, const char *path, int pgsz, char *err, size_t errle
 	    exec_value(db, "PRAGMA journal_mode=DELETE", val, sizeof(val)) != SQLITE_OK ||
 	    exec_value(db, sql, NULL, 0) != SQLITE_OK ||
 	    exec_value(db, "VACUUM", NULL, 0) != SQLITE_OK || page_size(db) != pgsz) {
-		set_err(err, errlen, "load: page size %d copy of %s: %s", pgsz, path,
+		storage_set_err(err, errlen, "load: page size %d copy of %s: %s", pgsz, path,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		goto fail;
@@ -543,11 +533,11 @@ storage_load_file(struct storage_db *db, const char *path, char *err, size_t err
 	int rc, live_pgsz;
 
 	if (rw == NULL || path == NULL) {
-		set_err(err, errlen, "load: no database or no path");
+		storage_set_err(err, errlen, "load: no database or no path");
 		return -1;
 	}
 	if (!sqlite3_get_autocommit(rw)) {
-		set_err(err, errlen, "load: a transaction is open on the database");
+		storage_set_err(err, errlen, "load: a transaction is open on the database");
 		return -1;
 	}
 	if (check_file_shape(path, err, errlen) == -1 || open_immutable(path, &src, err, errlen) == -1)
@@ -559,7 +549,7 @@ storage_load_file(struct storage_db *db, const char *path, char *err, size_t err
 	if (quick_check(src, path, err, errlen) == -1)
 		goto fail;
 	if ((live_pgsz = page_size(rw)) <= 0) {
-		set_err(err, errlen, "load: page size: %s", sqlite3_errmsg(rw));
+		storage_set_err(err, errlen, "load: page size: %s", sqlite3_errmsg(rw));
 		goto fail;
 	}
 	if (page_size(src) != live_pgsz && resize_source(&src, path, live_pgsz, err, errlen) == -1)
@@ -571,7 +561,7 @@ storage_load_file(struct storage_db *db, const char *path, char *err, size_t err
 	 * error, a full disk) rolls the whole copy back.
 	 */
 	if ((bk = sqlite3_backup_init(rw, "main", src, "main")) == NULL) {
-		set_err(err, errlen, "load %s: %s", path, sqlite3_errmsg(rw));
+		storage_set_err(err, errlen, "load %s: %s", path, sqlite3_errmsg(rw));
 		goto fail;
 	}
 	rc = backup_run(bk, -1);
@@ -582,7 +572,7 @@ storage_load_file(struct storage_db *db, const char *path, char *err, size_t err
 		const char *m = sqlite3_errcode(src) != SQLITE_OK ? sqlite3_errmsg(src) :
 		    sqlite3_errstr(rc);
 
-		set_err(err, errlen, "load %s: %s", path, m);
+		storage_set_err(err, errlen, "load %s: %s", path, m);
 		goto fail;
 	}
 	sqlite3_close(src);
@@ -592,7 +582,7 @@ storage_load_file(struct storage_db *db, const char *path, char *err, size_t err
 	if (fname != NULL && fname[0] != '\0') {
 		rc = exec_value(rw, "PRAGMA journal_mode=WAL", val, sizeof(val));
 		if (rc != SQLITE_OK || strcmp(val, "wal") != 0) {
-			set_err(err, errlen, "load: re-enable WAL: %s",
+			storage_set_err(err, errlen, "load: re-enable WAL: %s",
 			    rc != SQLITE_OK ? sqlite3_errmsg(rw) : val);
 			return -1;
 		}

@@ -30,8 +30,8 @@ sdb_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
+void
+storage_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -88,7 +88,7 @@ conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
 	flags |= readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	rc = sqlite3_open_v2(sdb->rw_dsn, &c->db, flags, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "open %s: %s", sdb->path,
+		storage_set_err(err, errlen, "open %s: %s", sdb->path,
 		    c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 		goto fail;
 	}
@@ -98,7 +98,7 @@ conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
 	if (!readonly && !sdb->memory) {
 		rc = conn_exec_value(c->db, "PRAGMA journal_mode=WAL", val, sizeof(val));
 		if (rc != SQLITE_OK || strcmp(val, "wal") != 0) {
-			set_err(err, errlen, "enable WAL on %s: %s", sdb->path,
+			storage_set_err(err, errlen, "enable WAL on %s: %s", sdb->path,
 			    rc != SQLITE_OK ? sqlite3_errmsg(c->db) : val);
 			goto fail;
 		}
@@ -127,13 +127,13 @@ conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
 		goto fail_msg;
 
 	if ((c->cache = storage_stmt_cache_new(c->db, STORAGE_DB_STMT_CACHE_SIZE)) == NULL) {
-		set_err(err, errlen, "statement cache: out of memory");
+		storage_set_err(err, errlen, "statement cache: out of memory");
 		goto fail;
 	}
 	return 0;
 
 fail_msg:
-	set_err(err, errlen, "configure %s: %s", sdb->path, sqlite3_errmsg(c->db));
+	storage_set_err(err, errlen, "configure %s: %s", sdb->path, sqlite3_errmsg(c->db));
 fail:
 	if (c->db) {
 		sqlite3_close(c->db);
@@ -151,11 +151,11 @@ storage_db_open(const struct storage_db_options *opts, struct storage_db **out,
 	char dsn[96];
 
 	if (opts == NULL || opts->path == NULL || opts->path[0] == '\0') {
-		set_err(err, errlen, "no database path");
+		storage_set_err(err, errlen, "no database path");
 		return -1;
 	}
 	if ((sdb = calloc(1, sizeof(*sdb))) == NULL) {
-		set_err(err, errlen, "out of memory");
+		storage_set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	sdb->fk = opts->fk;
@@ -179,7 +179,7 @@ storage_db_open(const struct storage_db_options *opts, struct storage_db **out,
 		free(sdb->rw_dsn);
 		free(sdb->ro);
 		free(sdb);
-		set_err(err, errlen, "out of memory");
+		storage_set_err(err, errlen, "out of memory");
 		return -1;
 	}
 	msgpack_sbuffer_init(&sdb->rbuf);
@@ -226,7 +226,7 @@ sdb_ro_acquire(struct storage_db *sdb, char *err, size_t errlen)
 			spare = c;
 	}
 	if (spare == NULL) {
-		set_err(err, errlen, "no read-only connection available");
+		storage_set_err(err, errlen, "no read-only connection available");
 		return NULL;
 	}
 	if (conn_open(sdb, spare, true, err, errlen) == -1)

@@ -82,4 +82,9 @@ int64_t sdb_now_ns(void);
 struct sdb_conn *sdb_ro_acquire(struct storage_db *sdb, char *err, size_t errlen);
 void sdb_ro_release(struct storage_db *sdb, struct sdb_conn *c);
 
+/* Formats an error message into err (NULL or 0-length: nothing); shared by the
+ * storage files. */
+void storage_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -17,19 +17,9 @@
 #include <sqlite3.h>
 
 #include "storage/storage_db.h"
+#include "storage/storage_db_int.h"
 #include "storage/storage_dump.h"
 
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int
 exec_simple(sqlite3 *db, const char *sql)
@@ -100,7 +90,7 @@ static int
 dump_write(struct dump *d, const void *p, size_t n)
 {
 	if (n > 0 && fwrite(p, 1, n, d->out) != n) {
-		set_err(d->err, d->errlen, "dump: write: %s", strerror(errno));
+		storage_set_err(d->err, d->errlen, "dump: write: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -118,7 +108,7 @@ static int
 dump_prepare(struct dump *d, const char *sql, sqlite3_stmt **s)
 {
 	if (sqlite3_prepare_v2(d->db, sql, -1, s, NULL) != SQLITE_OK) {
-		set_err(d->err, d->errlen, "dump: %s", sqlite3_errmsg(d->db));
+		storage_set_err(d->err, d->errlen, "dump: %s", sqlite3_errmsg(d->db));
 		return -1;
 	}
 	return 0;
@@ -127,7 +117,7 @@ dump_prepare(struct dump *d, const char *sql, sqlite3_stmt **s)
 static int
 dump_step_error(struct dump *d)
 {
-	set_err(d->err, d->errlen, "dump: %s", sqlite3_errmsg(d->db));
+	storage_set_err(d->err, d->errlen, "dump: %s", sqlite3_errmsg(d->db));
 	return -1;
 }
 
@@ -200,7 +190,7 @@ dump_rows(struct dump *d, const char *table)
 	ret = 0;
 	goto out;
 oom:
-	set_err(d->err, d->errlen, "dump: out of memory");
+	storage_set_err(d->err, d->errlen, "dump: out of memory");
 out:
 	sqlite3_finalize(s);
 	free(q.p);
@@ -225,7 +215,7 @@ dump_tables(struct dump *d, const char *const *tables, size_t ntables)
 	}
 	sb_cstr(&q, " ORDER BY name");
 	if (q.oom) {
-		set_err(d->err, d->errlen, "dump: out of memory");
+		storage_set_err(d->err, d->errlen, "dump: out of memory");
 		goto out;
 	}
 	if (dump_prepare(d, q.p, &s) == -1)
@@ -297,13 +287,13 @@ storage_dump_sql_conn(struct sqlite3 *conn, FILE *out, const char *const *tables
 	int ret = -1;
 
 	if (conn == NULL || out == NULL) {
-		set_err(err, errlen, "dump: no connection or no output");
+		storage_set_err(err, errlen, "dump: no connection or no output");
 		return -1;
 	}
 	/* One read transaction: every query below sees the same snapshot. */
 	if (sqlite3_get_autocommit(conn)) {
 		if (exec_simple(conn, "BEGIN") != SQLITE_OK) {
-			set_err(err, errlen, "dump: %s", sqlite3_errmsg(conn));
+			storage_set_err(err, errlen, "dump: %s", sqlite3_errmsg(conn));
 			return -1;
 		}
 		own_tx = true;
@@ -316,7 +306,7 @@ storage_dump_sql_conn(struct sqlite3 *conn, FILE *out, const char *const *tables
 	if (own_tx)
 		exec_simple(conn, "COMMIT");
 	if (ret == 0 && fflush(out) == EOF) {
-		set_err(err, errlen, "dump: write: %s", strerror(errno));
+		storage_set_err(err, errlen, "dump: write: %s", strerror(errno));
 		ret = -1;
 	}
 	return ret;
