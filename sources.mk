@@ -13,6 +13,7 @@ RQ_SRCS = \
 	pkg/consensus/consensus_main.c \
 	pkg/consensus/consensus_recovery.c \
 	pkg/consensus/consensus_snapshot.c \
+	pkg/consensus/consensus_snapshot_send.c \
 	pkg/consensus/consensus_sync.c \
 	pkg/consensus/peer_crypto.c \
 	pkg/consensus/peer_key.c \

@@ -186,16 +186,17 @@ cs_cluster_send_messages(const struct raft_message *msgs, unsigned n)
 			    raft_message_type_name(msgs[i].type));
 			continue;
 		}
-		/* The snapshot's data goes first, on the same link, then the message. */
-		if (msgs[i].type == RAFT_MSG_INSTALL_SNAPSHOT && !cs_snapshot_send(to, &msgs[i])) {
-			raft_report_unreachable(cs.raft, msgs[i].to);
-			continue;
-		}
 		ipc_begin(&cs.w, IPC_PEER_RAFT, 0);
 		rc = peer_encode_raft(&cs.w, &msgs[i]);
 		if (rc != PEER_OK) {
 			log_warnx("encode %s: %s", raft_message_type_name(msgs[i].type),
 			    peer_strerror(rc));
+			continue;
+		}
+		/* The snapshot's data goes first, on the same link, then the message. */
+		if (msgs[i].type == RAFT_MSG_INSTALL_SNAPSHOT) {
+			if (!cs_snapshot_send(to, &msgs[i], &cs.w))
+				raft_report_unreachable(cs.raft, msgs[i].to);
 			continue;
 		}
 		rc = peer_send(cs.peers, to, &cs.w);
@@ -1191,6 +1192,7 @@ cs_on_peer_link(struct peer_transport *pt, const char *addr, const char *peer_id
 	if (!up && peer_id != NULL && peer_id[0] != '\0')
 		raft_report_unreachable(cs.raft, peer_id);
 	if (!up && addr != NULL) {
+		cs_snapshot_send_link_down(addr);
 		/* Requests forwarded there will not be answered: their clients hear it now
 		 * (a write may still have committed; it was not acknowledged). */
 		for (struct fwd_out **pp = &cs.fwd_outs; *pp != NULL;) {

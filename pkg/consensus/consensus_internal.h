@@ -156,12 +156,16 @@ void cs_snapshot_on_result(struct ipc_msg *m);
 void cs_snapshot_after_sync(void);
 void cs_snapshot_user(struct ipc_msg *m);
 void cs_snapshot_reap(struct ipc_msg *m);
-bool cs_snapshot_send(const char *to, const struct raft_message *msg);
 void cs_snapshot_on_chunk(struct ipc_msg *m);
 bool cs_snapshot_staged(uint64_t index);
 void cs_snapshot_install(const struct raft_snapshot_meta *meta);
 void cs_snapshot_counters(uint64_t *snapshots, uint64_t *restores, uint64_t *installs, int *count);
 const char *cs_snapshot_dir(void);
+struct snapshot_info;
+const struct snapshot_info *cs_snapshot_current(void);
+/* consensus_snapshot_send.c */
+bool cs_snapshot_send(const char *to, const struct raft_message *msg, const struct ipc_writer *w);
+void cs_snapshot_send_link_down(const char *addr);
 
 /* consensus_recovery.c: raft/peers.json; 1 when a configuration was forced. */
 int cs_recover_peers_json(void);

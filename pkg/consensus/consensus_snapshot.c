@@ -10,7 +10,8 @@
  *
  * Using one: a storage that is behind the snapshot (a fresh start) gets RESTORE before
  * its APPLYs; a follower the leader has compacted past receives the snapshot file in
- * PEER_SNAPSHOT chunks followed by the InstallSnapshot message, and installs it.
+ * PEER_SNAPSHOT chunks followed by the InstallSnapshot message (consensus_snapshot_send.c),
+ * and installs it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +28,7 @@
 #include "consensus_internal.h"
 #include "raftlog/snapshot_store.h"
 
-#define SNAP_CHUNK		(1u << 20)
-#define SNAP_SEND_MAX		(48ull << 20)	/* bounded by the peer queue; see DEVELOPMENT.md */
-#define SNAP_RESEND_MS		5000
+#define SNAP_CHUNK_MAX		(1u << 20)
 
 static struct {
 	char root[PATH_MAX];
@@ -53,9 +52,6 @@ static struct {
 	void *recv_cfg;
 	size_t recv_cfg_len;
 	uint64_t staged_index;
-	/* sending (leader) */
-	char sent_to[RAFT_ADDR_MAX];
-	uint64_t sent_index, sent_ms;
 	/* counters */
 	uint64_t num_snapshots, num_restores, num_installs;
 } sn = { .recv_fd = -1 };
@@ -353,65 +349,11 @@ cs_snapshot_reap(struct ipc_msg *m)
 	cs_answer(&w);
 }
 
-/* ---- sending a snapshot to a follower (leader) ------------------------------------------ */
-
-/* Streams the snapshot file, then the InstallSnapshot message itself, on the same link. */
-bool
-cs_snapshot_send(const char *to, const struct raft_message *msg)
+/* The newest published snapshot, or NULL; valid until the next snapshot or install. */
+const struct snapshot_info *
+cs_snapshot_current(void)
 {
-	static char buf[SNAP_CHUNK];
-	const struct raft_install_snapshot *is = &msg->install_snapshot;
-	uint64_t off = 0;
-	int fd;
-	ssize_t n;
-
-	if (!sn.have_latest || sn.latest.index != is->meta.index) {
-		log_warnx("InstallSnapshot for %" PRIu64 " but the store has %" PRIu64,
-		    is->meta.index, sn.have_latest ? sn.latest.index : 0);
-		return false;
-	}
-	if (strcmp(sn.sent_to, to) == 0 && sn.sent_index == is->meta.index &&
-	    cs_now_ms() - sn.sent_ms < SNAP_RESEND_MS)
-		return true;	/* just sent; the message follows its chunks */
-	if (sn.latest.size > SNAP_SEND_MAX) {
-		log_warnx("snapshot of %" PRIu64 " bytes is too large to send to %s", sn.latest.size, to);
-		return false;
-	}
-	fd = open(sn.latest.db_path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		log_warn("open %s", sn.latest.db_path);
-		return false;
-	}
-	log_info("sending the snapshot at %" PRIu64 " (%" PRIu64 " bytes) to %s", sn.latest.index,
-	    sn.latest.size, to);
-	do {
-		n = read(fd, buf, sizeof(buf));
-		if (n < 0) {
-			log_warn("read %s", sn.latest.db_path);
-			close(fd);
-			return false;
-		}
-		ipc_begin(&cs.w, IPC_PEER_SNAPSHOT, 0);
-		ipc_add_u64(&cs.w, "i", sn.latest.index);
-		ipc_add_u64(&cs.w, "t", sn.latest.term);
-		ipc_add_u64(&cs.w, "off", off);
-		ipc_add_u64(&cs.w, "sz", sn.latest.size);
-		ipc_add_u64(&cs.w, "crc", sn.latest.crc);
-		if (off == 0)
-			ipc_add_bin(&cs.w, "cfg", sn.latest.config, sn.latest.config_len);
-		ipc_add_bin(&cs.w, "d", buf, (size_t)n);
-		ipc_finish(&cs.w);
-		if (peer_send(cs.peers, to, &cs.w) != PEER_OK) {
-			close(fd);
-			return false;
-		}
-		off += (uint64_t)n;
-	} while (n > 0 && off < sn.latest.size);
-	close(fd);
-	snprintf(sn.sent_to, sizeof(sn.sent_to), "%s", to);
-	sn.sent_index = sn.latest.index;
-	sn.sent_ms = cs_now_ms();
-	return true;
+	return sn.have_latest ? &sn.latest : NULL;
 }
 
 /* ---- receiving a snapshot (follower) ---------------------------------------------------- */
@@ -438,7 +380,7 @@ cs_snapshot_on_chunk(struct ipc_msg *m)
 	if (ipc_get_u64(m, "i", &index) != IPC_OK || ipc_get_u64(m, "t", &term) != IPC_OK ||
 	    ipc_get_u64(m, "off", &off) != IPC_OK || ipc_get_u64(m, "sz", &size) != IPC_OK ||
 	    ipc_get_u64(m, "crc", &crc) != IPC_OK || ipc_get_bin(m, "d", &d, &n) != IPC_OK ||
-	    size > SNAP_SEND_MAX) {
+	    n > SNAP_CHUNK_MAX) {
 		cs_snapshot_recv_abort("malformed chunk");
 		return;
 	}

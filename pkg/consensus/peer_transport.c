@@ -1095,6 +1095,20 @@ peer_send(struct peer_transport *pt, const char *addr, const struct ipc_writer *
 	return PEER_OK;
 }
 
+size_t
+peer_pending(const struct peer_transport *pt, const char *addr)
+{
+	const struct peer_out *o = out_find(pt, addr);
+	size_t pending;
+
+	if (o == NULL)
+		return 0;
+	pending = evbuffer_get_length(o->queue);
+	if (o->conn != NULL)
+		pending += conn_pending(o->conn);
+	return pending;
+}
+
 int
 peer_reply(struct peer_conn *c, const struct ipc_writer *w)
 {

@@ -115,6 +115,13 @@ int peer_transport_listen(struct peer_transport *pt, int listen_fd);
  */
 int peer_send(struct peer_transport *pt, const char *addr, const struct ipc_writer *w);
 
+/*
+ * Bytes waiting to be written to addr on our outbound link (queued for the handshake or
+ * in the socket's output buffer); 0 when there is no link. Lets a bulk sender (snapshot
+ * transfer) keep only a window in flight instead of hitting max_queue_bytes.
+ */
+size_t peer_pending(const struct peer_transport *pt, const char *addr);
+
 /* Replies on the connection a request arrived on (same bound as peer_send). */
 int peer_reply(struct peer_conn *c, const struct ipc_writer *w);
 /* Names a connection across callbacks: non-zero, never reused within a transport. */

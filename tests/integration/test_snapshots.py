@@ -92,6 +92,38 @@ def test_a_new_node_is_brought_up_to_date_with_install_snapshot():
         c.close()
 
 
+def test_a_snapshot_larger_than_the_link_queue_reaches_a_new_node():
+    # 96 rows of 1 MB: the snapshot is bigger than a peer link's 64 MiB queue, so it
+    # only arrives if the leader paces the transfer to the link's drain rate. Small log
+    # segments let the snapshot compact the log, so the new node cannot be sent entries.
+    c = Cluster(2, extra_args=["-raft-log-segment-size", "4096"])
+    try:
+        c.start()
+        lead = c.leader()
+        _fill(lead, 60)
+        lead.ex_ok(["CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT)",
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                    "WHERE x < 96) INSERT INTO big(id, v) SELECT x, printf('%0*d', 1000000, x) "
+                    "FROM c"])
+        status_is(lead.post("/snapshot?trailing_logs=1", b""), 200, "snapshot of the big table")
+        lead.ex_ok([["INSERT INTO big(id, v) VALUES(?, ?)", 1000, "after the snapshot"]])
+        want = [[97, 96 * 1000000 + len("after the snapshot"), 96 * 97 // 2 + 1000]]
+        q = "SELECT COUNT(*), SUM(LENGTH(v)), SUM(id) FROM big"
+        eq(lead.query_get(q).json()["results"][0]["values"], want, "leader")
+        n3 = c.add_node("3")
+        t0 = time.time()
+        c.start_node(n3, join=[lead])
+        wait_for(lambda: n3.query_get(q, "?level=none").json()["results"][0].get("values") == want,
+                 60, "every row on the new node")
+        print("    96 MB snapshot installed on a new node in %.1f s" % (time.time() - t0))
+        check(n3.get("/status?key=store.num_installs").json() >= 1,
+              "the new node installed a snapshot")
+        eq(n3.query_get("SELECT substr(v, -3) FROM big WHERE id = 96",
+                        "?level=none").json()["results"][0]["values"], [["096"]], "row content")
+    finally:
+        c.close()
+
+
 def test_a_clean_shutdown_lets_the_next_start_reuse_the_database_file():
     n = Node().start()
     try:
