@@ -23,12 +23,14 @@ RQ_SRCS = \
 	pkg/gateway/gateway_body.c \
 	pkg/gateway/gateway_db.c \
 	pkg/gateway/gateway_http.c \
+	pkg/gateway/gateway_load_chunks.c \
 	pkg/gateway/gateway_main.c \
 	pkg/gateway/gateway_params.c \
 	pkg/gateway/gateway_pragma.c \
 	pkg/gateway/gateway_queue.c \
 	pkg/gateway/gateway_render.c \
 	pkg/gateway/gateway_rewrite.c \
+	pkg/gateway/gateway_spool.c \
 	pkg/gateway/gateway_status.c \
 	pkg/gateway/json_writer.c \
 	pkg/raft/config.c \
@@ -57,6 +59,7 @@ RQ_SRCS = \
 	pkg/storage/storage_db_exec.c \
 	pkg/storage/storage_dump.c \
 	pkg/storage/storage_load.c \
+	pkg/storage/storage_load_chunks.c \
 	pkg/storage/storage_main.c \
 	pkg/storage/storage_stmt_cache.c \
 	pkg/supervisor/sd_notify.c \
@@ -98,6 +101,7 @@ RQ_HDRS = \
 	pkg/storage/storage_db_int.h \
 	pkg/storage/storage_dump.h \
 	pkg/storage/storage_load.h \
+	pkg/storage/storage_load_chunks.h \
 	pkg/storage/storage_stmt_cache.h \
 	pkg/supervisor/sd_notify.h \
 	pkg/supervisor/supervisor.h

@@ -230,8 +230,8 @@ void
 cs_snapshot_on_result(struct ipc_msg *m)
 {
 	struct raft_snapshot_meta meta;
-	const char *e;
-	size_t n, cfg_len = 0;
+	const char *e = "no index in the answer";
+	size_t n = strlen(e), cfg_len = 0;
 	void *cfg = NULL;
 	uint64_t index = 0;
 	char err[256];

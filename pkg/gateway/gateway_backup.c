@@ -340,6 +340,18 @@ gw_load_propose(struct gw_req *r, bool binary)
 		gw_load_cb(r, NULL);
 }
 
+/* A SQLite file bigger than one chunk goes through the log in chunks. */
+static void
+gw_load_file_or_sql(struct gw_req *r, bool binary)
+{
+	if (binary && r->body_total > GW_LOAD_CHUNK) {
+		r->kind = CMD_LOAD_FILE;
+		gw_load_chunks_start(r, gw_load_cb);
+		return;
+	}
+	gw_load_propose(r, binary);
+}
+
 void
 gw_handle_load(struct gw_req *r)
 {
@@ -356,9 +368,15 @@ gw_handle_load(struct gw_req *r)
 		gw_respond_text(r, MHD_HTTP_BAD_REQUEST, "invalid SQLite data");
 		return;
 	}
+	if (!binary && r->spooled) {
+		/* A dump runs as one transaction in one log entry. */
+		gw_respond_text(r, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "SQL dump too large (at most 32 MiB); load a SQLite file instead");
+		return;
+	}
 	if (r->params.redirect && strcmp(gw.raft_state, "Leader") != 0 && gw_follower_redirect(r))
 		return;
-	gw_load_propose(r, binary);
+	gw_load_file_or_sql(r, binary);
 }
 
 static void
@@ -375,7 +393,7 @@ gw_boot_status_cb(struct gw_req *r, struct ipc_msg *m)
 		return;
 	}
 	r->stage = 99;
-	gw_load_propose(r, true);
+	gw_load_file_or_sql(r, true);
 }
 
 void

@@ -339,27 +339,16 @@ gw_access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		r->method = method;
 		r->path = url;
-		if (cl != NULL && strtoull(cl, NULL, 10) > GW_BODY_MAX)
+		if (cl != NULL && strtoull(cl, NULL, 10) > (gw_body_is_load(r) ? GW_LOAD_MAX : GW_BODY_MAX))
 			r->too_big = true;
 		if (!r->too_big)
 			return MHD_YES;	/* body (if any) comes next */
 	}
 	if (*upload_data_size > 0) {
-		if (!r->too_big && r->body_len + *upload_data_size <= GW_BODY_MAX) {
-			if (r->body_len + *upload_data_size + 1 > r->body_cap) {
-				size_t cap = r->body_cap ? r->body_cap : 4096;
-				char *nb;
-				while (cap < r->body_len + *upload_data_size + 1)
-					cap *= 2;
-				nb = realloc(r->body, cap);
-				if (nb == NULL)
-					return MHD_NO;
-				r->body = nb;
-				r->body_cap = cap;
-			}
-			memcpy(r->body + r->body_len, upload_data, *upload_data_size);
-			r->body_len += *upload_data_size;
-			r->body[r->body_len] = '\0';
+		uint64_t limit = gw_body_is_load(r) ? GW_LOAD_MAX : GW_BODY_MAX;
+		if (!r->too_big && r->body_total + *upload_data_size <= limit) {
+			if (gw_body_append(r, upload_data, *upload_data_size) != 0)
+				return MHD_NO;
 		} else {
 			r->too_big = true;
 		}
@@ -407,7 +396,7 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 		MHD_destroy_response(r->response);
 	if (r->params_ok)
 		gateway_params_free(&r->params);
-	free(r->body);
+	gw_body_release(r);
 	free(r->cmd);
 	free(r->raw_query);
 	free(r->aux_buf[0]);

@@ -23,6 +23,9 @@
 /* Largest request body we read; a larger one gets 413 (before we read it, when the
  * client sends Content-Length). Bounded by the largest frame between processes. */
 #define GW_BODY_MAX	(32u * 1024 * 1024)
+/* /db/load and /boot take a SQLite file up to this size (rqlite's default limit between
+ * nodes); past GW_BODY_MAX it is spooled to a file and proposed in chunks. */
+#define GW_LOAD_MAX	(1024ull * 1024 * 1024)
 
 /* Counters shown in /debug/vars under "http" (rqlite's names). */
 #define GW_COUNTERS(X)	X(executions) X(queued_executions) X(queries) X(requests) X(num_status) \
@@ -47,6 +50,12 @@ struct gw_req {
 	char *body;
 	size_t body_len, body_cap;
 	bool too_big;
+	/* A load body past GW_BODY_MAX: all of it in an unlinked file, and only its first
+	 * bytes in body (enough to sniff). See gateway_spool.c. */
+	bool spooled;
+	int spool_fd;
+	uint64_t body_total;		/* bytes received, in memory or spooled */
+	uint32_t body_crc;		/* CRC32C of the whole body (load and boot only) */
 	bool suspended;
 	bool handled;			/* the route handler ran */
 	bool no_sort;			/* JSON objects keep insertion order (Go structs) */
@@ -129,6 +138,18 @@ void gw_suspend_request(struct gw_req *r);
 void gw_resume_request(struct gw_req *r);
 /* {"results":[],"sequence_number":seq} */
 void gw_respond_queued(struct gw_req *r, uint64_t seq);
+
+/* Load bodies (gateway_spool.c). */
+bool gw_body_is_load(const struct gw_req *r);
+/* Appends upload data to r's body, spooling past GW_BODY_MAX; 0 or -1 (disk error). */
+int gw_body_append(struct gw_req *r, const char *data, size_t n);
+/* Copies n body bytes at off into buf; 0 or -1. */
+int gw_body_read(const struct gw_req *r, uint64_t off, void *buf, size_t n);
+void gw_body_release(struct gw_req *r);
+
+/* Chunked load of a large SQLite file (gateway_load_chunks.c). */
+#define GW_LOAD_CHUNK	(4u * 1024 * 1024)
+void gw_load_chunks_start(struct gw_req *r, gw_reply_fn *on_done);
 
 /* The write queue (gateway_queue.c). */
 void gw_queue_init(void);

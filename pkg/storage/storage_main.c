@@ -28,6 +28,7 @@
 #include "ipc_conn.h"
 #include "storage_backup.h"
 #include "storage_clean.h"
+#include "storage_load_chunks.h"
 #include "storage_db.h"
 #include "storage_load.h"
 
@@ -137,6 +138,7 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	uint64_t index, type = 0;
 	const char *cmd;
 	size_t len;
+	int kind;
 
 	if (ipc_get_u64(m, "i", &index) != IPC_OK || ipc_get_bin(m, "c", &cmd, &len) != IPC_OK) {
 		log_warnx("APPLY without index or command, ignored");
@@ -148,6 +150,7 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 		return;
 	}
 	st.res.size = 0;
+	storage_load_chunks_tick(index);
 	(void)ipc_get_u64(m, "ty", &type);
 	if (type == STORAGE_ENTRY_COMMAND && ipc_msgpack_validate(cmd, len) != 0) {
 		log_warnx("entry %llu holds a malformed command; applied as a no-op",
@@ -160,9 +163,11 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	} else if (type != STORAGE_ENTRY_COMMAND) {
 		/* No-op and configuration entries only move the applied index. */
 		msgpack_pack_map(&st.res_pk, 0);
-	} else if (storage_command_kind(cmd, len) == STORAGE_CMD_LOAD_FILE ||
-	    storage_command_kind(cmd, len) == STORAGE_CMD_LOAD_SQL) {
+	} else if ((kind = storage_command_kind(cmd, len)) == STORAGE_CMD_LOAD_FILE ||
+	    kind == STORAGE_CMD_LOAD_SQL) {
 		(void)storage_apply_load(st.db, st.opts->data_dir, cmd, len, &st.res_pk);
+	} else if (kind == STORAGE_CMD_LOAD_CHUNK) {
+		storage_apply_load_chunk(st.db, st.opts->data_dir, index, cmd, len, &st.res_pk);
 	} else if (storage_db_apply(st.db, cmd, len, &st.res_pk) != 0 && st.res.size == 0) {
 		msgpack_pack_map(&st.res_pk, 2);
 		msgpack_pack_str_with_body(&st.res_pk, "r", 1);
@@ -190,6 +195,9 @@ storage_on_snapshot(struct ipc_conn *c, struct ipc_msg *m)
 	ipc_begin(&st.w, IPC_SNAPSHOT_RESULT, m->request_id);
 	if (ipc_get_strbuf(m, "p", path, sizeof(path)) != IPC_OK) {
 		ipc_add_str(&st.w, "e", "snapshot without a path");
+	} else if (storage_load_chunks_busy()) {
+		/* A snapshot inside a chunked load could not be resumed from. */
+		ipc_add_str(&st.w, "e", "a chunked load is in progress");
 	} else if (storage_backup_to_file(st.db, path, STORAGE_BACKUP_WAL, false, err,
 	    sizeof(err)) != 0) {
 		log_warnx("snapshot to %s: %s", path, err);
@@ -220,6 +228,7 @@ storage_on_restore(struct ipc_conn *c, struct ipc_msg *m)
 		ipc_add_str(&st.w, "e", err);
 	} else {
 		log_info("database restored from the snapshot at %llu", (unsigned long long)index);
+		storage_load_chunks_reset();
 		st.applied_index = index;
 		ipc_add_u64(&st.w, "i", index);
 	}
@@ -430,7 +439,7 @@ storage_on_shutdown(void *ctx)
 	/* Closing folds the WAL into the file; then the file can be reused at start. */
 	storage_db_close(st.db);
 	st.db = NULL;
-	if (st.opts->on_disk && st.applied_index > 0 &&
+	if (st.opts->on_disk && st.applied_index > 0 && !storage_load_chunks_busy() &&
 	    storage_clean_record(st.opts->data_dir, st.db_path, st.applied_index) != 0)
 		log_warn("record clean shutdown");
 	role_exit(&st.role);
