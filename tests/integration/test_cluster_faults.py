@@ -485,3 +485,40 @@ def test_random_pauses_and_kills_lose_no_acknowledged_write():
     check_no_loss(acked, sent_below, final, "after the nemesis (%s)" % ", ".join(history))
     for n in c.nodes:
         c.wait_rows(n, ACKS, [[i] for i in final], timeout=20)
+
+
+@cluster_test(60)
+def test_a_full_write_queue_blocks_the_next_request_until_there_is_room():
+    # rqlite's queue is a bounded channel: a full one makes the client wait, not fail.
+    # Capacity 4, batches of 2; with no quorum nothing is written, so the 5th request
+    # must wait until the cluster is whole again, then land with the others.
+    c = Cluster(2, extra_args=["-write-queue-capacity", "4", "-write-queue-batch-size", "2"])
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+    other = c.followers(lead)[0]
+    other.kill()
+    for i in range(1, 5):
+        r = lead.execute([["INSERT INTO acks(id) VALUES(?)", i]], q="?queue")
+        status_is(r, 200, "queued write %d" % i)
+    blocked = {}
+
+    def fifth():
+        try:
+            blocked["r"] = lead.execute([["INSERT INTO acks(id) VALUES(?)", 5]], q="?queue",
+                                        timeout=40)
+        except Exception as e:  # noqa: BLE001 - reported below
+            blocked["err"] = e
+    t = threading.Thread(target=fifth, daemon=True)
+    t.start()
+    t.join(2.0)
+    check(t.is_alive(), "the 5th request waits while the queue is full (got %r)" % blocked)
+    eq(lead.get("/debug/vars").json()["queue"]["depth"], 4, "queue depth while full")
+    c.start_node(other)
+    t.join(30)
+    check(not t.is_alive() and "r" in blocked, "the 5th request was answered: %r" % blocked)
+    status_is(blocked["r"], 200, "the 5th request, admitted")
+    check('"sequence_number"' in blocked["r"].text, "queued answer: %s" % blocked["r"].text)
+    r = lead.post("/db/execute?queue&wait&timeout=20s", "[]", ctype="application/json",
+                  timeout=30)
+    status_is(r, 200, "queue flush barrier")
+    c.wait_for(lambda: ids(lead, "linearizable") == [1, 2, 3, 4, 5], 20, "all 5 rows")
