@@ -137,7 +137,7 @@ def floor_of(target, wid):
     """The least latency one request of this kind could have here (see BENCHMARKS.md)."""
     multi = nodes_of(target) > 1
     write = http50 + fs50 + (tcp50 if multi else 0)
-    if wid in ("W1", "W2", "W3", "W3t"):
+    if wid in ("W1", "W2", "W3", "W3t", "W7"):
         return write
     if wid in ("W4", "W6", "W5-none", "W5f-none", "W5-weak"):
         return http50
@@ -255,6 +255,10 @@ for t in targets:
         secs, ok = qw.split()[0], qw.split()[1]
         md.append(f"\n{t}: the closing `?queue&wait` request took {float(secs) * 1000:.2f} ms "
                   f"({'acknowledged' if ok == '1' else 'NOT acknowledged: ' + ' '.join(qw.split()[2:])}).")
+    snaps = check(t, "snapshots")
+    if snaps is not None:
+        md.append(f"\n{t}: {snaps} snapshots of the 10 MB database were taken during W7; "
+                  "its `max` is the longest write stall.")
 md.append("")
 missing = [k for k, v in counters_seen.items() if not v]
 if missing:
