@@ -25,6 +25,9 @@ struct ipc_conn *ipc_conn_new(struct event_base *base, int fd, const char *name,
 int ipc_conn_send(struct ipc_conn *c, const struct ipc_writer *w);
 /* Queues raw bytes that already form one or more frames. */
 int ipc_conn_send_raw(struct ipc_conn *c, const void *p, size_t n);
+/* Writes what this loop pass queued now (it would go at the end of the pass anyway);
+ * for a caller about to block, e.g. on an fsync. */
+void ipc_conn_flush(struct ipc_conn *c);
 /* Bytes waiting to be written (for back-pressure decisions). */
 size_t ipc_conn_pending(const struct ipc_conn *c);
 const char *ipc_conn_name(const struct ipc_conn *c);

@@ -59,6 +59,10 @@ struct peer_conn {
 	struct peer_transport *pt;
 	struct peer_out *out;		/* outbound: our peer entry; NULL for inbound */
 	struct bufferevent *bev;
+	/* Frames sent while up collect here and are written at the end of the loop pass
+	 * (one syscall, no epoll round first); the rest goes through the bufferevent. */
+	struct evbuffer *stage;
+	struct event *flush_ev;
 	struct event *deadline;		/* handshake or refusal-flush bound */
 	enum peer_conn_state state;
 	bool outbound;			/* we dialed it (c->out may be gone by now) */
@@ -212,7 +216,8 @@ set_sockopts(int fd)
 static int
 conn_write(struct peer_conn *c, const void *payload, size_t n)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	bool staged = c->state == PC_UP && !c->dead;
+	struct evbuffer *out = staged ? c->stage : bufferevent_get_output(c->bev);
 	size_t total;
 
 	if (!c->tx_sealed) {
@@ -234,6 +239,8 @@ conn_write(struct peer_conn *c, const void *payload, size_t n)
 	}
 	c->pt->st.bytes_sent += total;
 	c->pt->st.frames_sent++;
+	if (staged)
+		event_active(c->flush_ev, 0, 0);
 	return PEER_OK;
 }
 
@@ -246,7 +253,36 @@ conn_write_frame(struct peer_conn *c, const struct ipc_writer *w)
 static size_t
 conn_pending(const struct peer_conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) + evbuffer_get_length(c->stage);
+}
+
+/* Writes the staged frames: straight to the socket when nothing older is waiting. */
+static void
+conn_flush(struct peer_conn *c)
+{
+	struct evbuffer *bout;
+
+	if (c->bev == NULL || evbuffer_get_length(c->stage) == 0)
+		return;
+	bout = bufferevent_get_output(c->bev);
+	if (!c->dead && c->state == PC_UP && evbuffer_get_length(bout) == 0)
+		(void)evbuffer_write(c->stage, bufferevent_getfd(c->bev));
+	if (evbuffer_get_length(c->stage) > 0)
+		(void)evbuffer_add_buffer(bout, c->stage);
+}
+
+static void
+conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	conn_flush(arg);
+}
+
+void
+peer_transport_flush(struct peer_transport *pt)
+{
+	for (struct peer_conn *c = pt->conns; c != NULL; c = c->next)
+		conn_flush(c);
 }
 
 /* Life cycle of a connection ------------------------------------------------------------- */
@@ -258,6 +294,10 @@ conn_free(struct peer_conn *c)
 		c->dns->c = NULL;
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	if (c->flush_ev != NULL)
+		event_free(c->flush_ev);
+	if (c->stage != NULL)
+		evbuffer_free(c->stage);
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	sodium_memzero(c->tx_key, sizeof(c->tx_key));
@@ -399,7 +439,9 @@ conn_new(struct peer_transport *pt, evutil_socket_t fd, struct peer_out *o)
 	c->outbound = o != NULL;
 	c->bev = bufferevent_socket_new(pt->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->deadline = evtimer_new(pt->base, conn_deadline_cb, c);
-	if (c->bev == NULL || c->deadline == NULL) {
+	c->stage = evbuffer_new();
+	c->flush_ev = event_new(pt->base, -1, 0, conn_flush_cb, c);
+	if (c->bev == NULL || c->deadline == NULL || c->stage == NULL || c->flush_ev == NULL) {
 		if (c->bev == NULL && fd >= 0)
 			evutil_closesocket(fd);
 		conn_free(c);

@@ -122,6 +122,10 @@ int peer_send(struct peer_transport *pt, const char *addr, const struct ipc_writ
  */
 size_t peer_pending(const struct peer_transport *pt, const char *addr);
 
+/* Writes every frame queued during this loop pass now instead of at its end (before the
+ * caller blocks, e.g. on an fsync). */
+void peer_transport_flush(struct peer_transport *pt);
+
 /* Replies on the connection a request arrived on (same bound as peer_send). */
 int peer_reply(struct peer_conn *c, const struct ipc_writer *w);
 /* Names a connection across callbacks: non-zero, never reused within a transport. */
