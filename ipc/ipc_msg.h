@@ -22,7 +22,7 @@
 	X(PROPOSE_RESULT,	"consensus → gateway: index i, result res or error e") \
 	X(BARRIER,		"gateway → consensus: read barrier for level l") \
 	X(BARRIER_RESULT,	"consensus → gateway: read index i or error e") \
-	X(STATE,		"consensus → gateway, storage: role, term, leader") \
+	X(STATE,		"consensus → gateway, storage: role, term, leader, commit, lease end") \
 	X(CONS_STATUS,		"gateway → consensus: /status raft section") \
 	X(CONS_STATUS_RESULT,	"consensus → gateway: status map s")	\
 	X(MEMBERSHIP,		"gateway → consensus: op remove|stepdown, id") \

@@ -83,6 +83,8 @@ struct consensus {
 	uint64_t n_fsyncs;		/* log fsyncs (one per append) */
 	uint64_t n_proposals;		/* proposals accepted as leader */
 	int storage_known;
+	/* What the gateway was last told (STATE): it serves weak reads alone until lease_ms */
+	uint64_t lease_pushed_ms, ci_pushed, state_pushed_ms;
 	struct ipc_writer w;
 	int stopping;
 	bool has_state;		/* the log or vote existed at start */
@@ -111,6 +113,7 @@ struct consensus {
 extern struct consensus cs;
 
 uint64_t cs_now_ms(void);
+void cs_push_lease(void);
 void cs_schedule_ready(void);
 void cs_send_state(void);
 /* Answers a waiter with the frame in cs.w (finished by the caller). */

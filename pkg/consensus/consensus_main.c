@@ -95,8 +95,41 @@ cs_send_state(void)
 	if (strcmp(cs.leader_api_for, raft_leader_id(cs.raft)) == 0)
 		ipc_add_str(&cs.w, "lapi", cs.leader_api);
 	ipc_add_u64(&cs.w, "ci", raft_commit_index(cs.raft));
+	ipc_add_u64(&cs.w, "lu", cs.lease_pushed_ms);
 	ipc_finish(&cs.w);
 	ipc_conn_send(c, &cs.w);
+	cs.ci_pushed = raft_commit_index(cs.raft);
+	cs.state_pushed_ms = cs_now_ms();
+}
+
+/*
+ * Keeps the gateway's copy of the leader lease (STATE "lu", CLOCK_MONOTONIC ms) no
+ * longer than the core's, so it can serve weak reads without asking us: a lease that
+ * shrank or ended (stepdown, transfer) is pushed at once, before this batch's messages
+ * go out; one that grew by a quarter of its length is pushed too. The commit index
+ * travels along (storage serves the read once it has applied that much) and is
+ * refreshed at most every 10 ms while it moves.
+ */
+void
+cs_push_lease(void)
+{
+	uint64_t now = cs_now_ms();
+	uint64_t exp = raft_lease_expiry(cs.raft, now);
+	/* A quarter of the lease (the core's default lease is half an election timeout). */
+	uint64_t step = (uint64_t)(cs.opts->lease_timeout_ms > 0 ? cs.opts->lease_timeout_ms / 4 :
+	    cs.opts->election_timeout_ms / 8);
+
+	if (exp <= now)
+		exp = 0;
+	if (exp < cs.lease_pushed_ms && cs.lease_pushed_ms > now) {
+		cs.lease_pushed_ms = exp;	/* shrink or revoke: now */
+	} else if (exp > now && exp >= cs.lease_pushed_ms + (step > 0 ? step : 1)) {
+		cs.lease_pushed_ms = exp;
+	} else if (!(exp > now && raft_commit_index(cs.raft) > cs.ci_pushed &&
+	    now - cs.state_pushed_ms >= 10)) {
+		return;
+	}
+	cs_send_state();
 }
 
 void
@@ -608,6 +641,9 @@ consensus_process_ready(void)
 			cs_snapshot_install(rd.snapshot);
 		/* Term and vote reach disk before any message of this batch is sent. */
 		consensus_persist(&rd);
+		/* A lease this batch ended is withdrawn from the gateway before, e.g., a
+		 * TimeoutNow goes out. */
+		cs_push_lease();
 		/* The entries' fsync runs on the sync thread while these messages go out. */
 		cs_cluster_send_messages(rd.messages, rd.n_messages);
 		consensus_pump_storage(rd.committed, rd.n_committed);
@@ -630,6 +666,8 @@ consensus_process_ready(void)
 			    rd.entries[rd.n_entries - 1].term);
 		}
 	}
+	if (cs.raft != NULL && cs.links[PROC_GATEWAY] != NULL)
+		cs_push_lease();
 	/* A new role (leader: heartbeats) may need the timer sooner than it was set. */
 	if (cs.raft != NULL && cs.tick_ev != NULL && raft_state(cs.raft) != RAFT_SHUTDOWN)
 		consensus_arm_tick();

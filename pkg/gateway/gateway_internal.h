@@ -106,6 +106,9 @@ struct gateway {
 	char leader_api[300];		/* leader's HTTP host:port, for ?redirect */
 	uint64_t term;
 	uint64_t commit_index;
+	/* Consensus's leader lease as last pushed (CLOCK_MONOTONIC ms; 0 = none): until
+	 * then a weak read needs no barrier. */
+	uint64_t lease_until_ms;
 	struct gw_counters counters;
 	int n_suspended;		/* connections waiting for another process */
 	struct event *drain_timer;	/* orderly stop in progress */

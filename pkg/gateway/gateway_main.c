@@ -27,6 +27,7 @@ gw_on_state(struct ipc_msg *m)
 		gw.term = v;
 	if (ipc_get_u64(m, "ci", &v) == IPC_OK)
 		gw.commit_index = v;
+	gw.lease_until_ms = ipc_get_u64(m, "lu", &v) == IPC_OK ? v : 0;
 }
 
 static void

@@ -385,6 +385,9 @@ int raft_read_index(struct raft *r, uint64_t now, uint64_t cookie);
  * through raft_read_index().
  */
 bool raft_lease_valid(const struct raft *r, uint64_t now);
+/* When the lease ends if no further heartbeat round is acknowledged (same clock as now);
+ * 0 when there is none (not leader, a transfer, too few acknowledgements). */
+uint64_t raft_lease_expiry(const struct raft *r, uint64_t now);
 
 /*
  * Single-server membership changes (dissertation §4.1), leader only. The new configuration

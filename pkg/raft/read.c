@@ -104,13 +104,19 @@ cmp_desc(const void *a, const void *b)
 bool
 raft_lease_valid(const struct raft *r, uint64_t now)
 {
+	return now < raft_lease_expiry(r, now);
+}
+
+uint64_t
+raft_lease_expiry(const struct raft *r, uint64_t now)
+{
 	uint64_t t[r->config.n + 1];
 	unsigned n = 0;
 
 	/* A transfer target is told to campaign at once, and voters waive leader stickiness for
 	 * it whenever its request arrives: after TimeoutNow no lease is safe in this term. */
 	if (r->state != RAFT_LEADER || r->transfer_target[0] != '\0' || r->lease_void)
-		return false;
+		return 0;
 	for (unsigned i = 0; i < r->config.n; i++) {
 		if (r->config.servers[i].suffrage != RAFT_VOTER)
 			continue;
@@ -120,9 +126,9 @@ raft_lease_valid(const struct raft *r, uint64_t now)
 			n++;
 	}
 	if (n < raft_quorum(r))
-		return false;
+		return 0;
 	qsort(t, n, sizeof(t[0]), cmp_desc);
 	/* The lease runs from when the round that a quorum acknowledged was sent. */
 	uint64_t start = t[raft_quorum(r) - 1];
-	return now < start + r->opts.lease_ms;
+	return start + r->opts.lease_ms;
 }
