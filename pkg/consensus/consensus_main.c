@@ -644,10 +644,12 @@ consensus_process_ready(void)
 		/* A lease this batch ended is withdrawn from the gateway before, e.g., a
 		 * TimeoutNow goes out. */
 		cs_push_lease();
-		/* The entries' fsync runs on the sync thread while these messages go out. */
-		cs_cluster_send_messages(rd.messages, rd.n_messages);
+		/* Newly committed entries go to storage first: their clients wait on them,
+		 * while the messages (commit notices, new entries) are for other nodes. */
 		consensus_pump_storage(rd.committed, rd.n_committed);
 		consensus_sync_applied();
+		/* The entries' fsync (cs_sync_start below) runs after these messages left. */
+		cs_cluster_send_messages(rd.messages, rd.n_messages);
 		if (rd.n_committed > 0)
 			cs_cluster_config_committed(raft_commit_index(cs.raft));
 		consensus_deliver_reads(&rd);
