@@ -61,6 +61,7 @@ RQ_SRCS = \
 	pkg/storage/storage_load.c \
 	pkg/storage/storage_load_chunks.c \
 	pkg/storage/storage_main.c \
+	pkg/storage/storage_snapshot.c \
 	pkg/storage/storage_stmt_cache.c \
 	pkg/supervisor/sd_notify.c \
 	pkg/supervisor/supervisor.c
@@ -102,6 +103,7 @@ RQ_HDRS = \
 	pkg/storage/storage_dump.h \
 	pkg/storage/storage_load.h \
 	pkg/storage/storage_load_chunks.h \
+	pkg/storage/storage_snapshot.h \
 	pkg/storage/storage_stmt_cache.h \
 	pkg/supervisor/sd_notify.h \
 	pkg/supervisor/supervisor.h

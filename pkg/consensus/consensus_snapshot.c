@@ -233,7 +233,9 @@ cs_snapshot_on_result(struct ipc_msg *m)
 	const char *e = "no index in the answer";
 	size_t n = strlen(e), cfg_len = 0;
 	void *cfg = NULL;
-	uint64_t index = 0;
+	uint64_t index = 0, crc = 0, sz = 0;
+	uint32_t crc32;
+	bool have_sum;
 	char err[256];
 	int rc;
 
@@ -257,8 +259,12 @@ cs_snapshot_on_result(struct ipc_msg *m)
 		return;
 	}
 	snapshot_info_free(&sn.latest);
-	if (snapshot_store_commit(sn.root, sn.tmp_dir, index, meta.term, cfg, cfg_len, &sn.latest,
-	    err, sizeof(err)) != 0) {
+	/* Storage sums the copy on its own thread; otherwise the store reads it again here. */
+	have_sum = ipc_get_u64(m, "crc", &crc) == IPC_OK && crc <= UINT32_MAX &&
+	    ipc_get_u64(m, "sz", &sz) == IPC_OK;
+	crc32 = (uint32_t)crc;
+	if (snapshot_store_commit_sum(sn.root, sn.tmp_dir, index, meta.term, cfg, cfg_len,
+	    have_sum ? &crc32 : NULL, sz, &sn.latest, err, sizeof(err)) != 0) {
 		free(cfg);
 		sn.have_latest = snapshot_store_latest(sn.root, &sn.latest) == 1;
 		log_warnx("snapshot: %s", err);

@@ -120,6 +120,15 @@ int
 snapshot_store_commit(const char *root, const char *tmp_dir, uint64_t index, uint64_t term,
     const void *config, size_t config_len, struct snapshot_info *si, char *err, size_t errlen)
 {
+	return snapshot_store_commit_sum(root, tmp_dir, index, term, config, config_len, NULL, 0,
+	    si, err, errlen);
+}
+
+int
+snapshot_store_commit_sum(const char *root, const char *tmp_dir, uint64_t index, uint64_t term,
+    const void *config, size_t config_len, const uint32_t *known_crc, uint64_t known_size,
+    struct snapshot_info *si, char *err, size_t errlen)
+{
 	char db[SNAPSHOT_PATH_MAX], meta[SNAPSHOT_PATH_MAX], final[SNAPSHOT_PATH_MAX];
 	unsigned char *buf;
 	size_t len = META_FIXED + config_len + 4;
@@ -133,7 +142,21 @@ snapshot_store_commit(const char *root, const char *tmp_dir, uint64_t index, uin
 		snprintf(err, errlen, "path too long");
 		return -1;
 	}
-	if (fsync_path(db, O_RDONLY) == -1 || file_crc(db, &crc, &size) == -1) {
+	if (fsync_path(db, O_RDONLY) == -1) {
+		snprintf(err, errlen, "sync %s: %s", db, strerror(errno));
+		return -1;
+	}
+	if (known_crc != NULL) {
+		struct stat st;
+		/* The writer summed what it wrote; the size still has to agree. */
+		if (stat(db, &st) == -1 || (uint64_t)st.st_size != known_size) {
+			snprintf(err, errlen, "%s is not the %" PRIu64 " bytes its writer summed", db,
+			    known_size);
+			return -1;
+		}
+		crc = *known_crc;
+		size = known_size;
+	} else if (file_crc(db, &crc, &size) == -1) {
 		snprintf(err, errlen, "read %s: %s", db, strerror(errno));
 		return -1;
 	}

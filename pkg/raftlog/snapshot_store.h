@@ -39,6 +39,11 @@ int snapshot_store_begin(const char *root, const char *tag, char *tmp_dir, size_
  * On success si (if not NULL) describes it (config copied). 0 or -1 with err. */
 int snapshot_store_commit(const char *root, const char *tmp_dir, uint64_t index, uint64_t term,
     const void *config, size_t config_len, struct snapshot_info *si, char *err, size_t errlen);
+/* The same when whoever wrote the database already summed it (known_crc, known_size),
+ * sparing a second read of a large file; NULL known_crc computes it. */
+int snapshot_store_commit_sum(const char *root, const char *tmp_dir, uint64_t index,
+    uint64_t term, const void *config, size_t config_len, const uint32_t *known_crc,
+    uint64_t known_size, struct snapshot_info *si, char *err, size_t errlen);
 /* The newest snapshot that verifies (database checksum included); 1 found, 0 none, -1 error. */
 int snapshot_store_latest(const char *root, struct snapshot_info *si);
 /* Removes every snapshot older than the newest valid one, and leftover tmp- dirs. Returns

@@ -29,6 +29,7 @@
 #include "storage_backup.h"
 #include "storage_clean.h"
 #include "storage_load_chunks.h"
+#include "storage_snapshot.h"
 #include "storage_db.h"
 #include "storage_load.h"
 
@@ -186,30 +187,52 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	storage_release_waits();
 }
 
-/* SNAPSHOT {p}: a consistent copy of the database as of the last applied entry. */
+/* The copy for SNAPSHOT is made (or failed): answer consensus. */
+static void
+storage_snapshot_done(uint64_t request_id, uint64_t index, const char *err, const uint32_t *crc,
+    uint64_t size)
+{
+	ipc_begin(&st.w, IPC_SNAPSHOT_RESULT, request_id);
+	if (err != NULL) {
+		ipc_add_str(&st.w, "e", err);
+	} else {
+		ipc_add_u64(&st.w, "i", index);
+		if (crc != NULL) {
+			ipc_add_u64(&st.w, "crc", *crc);
+			ipc_add_u64(&st.w, "sz", size);
+		}
+		/* The copy holds everything up to index: fold the WAL into the database file
+		 * now, so it does not keep growing between snapshots. */
+		if (st.db != NULL)
+			(void)sqlite3_wal_checkpoint_v2(storage_db_rw_handle(st.db), NULL,
+			    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	}
+	ipc_finish(&st.w);
+	if (st.links[PROC_CONSENSUS] != NULL)
+		ipc_conn_send(st.links[PROC_CONSENSUS], &st.w);
+}
+
+/* SNAPSHOT {p}: a consistent copy of the database as of the last applied entry, made
+ * without holding up later entries (storage_snapshot.c). */
 static void
 storage_on_snapshot(struct ipc_conn *c, struct ipc_msg *m)
 {
-	char path[PATH_MAX], err[512];
+	char path[PATH_MAX];
+	const char *refuse = NULL;
 
-	ipc_begin(&st.w, IPC_SNAPSHOT_RESULT, m->request_id);
-	if (ipc_get_strbuf(m, "p", path, sizeof(path)) != IPC_OK) {
-		ipc_add_str(&st.w, "e", "snapshot without a path");
-	} else if (storage_load_chunks_busy()) {
-		/* A snapshot inside a chunked load could not be resumed from. */
-		ipc_add_str(&st.w, "e", "a chunked load is in progress");
-	} else if (storage_backup_to_file(st.db, path, STORAGE_BACKUP_WAL, false, err,
-	    sizeof(err)) != 0) {
-		log_warnx("snapshot to %s: %s", path, err);
-		ipc_add_str(&st.w, "e", err);
-	} else {
-		ipc_add_u64(&st.w, "i", st.applied_index);
-		/* The copy holds everything: fold the WAL into the database file now. */
-		(void)sqlite3_wal_checkpoint_v2(storage_db_rw_handle(st.db), NULL,
-		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (ipc_get_strbuf(m, "p", path, sizeof(path)) != IPC_OK)
+		refuse = "snapshot without a path";
+	else if (storage_load_chunks_busy())
+		refuse = "a chunked load is in progress";	/* could not be resumed from */
+	else if (storage_snapshot_start(st.role.base, st.db, path, st.applied_index,
+	    m->request_id, storage_snapshot_done) != 0)
+		refuse = "a snapshot is already being copied";
+	if (refuse != NULL) {
+		ipc_begin(&st.w, IPC_SNAPSHOT_RESULT, m->request_id);
+		ipc_add_str(&st.w, "e", refuse);
+		ipc_finish(&st.w);
+		ipc_conn_send(c, &st.w);
 	}
-	ipc_finish(&st.w);
-	ipc_conn_send(c, &st.w);
 }
 
 /* RESTORE {p, i}: the database becomes the snapshot file p, which holds entries up to i. */
@@ -437,6 +460,7 @@ storage_on_shutdown(void *ctx)
 {
 	(void)ctx;
 	/* Closing folds the WAL into the file; then the file can be reused at start. */
+	storage_snapshot_wait();
 	storage_db_close(st.db);
 	st.db = NULL;
 	if (st.opts->on_disk && st.applied_index > 0 && !storage_load_chunks_busy() &&

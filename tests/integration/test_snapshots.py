@@ -1,5 +1,6 @@
 """Snapshots, log compaction, recovery from a snapshot, and InstallSnapshot."""
 import glob
+import threading
 import time
 import os
 
@@ -258,3 +259,46 @@ def test_kill_9_of_a_node_installing_a_snapshot_then_restart_catches_up():
         wait_for(lambda: _count(n3) == 63, 10, "later rows too")
     finally:
         c.close()
+
+
+def test_writes_go_on_while_a_snapshot_is_copied():
+    # The copy runs on a helper thread in storage. Debug builds stretch it by 1.5 s
+    # (RQLITE_DEBUG_SNAPSHOT_DELAY_MS): writes sent meanwhile must be acknowledged at
+    # their usual pace, not after the copy.
+    os.environ["RQLITE_DEBUG_SNAPSHOT_DELAY_MS"] = "1500"
+    try:
+        n = Node().start()
+    finally:
+        del os.environ["RQLITE_DEBUG_SNAPSHOT_DELAY_MS"]
+    try:
+        n.ex_ok(["CREATE TABLE w (id INTEGER PRIMARY KEY)"])
+        done = {}
+
+        def snap():
+            t0 = time.monotonic()
+            done["r"] = n.post("/snapshot", b"", timeout=60)
+            done["t"] = (t0, time.monotonic())
+        t = threading.Thread(target=snap, daemon=True)
+        t.start()
+        lat = []
+        i = 0
+        while t.is_alive() and i < 100000:
+            i += 1
+            a = time.monotonic()
+            n.ex_ok([["INSERT INTO w(id) VALUES(?)", i]])
+            lat.append(time.monotonic() - a)
+        t.join(60)
+        status_is(done["r"], 200, "POST /snapshot")
+        t0, t1 = done["t"]
+        check(t1 - t0 >= 1.5, "the copy was stretched (%.2f s)" % (t1 - t0))
+        print("    snapshot took %.2f s; %d writes meanwhile, slowest %.3f s"
+              % (t1 - t0, len(lat), max(lat)))
+        check(max(lat) < 0.75, "slowest write during the copy: %.3f s" % max(lat))
+        eq(_count_w(n), len(lat), "every acknowledged write is there")
+        check(n.get("/status?key=store.num_snapshots").json() >= 1, "the snapshot was taken")
+    finally:
+        n.stop()
+
+
+def _count_w(n):
+    return n.query_get("SELECT COUNT(*) FROM w").json()["results"][0]["values"][0][0]

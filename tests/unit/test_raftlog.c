@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/crc32c.h"
 #include "raftlog/raftlog.h"
+#include "raftlog/snapshot_store.h"
 
 #define SMALL_SEG 4096
 
@@ -938,6 +940,55 @@ UNIT_TEST(throughput_of_grouped_appends_is_reported)
 	    raftlog_last_index(log), now_seconds() - t0);
 	CHECK_INT_EQ(raftlog_last_index(log), BATCH * SYNCS);
 	raftlog_close(log);
+	rm_tree(base);
+}
+
+/* Writes `len` bytes of a fake database into a new staging directory of root. */
+static void
+stage_db(const char *root, const char *tag, char *tmp_dir, const char *data, size_t len)
+{
+	char db[SNAPSHOT_PATH_MAX];
+	int fd;
+
+	if (snapshot_store_begin(root, tag, tmp_dir, SNAPSHOT_PATH_MAX, db, sizeof(db)) != 0 ||
+	    (fd = open(db, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1 ||
+	    write(fd, data, len) != (ssize_t)len) {
+		perror("stage a snapshot");
+		exit(2);
+	}
+	close(fd);
+}
+
+UNIT_TEST(snapshot_commit_with_the_writers_sum_verifies_like_a_computed_one)
+{
+	static const char data[] = "SQLite format 3 and some pages";
+	char base[64], root[80], tmp[SNAPSHOT_PATH_MAX], err[256];
+	uint32_t crc = crc32c(0, data, sizeof(data)), bad = crc ^ 1;
+	struct snapshot_info si;
+
+	tmpdir(base, root);
+	/* The right sum: published and found valid (latest() re-reads the file). */
+	stage_db(root, "a", tmp, data, sizeof(data));
+	CHECK_INT_EQ(snapshot_store_commit_sum(root, tmp, 10, 2, "cfg", 3, &crc, sizeof(data),
+	    NULL, err, sizeof(err)), 0);
+	memset(&si, 0, sizeof(si));
+	CHECK_INT_EQ(snapshot_store_latest(root, &si), 1);
+	CHECK_INT_EQ(si.index, 10);
+	CHECK_INT_EQ(si.crc, crc);
+	CHECK_INT_EQ(si.size, sizeof(data));
+	snapshot_info_free(&si);
+	/* A size that disagrees with the file is refused outright. */
+	stage_db(root, "b", tmp, data, sizeof(data));
+	CHECK_INT_EQ(snapshot_store_commit_sum(root, tmp, 20, 2, "cfg", 3, &crc, sizeof(data) + 1,
+	    NULL, err, sizeof(err)), -1);
+	/* A wrong sum gets published but never trusted: the newest valid one is still 10. */
+	stage_db(root, "c", tmp, data, sizeof(data));
+	CHECK_INT_EQ(snapshot_store_commit_sum(root, tmp, 30, 2, "cfg", 3, &bad, sizeof(data),
+	    NULL, err, sizeof(err)), 0);
+	memset(&si, 0, sizeof(si));
+	CHECK_INT_EQ(snapshot_store_latest(root, &si), 1);
+	CHECK_INT_EQ(si.index, 10);
+	snapshot_info_free(&si);
 	rm_tree(base);
 }
 

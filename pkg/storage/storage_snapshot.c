@@ -1,0 +1,199 @@
+/*
+ * Snapshot copies on a helper thread (see storage_snapshot.h).
+ *
+ * Why: a snapshot copies the whole database; done in the loop it stalled every write
+ * and read for the length of the copy, which grows with the database (about 60 ms for
+ * 10 MB here, over half a second for the tables a long benchmark leaves). The thread
+ * touches only its own two connections (the pinned reader and the copy), so SQLite's
+ * multi-thread mode is enough.
+ */
+#include "storage_snapshot.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/crc32c.h"
+#include "common/log.h"
+#include "storage_backup.h"
+
+static struct {
+	bool running;
+	pthread_t thread;
+	sqlite3 *src;			/* pinned read snapshot, owned by the thread */
+	char path[PATH_MAX];
+	uint64_t index, request_id;
+	storage_snapshot_done_fn *done;
+	int rc;
+	char err[512];
+	bool summed;
+	uint32_t crc;
+	uint64_t size;
+	int pipe[2];
+	struct event *done_ev;
+} sj = { .pipe = { -1, -1 } };
+
+/* Debug builds: tests stretch the copy to show the loop does not wait for it. */
+static void
+sj_debug_delay(void)
+{
+#ifdef RQ_DEBUG
+	const char *ms = getenv("RQLITE_DEBUG_SNAPSHOT_DELAY_MS");
+
+	if (ms != NULL && atoi(ms) > 0)
+		usleep((useconds_t)atoi(ms) * 1000);
+#endif
+}
+
+/* CRC32C and size of the finished copy, so consensus need not read it again. */
+static int
+sj_sum(const char *path, uint32_t *crc, uint64_t *size)
+{
+	char *buf = malloc(1u << 20);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	*crc = 0;
+	*size = 0;
+	if (buf != NULL && fd != -1) {
+		while ((n = read(fd, buf, 1u << 20)) > 0) {
+			*crc = crc32c(*crc, buf, (size_t)n);
+			*size += (uint64_t)n;
+		}
+	}
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	return n == 0 ? 0 : -1;
+}
+
+static void *
+sj_thread(void *arg)
+{
+	(void)arg;
+	sj_debug_delay();
+	sj.rc = storage_backup_conn_to_file(sj.src, sj.path, STORAGE_BACKUP_WAL, false, sj.err,
+	    sizeof(sj.err));
+	sj.summed = sj.rc == 0 && sj_sum(sj.path, &sj.crc, &sj.size) == 0;
+	/* Closing ends the read transaction the loop opened. */
+	if (sqlite3_close(sj.src) != SQLITE_OK)
+		log_warnx("snapshot: close the reader: %s", sqlite3_errmsg(sj.src));
+	sj.src = NULL;
+	(void)!write(sj.pipe[1], "x", 1);
+	return NULL;
+}
+
+static void
+sj_finish(bool report)
+{
+	char buf[8];
+
+	pthread_join(sj.thread, NULL);
+	while (read(sj.pipe[0], buf, sizeof(buf)) > 0)
+		;
+	sj.running = false;
+	if (!report)
+		return;
+	if (sj.rc != 0)
+		log_warnx("snapshot to %s: %s", sj.path, sj.err);
+	sj.done(sj.request_id, sj.index, sj.rc == 0 ? NULL : sj.err,
+	    sj.summed ? &sj.crc : NULL, sj.size);
+}
+
+static void
+sj_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what; (void)arg;
+	if (sj.running)
+		sj_finish(true);
+}
+
+/* A read-only connection holding a read snapshot of the database file, or NULL. */
+static sqlite3 *
+sj_pin(struct storage_db *db, char *err, size_t errlen)
+{
+	const char *fname = sqlite3_db_filename(storage_db_rw_handle(db), "main");
+	sqlite3 *src = NULL;
+
+	if (sqlite3_open_v2(fname, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "snapshot: open %s: %s", fname,
+		    src ? sqlite3_errmsg(src) : "out of memory");
+		sqlite3_close(src);
+		return NULL;
+	}
+	sqlite3_busy_timeout(src, 5000);
+	/* The first read fixes the snapshot: everything applied so far, nothing later. */
+	if (sqlite3_exec(src, "BEGIN; SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "snapshot: read snapshot: %s", sqlite3_errmsg(src));
+		sqlite3_close(src);
+		return NULL;
+	}
+	return src;
+}
+
+int
+storage_snapshot_start(struct event_base *base, struct storage_db *db, const char *path,
+    uint64_t index, uint64_t request_id, storage_snapshot_done_fn *done)
+{
+	const char *fname = sqlite3_db_filename(storage_db_rw_handle(db), "main");
+	char err[512];
+
+	if (sj.running)
+		return -1;
+	if (fname == NULL || fname[0] == '\0') {
+		/* In memory: only the read-write connection reaches it. */
+		int rc = storage_backup_to_file(db, path, STORAGE_BACKUP_WAL, false, err, sizeof(err));
+		if (rc != 0)
+			log_warnx("snapshot to %s: %s", path, err);
+		done(request_id, index, rc == 0 ? NULL : err, NULL, 0);
+		return 0;
+	}
+	if (sj.done_ev == NULL) {
+		if (pipe2(sj.pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+			fatal("pipe");
+		sj.done_ev = event_new(base, sj.pipe[0], EV_READ | EV_PERSIST, sj_done_cb, NULL);
+		if (sj.done_ev == NULL || event_add(sj.done_ev, NULL) != 0)
+			fatalx("snapshot: cannot watch the helper thread");
+	}
+	if ((sj.src = sj_pin(db, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		done(request_id, index, err, NULL, 0);
+		return 0;
+	}
+	snprintf(sj.path, sizeof(sj.path), "%s", path);
+	sj.index = index;
+	sj.request_id = request_id;
+	sj.done = done;
+	sj.rc = -1;
+	sj.summed = false;
+	sj.err[0] = '\0';
+	if (pthread_create(&sj.thread, NULL, sj_thread, NULL) != 0) {
+		sqlite3_close(sj.src);
+		sj.src = NULL;
+		done(request_id, index, "snapshot: cannot start the copy thread", NULL, 0);
+		return 0;
+	}
+	sj.running = true;
+	return 0;
+}
+
+bool
+storage_snapshot_running(void)
+{
+	return sj.running;
+}
+
+void
+storage_snapshot_wait(void)
+{
+	if (sj.running)
+		sj_finish(false);
+}
