@@ -233,6 +233,33 @@ gw_handle_backup(struct gw_req *r)
 
 /* ---- POST /db/load and /boot ---------------------------------------------------------- */
 
+bool
+gw_load_result_failed(const char *res, size_t len, char *ebuf, size_t elen)
+{
+	msgpack_unpacked un;
+	size_t off = 0;
+	bool failed = true;
+
+	snprintf(ebuf, elen, "the load failed");
+	msgpack_unpacked_init(&un);
+	if (msgpack_unpack_next(&un, res, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    un.data.type == MSGPACK_OBJECT_MAP) {
+		failed = false;
+		for (uint32_t i = 0; i < un.data.via.map.size; i++) {
+			const msgpack_object_kv *kv = &un.data.via.map.ptr[i];
+			if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 1 &&
+			    kv->key.via.str.ptr[0] == 'e') {
+				failed = true;
+				if (kv->val.type == MSGPACK_OBJECT_STR)
+					snprintf(ebuf, elen, "%.*s", (int)kv->val.via.str.size,
+					    kv->val.via.str.ptr);
+			}
+		}
+	}
+	msgpack_unpacked_destroy(&un);
+	return failed;
+}
+
 static void
 gw_load_cb(struct gw_req *r, struct ipc_msg *m)
 {
@@ -282,26 +309,9 @@ gw_load_cb(struct gw_req *r, struct ipc_msg *m)
 	}
 	/* A SQLite file: the result map carries an error, or nothing. */
 	{
-		msgpack_unpacked un;
-		size_t off = 0;
-		bool failed = false;
-		char ebuf[600] = "the load failed";
+		char ebuf[600];
 
-		msgpack_unpacked_init(&un);
-		if (msgpack_unpack_next(&un, res, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-		    un.data.type == MSGPACK_OBJECT_MAP) {
-			for (uint32_t i = 0; i < un.data.via.map.size; i++) {
-				const msgpack_object_kv *kv = &un.data.via.map.ptr[i];
-				if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 1 &&
-				    kv->key.via.str.ptr[0] == 'e' && kv->val.type == MSGPACK_OBJECT_STR) {
-					failed = true;
-					snprintf(ebuf, sizeof(ebuf), "%.*s", (int)kv->val.via.str.size,
-					    kv->val.via.str.ptr);
-				}
-			}
-		}
-		msgpack_unpacked_destroy(&un);
-		if (failed) {
+		if (gw_load_result_failed(res, len, ebuf, sizeof(ebuf))) {
 			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, ebuf);
 		} else if (r->stage == 99) {
 			gw_respond_empty(r, MHD_HTTP_OK);	/* /boot */

@@ -153,6 +153,8 @@ void gw_body_release(struct gw_req *r);
 /* Chunked load of a large SQLite file (gateway_load_chunks.c). */
 #define GW_LOAD_CHUNK	(4u * 1024 * 1024)
 void gw_load_chunks_start(struct gw_req *r, gw_reply_fn *on_done);
+/* A load's result map (validated msgpack) holds an error: true, with its text in ebuf. */
+bool gw_load_result_failed(const char *res, size_t len, char *ebuf, size_t elen);
 
 /* The write queue (gateway_queue.c). */
 void gw_queue_init(void);

@@ -25,30 +25,16 @@ struct gw_load_chunks {
 
 static void gw_load_chunk_send(struct gw_req *r);
 
-/* True when the apply result map of a chunk holds an error. */
+/* True when a chunk's answer is an error or its result map holds one. */
 static bool
 gw_load_chunk_failed(struct ipc_msg *m)
 {
 	const char *res;
-	size_t len, off = 0;
-	msgpack_unpacked un;
-	bool failed = true;
+	size_t len;
+	char ebuf[8];
 
-	if (ipc_get(m, "e") != NULL || ipc_get_bin(m, "res", &res, &len) != IPC_OK ||
-	    ipc_msgpack_validate(res, len) != 0)
-		return true;
-	msgpack_unpacked_init(&un);
-	if (msgpack_unpack_next(&un, res, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    un.data.type == MSGPACK_OBJECT_MAP) {
-		failed = false;
-		for (uint32_t i = 0; i < un.data.via.map.size; i++) {
-			const msgpack_object *k = &un.data.via.map.ptr[i].key;
-			if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 1 && k->via.str.ptr[0] == 'e')
-				failed = true;
-		}
-	}
-	msgpack_unpacked_destroy(&un);
-	return failed;
+	return ipc_get(m, "e") != NULL || ipc_get_bin(m, "res", &res, &len) != IPC_OK ||
+	    ipc_msgpack_validate(res, len) != 0 || gw_load_result_failed(res, len, ebuf, sizeof(ebuf));
 }
 
 static void

@@ -76,24 +76,26 @@ fsync_path(const char *path, int flags)
 	return rc;
 }
 
-/* Checksum and size of a file, read in large chunks. */
-static int
-file_crc(const char *path, uint32_t *crc, uint64_t *size)
+int
+snapshot_file_sum(const char *path, uint32_t *crc, uint64_t *size)
 {
-	static char buf[1 << 20];
+	enum { CHUNK = 1 << 20 };
+	char *buf = malloc(CHUNK);	/* not static: storage sums on a helper thread */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = -1;
 
-	if (fd == -1)
-		return -1;
 	*crc = 0;
 	*size = 0;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		*crc = crc32c(*crc, buf, (size_t)n);
-		*size += (uint64_t)n;
+	if (buf != NULL && fd != -1) {
+		while ((n = read(fd, buf, CHUNK)) > 0) {
+			*crc = crc32c(*crc, buf, (size_t)n);
+			*size += (uint64_t)n;
+		}
 	}
-	close(fd);
-	return n < 0 ? -1 : 0;
+	if (fd != -1)
+		close(fd);
+	free(buf);
+	return n == 0 ? 0 : -1;
 }
 
 static int remove_tree(const char *dir);
@@ -156,7 +158,7 @@ snapshot_store_commit_sum(const char *root, const char *tmp_dir, uint64_t index,
 		}
 		crc = *known_crc;
 		size = known_size;
-	} else if (file_crc(db, &crc, &size) == -1) {
+	} else if (snapshot_file_sum(db, &crc, &size) == -1) {
 		snprintf(err, errlen, "read %s: %s", db, strerror(errno));
 		return -1;
 	}
@@ -258,7 +260,7 @@ snapshot_load_dir(const char *dir, struct snapshot_info *si)
 		free(buf);
 		return -1;
 	}
-	if (file_crc(si->db_path, &crc, &size) == -1 || crc != si->crc || size != si->size) {
+	if (snapshot_file_sum(si->db_path, &crc, &size) == -1 || crc != si->crc || size != si->size) {
 		log_warnx("snapshot %s: database does not verify", dir);
 		free(buf);
 		return -1;

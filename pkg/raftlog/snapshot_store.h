@@ -31,6 +31,9 @@ struct snapshot_info {
 
 void snapshot_info_free(struct snapshot_info *si);
 
+/* CRC32C and size of a file (a snapshot's database); 0 or -1 (errno). Thread-safe. */
+int snapshot_file_sum(const char *path, uint32_t *crc, uint64_t *size);
+
 /* Creates ROOT if needed and a fresh ROOT/tmp-<tag>/ ; *db_path gets where to write the
  * database. 0 or -1 (errno). */
 int snapshot_store_begin(const char *root, const char *tag, char *tmp_dir, size_t dirlen,

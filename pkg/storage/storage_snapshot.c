@@ -19,8 +19,8 @@
 
 #include <sqlite3.h>
 
-#include "common/crc32c.h"
 #include "common/log.h"
+#include "raftlog/snapshot_store.h"
 #include "storage_backup.h"
 
 static struct {
@@ -51,28 +51,6 @@ sj_debug_delay(void)
 #endif
 }
 
-/* CRC32C and size of the finished copy, so consensus need not read it again. */
-static int
-sj_sum(const char *path, uint32_t *crc, uint64_t *size)
-{
-	char *buf = malloc(1u << 20);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = -1;
-
-	*crc = 0;
-	*size = 0;
-	if (buf != NULL && fd != -1) {
-		while ((n = read(fd, buf, 1u << 20)) > 0) {
-			*crc = crc32c(*crc, buf, (size_t)n);
-			*size += (uint64_t)n;
-		}
-	}
-	if (fd != -1)
-		close(fd);
-	free(buf);
-	return n == 0 ? 0 : -1;
-}
-
 static void *
 sj_thread(void *arg)
 {
@@ -80,7 +58,8 @@ sj_thread(void *arg)
 	sj_debug_delay();
 	sj.rc = storage_backup_conn_to_file(sj.src, sj.path, STORAGE_BACKUP_WAL, false, sj.err,
 	    sizeof(sj.err));
-	sj.summed = sj.rc == 0 && sj_sum(sj.path, &sj.crc, &sj.size) == 0;
+	/* Summed here so consensus need not read the copy again in its loop. */
+	sj.summed = sj.rc == 0 && snapshot_file_sum(sj.path, &sj.crc, &sj.size) == 0;
 	/* Closing ends the read transaction the loop opened. */
 	if (sqlite3_close(sj.src) != SQLITE_OK)
 		log_warnx("snapshot: close the reader: %s", sqlite3_errmsg(sj.src));
