@@ -41,27 +41,6 @@ sleep_ms(long ms)
 		;
 }
 
-/* Runs a statement that may return rows; copies the first value of the first row. */
-static int
-exec_value(sqlite3 *db, const char *sql, char *val, size_t vallen)
-{
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (val && vallen)
-		val[0] = '\0';
-	if ((rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL)) != SQLITE_OK)
-		return rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (val && vallen && val[0] == '\0' && sqlite3_column_count(s) > 0) {
-			const unsigned char *t = sqlite3_column_text(s, 0);
-			snprintf(val, vallen, "%s", t ? (const char *)t : "");
-		}
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 /* fsyncs path, and its directory so that a newly created name is durable too. */
 static int
 fsync_path_and_dir(const char *path, char *err, size_t errlen)
@@ -145,7 +124,7 @@ set_copy_mode(const char *path, enum storage_backup_mode mode, char *err, size_t
 		return -1;
 	}
 	snprintf(sql, sizeof(sql), "PRAGMA journal_mode=%s", want);
-	rc = exec_value(db, sql, val, sizeof(val));
+	rc = sdb_exec_value(db, sql, val, sizeof(val));
 	if (rc != SQLITE_OK || strcmp(val, want) != 0) {
 		storage_set_err(err, errlen, "set journal_mode=%s on %s: %s", want, path,
 		    rc != SQLITE_OK ? sqlite3_errmsg(db) : val);
@@ -227,11 +206,11 @@ online_backup(sqlite3 *src, const char *path, char *err, size_t errlen)
 	 * writer is not blocked at all.
 	 */
 	if (sqlite3_get_autocommit(src)) {
-		if ((rc = exec_value(src, "BEGIN", NULL, 0)) != SQLITE_OK ||
-		    (rc = exec_value(src, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, 0)) != SQLITE_OK) {
+		if ((rc = sdb_exec_value(src, "BEGIN", NULL, 0)) != SQLITE_OK ||
+		    (rc = sdb_exec_value(src, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, 0)) != SQLITE_OK) {
 			storage_set_err(err, errlen, "backup: read snapshot: %s", sqlite3_errmsg(src));
 			if (!sqlite3_get_autocommit(src))
-				exec_value(src, "ROLLBACK", NULL, 0);
+				sdb_exec_value(src, "ROLLBACK", NULL, 0);
 			sqlite3_close(dst);
 			return -1;
 		}
@@ -248,7 +227,7 @@ online_backup(sqlite3 *src, const char *path, char *err, size_t errlen)
 			storage_set_err(err, errlen, "backup to %s: %s", path, sqlite3_errstr(rc));
 	}
 	if (own_tx)
-		exec_value(src, "COMMIT", NULL, 0);
+		sdb_exec_value(src, "COMMIT", NULL, 0);
 	if (sqlite3_close(dst) != SQLITE_OK && rc == SQLITE_OK) {
 		storage_set_err(err, errlen, "close %s: %s", path, sqlite3_errmsg(dst));
 		rc = SQLITE_ERROR;
@@ -438,7 +417,7 @@ quick_check(sqlite3 *db, const char *path, char *err, size_t errlen)
 	char val[256];
 	int rc;
 
-	rc = exec_value(db, "PRAGMA quick_check(1)", val, sizeof(val));
+	rc = sdb_exec_value(db, "PRAGMA quick_check(1)", val, sizeof(val));
 	if (rc != SQLITE_OK) {
 		storage_set_err(err, errlen, "check %s: %s", path, sqlite3_errmsg(db));
 		return -1;
@@ -470,7 +449,7 @@ page_size(sqlite3 *db)
 {
 	char val[16];
 
-	if (exec_value(db, "PRAGMA page_size", val, sizeof(val)) != SQLITE_OK)
+	if (sdb_exec_value(db, "PRAGMA page_size", val, sizeof(val)) != SQLITE_OK)
 		return -1;
 	return atoi(val);
 }
@@ -504,9 +483,9 @@ resize_source(sqlite3 **src, const char *path, int pgsz, char *err, size_t errle
 	rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	snprintf(sql, sizeof(sql), "PRAGMA page_size=%d", pgsz);
 	if (rc != SQLITE_OK ||
-	    exec_value(db, "PRAGMA journal_mode=DELETE", val, sizeof(val)) != SQLITE_OK ||
-	    exec_value(db, sql, NULL, 0) != SQLITE_OK ||
-	    exec_value(db, "VACUUM", NULL, 0) != SQLITE_OK || page_size(db) != pgsz) {
+	    sdb_exec_value(db, "PRAGMA journal_mode=DELETE", val, sizeof(val)) != SQLITE_OK ||
+	    sdb_exec_value(db, sql, NULL, 0) != SQLITE_OK ||
+	    sdb_exec_value(db, "VACUUM", NULL, 0) != SQLITE_OK || page_size(db) != pgsz) {
 		storage_set_err(err, errlen, "load: page size %d copy of %s: %s", pgsz, path,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
@@ -580,7 +559,7 @@ storage_load_file(struct storage_db *db, const char *path, char *err, size_t err
 	/* The copied header may name another journal mode; a file database stays in WAL. */
 	fname = sqlite3_db_filename(rw, "main");
 	if (fname != NULL && fname[0] != '\0') {
-		rc = exec_value(rw, "PRAGMA journal_mode=WAL", val, sizeof(val));
+		rc = sdb_exec_value(rw, "PRAGMA journal_mode=WAL", val, sizeof(val));
 		if (rc != SQLITE_OK || strcmp(val, "wal") != 0) {
 			storage_set_err(err, errlen, "load: re-enable WAL: %s",
 			    rc != SQLITE_OK ? sqlite3_errmsg(rw) : val);

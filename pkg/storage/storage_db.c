@@ -43,8 +43,8 @@ storage_set_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Runs one pragma-like statement that may return a row; copies its first value. */
-static int
-conn_exec_value(sqlite3 *db, const char *sql, char *val, size_t vallen)
+int
+sdb_exec_value(sqlite3 *db, const char *sql, char *val, size_t vallen)
 {
 	sqlite3_stmt *s = NULL;
 	int rc;
@@ -96,7 +96,7 @@ conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
 	sqlite3_busy_timeout(c->db, STORAGE_DB_BUSY_TIMEOUT_MS);
 
 	if (!readonly && !sdb->memory) {
-		rc = conn_exec_value(c->db, "PRAGMA journal_mode=WAL", val, sizeof(val));
+		rc = sdb_exec_value(c->db, "PRAGMA journal_mode=WAL", val, sizeof(val));
 		if (rc != SQLITE_OK || strcmp(val, "wal") != 0) {
 			storage_set_err(err, errlen, "enable WAL on %s: %s", sdb->path,
 			    rc != SQLITE_OK ? sqlite3_errmsg(c->db) : val);
@@ -104,13 +104,13 @@ conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
 		}
 	}
 	snprintf(sql, sizeof(sql), "PRAGMA foreign_keys=%s", sdb->fk ? "ON" : "OFF");
-	if ((rc = conn_exec_value(c->db, sql, NULL, 0)) != SQLITE_OK ||
-	    (rc = conn_exec_value(c->db, "PRAGMA synchronous=OFF", NULL, 0)) != SQLITE_OK)
+	if ((rc = sdb_exec_value(c->db, sql, NULL, 0)) != SQLITE_OK ||
+	    (rc = sdb_exec_value(c->db, "PRAGMA synchronous=OFF", NULL, 0)) != SQLITE_OK)
 		goto fail_msg;
 	if (!readonly && STORAGE_DB_WAL_AUTOCHECKPOINT >= 0) {
 		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d",
 		    STORAGE_DB_WAL_AUTOCHECKPOINT);
-		if ((rc = conn_exec_value(c->db, sql, NULL, 0)) != SQLITE_OK)
+		if ((rc = sdb_exec_value(c->db, sql, NULL, 0)) != SQLITE_OK)
 			goto fail_msg;
 	}
 	if (!readonly && !sdb->memory) {
@@ -118,12 +118,12 @@ conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
 		 * Touch the database in WAL mode now so the -wal and -shm files exist
 		 * before any read-only connection (which cannot create them) opens.
 		 */
-		if ((rc = conn_exec_value(c->db, "BEGIN IMMEDIATE", NULL, 0)) != SQLITE_OK ||
-		    (rc = conn_exec_value(c->db, "ROLLBACK", NULL, 0)) != SQLITE_OK)
+		if ((rc = sdb_exec_value(c->db, "BEGIN IMMEDIATE", NULL, 0)) != SQLITE_OK ||
+		    (rc = sdb_exec_value(c->db, "ROLLBACK", NULL, 0)) != SQLITE_OK)
 			goto fail_msg;
 	}
 	if (readonly &&
-	    (rc = conn_exec_value(c->db, "PRAGMA query_only=1", NULL, 0)) != SQLITE_OK)
+	    (rc = sdb_exec_value(c->db, "PRAGMA query_only=1", NULL, 0)) != SQLITE_OK)
 		goto fail_msg;
 
 	if ((c->cache = storage_stmt_cache_new(c->db, STORAGE_DB_STMT_CACHE_SIZE)) == NULL) {
@@ -309,7 +309,7 @@ pack_pragmas(msgpack_packer *pk, sqlite3 *db)
 	msgpack_pack_map(pk, n);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(sql, sizeof(sql), "PRAGMA %s", stats_pragmas[i]);
-		if (db == NULL || conn_exec_value(db, sql, val, sizeof(val)) != SQLITE_OK)
+		if (db == NULL || sdb_exec_value(db, sql, val, sizeof(val)) != SQLITE_OK)
 			val[0] = '\0';
 		pack_cstr(pk, stats_pragmas[i]);
 		pack_cstr(pk, val);
@@ -326,7 +326,7 @@ storage_db_stats(struct storage_db *sdb, msgpack_packer *pk)
 	const char *o;
 
 	ro = sdb_ro_acquire(sdb, NULL, 0);
-	if (conn_exec_value(sdb->rw.db,
+	if (sdb_exec_value(sdb->rw.db,
 	    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
 	    val, sizeof(val)) == SQLITE_OK)
 		db_size = strtoll(val, NULL, 10);

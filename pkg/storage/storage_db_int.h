@@ -78,6 +78,9 @@ struct storage_db {
 };
 
 int64_t sdb_now_ns(void);
+/* Runs one statement that may return rows, copying the first value of the first row into
+ * val (may be NULL); an SQLite result code. */
+int sdb_exec_value(struct sqlite3 *db, const char *sql, char *val, size_t vallen);
 /* A read-only connection, opened if needed; NULL with err filled on failure. */
 struct sdb_conn *sdb_ro_acquire(struct storage_db *sdb, char *err, size_t errlen);
 void sdb_ro_release(struct storage_db *sdb, struct sdb_conn *c);

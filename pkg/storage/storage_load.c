@@ -22,8 +22,8 @@
 #include "storage_backup.h"
 #include "storage_dump.h"
 
-static const msgpack_object *
-map_get(const msgpack_object *map, const char *key)
+const msgpack_object *
+storage_map_get(const msgpack_object *map, const char *key)
 {
 	size_t n = strlen(key);
 
@@ -59,7 +59,7 @@ storage_command_kind(const char *cmd, size_t len)
 
 	msgpack_unpacked_init(&un);
 	if (msgpack_unpack_next(&un, cmd, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    (k = map_get(&un.data, "k")) != NULL && k->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    (k = storage_map_get(&un.data, "k")) != NULL && k->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
 	    k->via.u64 < 256)
 		kind = (int)k->via.u64;
 	msgpack_unpacked_destroy(&un);
@@ -81,12 +81,12 @@ storage_apply_load(struct storage_db *db, const char *data_dir, const char *cmd,
 		pack_error(pk, "malformed load command");
 		goto out;
 	}
-	if ((v = map_get(&un.data, "sql")) != NULL && v->type == MSGPACK_OBJECT_STR) {
+	if ((v = storage_map_get(&un.data, "sql")) != NULL && v->type == MSGPACK_OBJECT_STR) {
 		rc = storage_load_sql(db, v->via.str.ptr, v->via.str.size, pk);
 		rc = 0;		/* statement errors are in the result */
 		goto out;
 	}
-	if ((v = map_get(&un.data, "db")) == NULL || v->type != MSGPACK_OBJECT_BIN) {
+	if ((v = storage_map_get(&un.data, "db")) == NULL || v->type != MSGPACK_OBJECT_BIN) {
 		pack_error(pk, "malformed load command");
 		goto out;
 	}

@@ -12,6 +12,8 @@
 #define STORAGE_CMD_LOAD_FILE	5	/* {k:5, db: bin} */
 #define STORAGE_CMD_LOAD_SQL	6	/* {k:6, sql: str} */
 
+/* The value under string key `key` in a msgpack map, or NULL (also when map is not one). */
+const msgpack_object *storage_map_get(const msgpack_object *map, const char *key);
 /* The command's kind (`k`), or -1 if it has none. cmd must already be validated. */
 int storage_command_kind(const char *cmd, size_t len);
 /* Applies a load command; packs one result map (execute-style, or {"r":[],"e":…}). */

@@ -18,6 +18,7 @@
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "storage_backup.h"
+#include "storage_load.h"
 
 static struct {
 	bool open;
@@ -41,18 +42,13 @@ lc_close(const char *why)
 	lc.open = false;
 }
 
+/* The value under key when it has the given type, else NULL. */
 static const msgpack_object *
 lc_get(const msgpack_object *map, const char *key, msgpack_object_type type)
 {
-	size_t n = strlen(key);
+	const msgpack_object *v = storage_map_get(map, key);
 
-	for (uint32_t i = 0; i < map->via.map.size; i++) {
-		const msgpack_object_kv *kv = &map->via.map.ptr[i];
-		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == n &&
-		    memcmp(kv->key.via.str.ptr, key, n) == 0)
-			return kv->val.type == type ? &kv->val : NULL;
-	}
-	return NULL;
+	return v != NULL && v->type == type ? v : NULL;
 }
 
 static void
