@@ -94,6 +94,7 @@ struct gateway {
 	struct MHD_Daemon *mhd;
 	struct event *mhd_ev;
 	struct event *mhd_timer;
+	struct event *mhd_kick;		/* run MHD later in this loop pass */
 	struct ipc_conn *links[PROC_MAX];
 	struct ipc_writer w;
 	uint64_t next_id;
