@@ -57,6 +57,7 @@ RQ_SRCS = \
 	pkg/storage/storage_clean.c \
 	pkg/storage/storage_db.c \
 	pkg/storage/storage_db_exec.c \
+	pkg/storage/storage_db_group.c \
 	pkg/storage/storage_dump.c \
 	pkg/storage/storage_load.c \
 	pkg/storage/storage_load_chunks.c \

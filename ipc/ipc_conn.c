@@ -28,6 +28,7 @@ struct ipc_conn {
 	char name[32];
 	ipc_msg_cb *on_msg;
 	ipc_close_cb *on_close;
+	ipc_drained_cb *on_drained;
 	void *arg;
 	int in_callback;	/* on_msg running: defer the free */
 	int closing;
@@ -50,6 +51,7 @@ ipc_conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct ipc_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned handled = 0;
 
 	c->in_callback++;
 	while (!c->closing) {
@@ -84,7 +86,10 @@ ipc_conn_read_cb(struct bufferevent *bev, void *arg)
 		c->on_msg(c, &msg, c->arg);
 		ipc_msg_destroy(&msg);
 		evbuffer_drain(in, 4 + (size_t)len);
+		handled++;
 	}
+	if (handled > 0 && !c->closing && c->on_drained != NULL)
+		c->on_drained(c, c->arg);
 	c->in_callback--;
 	if (c->closing && c->in_callback == 0)
 		ipc_conn_free(c);
@@ -157,6 +162,12 @@ ipc_conn_new(struct event_base *base, int fd, const char *name,
 	bufferevent_setcb(c->bev, ipc_conn_read_cb, NULL, ipc_conn_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return c;
+}
+
+void
+ipc_conn_set_drained(struct ipc_conn *c, ipc_drained_cb *on_drained)
+{
+	c->on_drained = on_drained;
 }
 
 int

@@ -18,9 +18,15 @@ typedef void ipc_msg_cb(struct ipc_conn *c, struct ipc_msg *msg, void *arg);
  * freed right after the callback returns. */
 typedef void ipc_close_cb(struct ipc_conn *c, const char *reason, void *arg);
 
+/* Called after a read pass handed over every whole frame that had arrived (at least
+ * one): a burst of messages has ended and the owner may act on all of it at once. */
+typedef void ipc_drained_cb(struct ipc_conn *c, void *arg);
+
 /* Takes ownership of fd. name is used in logs ("consensus"). */
 struct ipc_conn *ipc_conn_new(struct event_base *base, int fd, const char *name,
     ipc_msg_cb *on_msg, ipc_close_cb *on_close, void *arg);
+/* Sets (or clears, with NULL) the end-of-burst callback. */
+void ipc_conn_set_drained(struct ipc_conn *c, ipc_drained_cb *on_drained);
 /* Queues the finished frame of w for sending (copied). Returns -1 if the link is closing. */
 int ipc_conn_send(struct ipc_conn *c, const struct ipc_writer *w);
 /* Queues raw bytes that already form one or more frames. */

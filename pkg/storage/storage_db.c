@@ -183,6 +183,7 @@ storage_db_open(const struct storage_db_options *opts, struct storage_db **out,
 		return -1;
 	}
 	msgpack_sbuffer_init(&sdb->rbuf);
+	msgpack_sbuffer_init(&sdb->group_cmds);
 
 	if (conn_open(sdb, &sdb->rw, false, err, errlen) == -1) {
 		storage_db_close(sdb);
@@ -197,11 +198,13 @@ storage_db_close(struct storage_db *sdb)
 {
 	if (sdb == NULL)
 		return;
+	storage_db_group_end(sdb);
 	for (int i = 0; i < sdb->max_ro; i++)
 		conn_close(&sdb->ro[i]);
 	conn_close(&sdb->rw);	/* last: it keeps an in-memory database alive */
 	msgpack_zone_destroy(&sdb->zone);
 	msgpack_sbuffer_destroy(&sdb->rbuf);
+	msgpack_sbuffer_destroy(&sdb->group_cmds);
 	free(sdb->cols);
 	free(sdb->args);
 	free(sdb->ro);

@@ -55,6 +55,9 @@ struct storage_db_counters {
 	uint64_t execute_transactions;
 	uint64_t query_transactions;
 	uint64_t request_transactions;
+	uint64_t apply_groups;		/* SQLite transactions that held grouped entries */
+	uint64_t grouped_entries;	/* entries applied inside one */
+	uint64_t group_replays;		/* groups undone and replayed one entry at a time */
 };
 
 /*
@@ -79,6 +82,21 @@ void storage_db_close(struct storage_db *sdb);
  * packed). Reads cmd only during the call.
  */
 int storage_db_apply(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk);
+
+/*
+ * Group apply: while enabled, the write entries given to storage_db_apply run inside one
+ * SQLite transaction until storage_db_group_end(), so a burst of entries costs one
+ * commit instead of one each. The database ends exactly as if every entry had been
+ * its own transaction (see storage_db_group.c for how). Nothing may read through
+ * another connection, and no result may leave the process, before the group ends.
+ * Disabled when foreign keys are enforced (deferred checks would move to the end).
+ */
+void storage_db_group_enable(struct storage_db *sdb, bool on);
+/* Commits the open group, if any. A failed COMMIT is fatal: the process exits and
+ * is rebuilt from the snapshot and the log, before any of the group's results left. */
+void storage_db_group_end(struct storage_db *sdb);
+/* Entries applied since the group opened (0 when none is open). */
+uint32_t storage_db_group_size(const struct storage_db *sdb);
 
 /*
  * Runs a read (kind 2 or 3) that did not go through the log, on a read-only connection.

@@ -396,14 +396,66 @@ stmt_readonly(sqlite3_stmt *s)
 	return s == NULL || sqlite3_stmt_readonly(s) || sqlite3_stmt_isexplain(s) != 0;
 }
 
+/* The leading keyword of a prepared statement; its length in *n. */
+static const char *
+stmt_keyword(sqlite3_stmt *s, size_t *n)
+{
+	return storage_sql_keyword(sqlite3_sql(s), n);
+}
+
+static bool
+keyword_is(const char *p, size_t n, const char *kw)
+{
+	return strlen(kw) == n && strncasecmp(p, kw, n) == 0;
+}
+
 static bool
 stmt_is_pragma(sqlite3_stmt *s)
 {
-	const char *sql = sqlite3_sql(s);
+	size_t n;
+	const char *p = stmt_keyword(s, &n);
 
-	while (sql != NULL && is_space(*sql))
-		sql++;
-	return sql != NULL && strncasecmp(sql, "pragma", 6) == 0;
+	return keyword_is(p, n, "PRAGMA");
+}
+
+/*
+ * A statement that cannot run inside the group's transaction: transaction control,
+ * and statements SQLite refuses or ignores inside one (VACUUM, ATTACH, DETACH, PRAGMAs
+ * such as foreign_keys).
+ */
+static bool
+stmt_breaks_group(sqlite3_stmt *s)
+{
+	static const char *const kw[] = { "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT",
+	    "RELEASE", "VACUUM", "ATTACH", "DETACH", "PRAGMA" };
+	size_t n;
+	const char *p = stmt_keyword(s, &n);
+
+	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
+		if (keyword_is(p, n, kw[i]))
+			return true;
+	return false;
+}
+
+/* Inside a group, a statement about to run that the group cannot hold stops the entry
+ * (sdb_apply_one then undoes the group and runs the entry alone). */
+static bool
+group_refuses(struct sdb_req *rq, sqlite3_stmt *s)
+{
+	struct storage_db *sdb = rq->sdb;
+
+	if (rq->conn->readonly)
+		return false;
+	if (!sdb->group_open) {
+		/* It may have switched foreign keys on: the next group looks again. */
+		if (sdb->group_enabled && stmt_is_pragma(s))
+			sdb->group_pragma_ran = true;
+		return false;
+	}
+	if (!stmt_breaks_group(s))
+		return false;
+	sdb->group_abort = true;
+	return true;
 }
 
 static bool
@@ -634,6 +686,10 @@ run_query(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg 
 		storage_stmt_cache_put(cache, &ss);
 		return res_error(rq, true, ERR_QUERY_WRITE);
 	}
+	if (group_refuses(rq, ss.stmt)) {
+		storage_stmt_cache_put(cache, &ss);
+		return -1;
+	}
 	if ((rc = pack_rows(rq, ss.stmt, t0)) != SQLITE_OK) {
 		if (refuse && (rc & 0xff) == SQLITE_READONLY)
 			snprintf(rq->msg, sizeof(rq->msg), "%s", ERR_QUERY_WRITE);
@@ -686,6 +742,10 @@ run_exec(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg *
 				sqlite_msg(rq, rc, ERR_EXECUTE_TIMEOUT);
 				storage_stmt_cache_put(cache, &ss);
 				return res_error(rq, false, rq->msg);
+			}
+			if (group_refuses(rq, ss.stmt)) {
+				storage_stmt_cache_put(cache, &ss);
+				return -1;
 			}
 			if (last && !stmt_readonly(ss.stmt) && sqlite3_column_count(ss.stmt) > 0) {
 				/* RETURNING: rows instead of counts. */
@@ -758,10 +818,11 @@ req_fail(struct sdb_req *rq, const char *msg)
 	snprintf(rq->err, sizeof(rq->err), "%s", msg);
 }
 
+/* Inside a group a `transaction` entry is a savepoint of the group's transaction. */
 static int
 tx_begin(struct sdb_req *rq)
 {
-	if (tx_exec(rq, "BEGIN") != SQLITE_OK) {
+	if (tx_exec(rq, rq->sdb->group_open ? "SAVEPOINT rqlite_entry" : "BEGIN") != SQLITE_OK) {
 		req_fail(rq, rq->msg);
 		return -1;
 	}
@@ -769,12 +830,24 @@ tx_begin(struct sdb_req *rq)
 }
 
 static void
+tx_rollback(struct sdb_req *rq)
+{
+	/* Either may fail if SQLite already rolled back: nothing left to undo then. */
+	if (rq->sdb->group_open) {
+		tx_exec(rq, "ROLLBACK TO rqlite_entry");
+		tx_exec(rq, "RELEASE rqlite_entry");
+	} else {
+		tx_exec(rq, "ROLLBACK");
+	}
+}
+
+static void
 tx_commit(struct sdb_req *rq)
 {
-	if (tx_exec(rq, "COMMIT") != SQLITE_OK) {
+	if (tx_exec(rq, rq->sdb->group_open ? "RELEASE rqlite_entry" : "COMMIT") != SQLITE_OK) {
 		req_fail(rq, rq->msg);
 		/* SQLite may keep the transaction open after a failed COMMIT. */
-		tx_exec(rq, "ROLLBACK");
+		tx_rollback(rq);
 	}
 }
 
@@ -834,14 +907,23 @@ run_statements(struct sdb_req *rq, const struct sdb_cmd *c, enum stmt_mode mode,
 			r = ro ? run_query(rq, sql, len, sdb->args, nargs, false) :
 			    run_exec(rq, sql, len, sdb->args, nargs);
 		}
+		if (sdb->group_open && !rq->conn->readonly &&
+		    (sdb->group_abort || sqlite3_get_autocommit(rq->conn->db))) {
+			/* Refused, or SQLite ended the group's transaction itself (ON CONFLICT
+			 * ROLLBACK, RAISE(ROLLBACK), an I/O error): what ran is undone. */
+			sdb->group_abort = true;
+			return;
+		}
 		if (r == -1 && in_tx) {
-			tx_exec(rq, "ROLLBACK");	/* may already be rolled back: ignore */
+			tx_rollback(rq);
 			in_tx = false;
 			break;
 		}
 	}
 	if (in_tx && !rq->failed)
 		tx_commit(rq);
+	if (sdb->group_open && !rq->conn->readonly && sqlite3_get_autocommit(rq->conn->db))
+		sdb->group_abort = true;	/* the savepoint's end took the group with it */
 }
 
 /* Kind 3 as a read: does any statement need the log? */
@@ -965,8 +1047,30 @@ decode(struct storage_db *sdb, const char *cmd, size_t len, struct sdb_cmd *c,
 	return 0;
 }
 
+/* Cleans up after a request whose results are thrown away (the group was undone). */
+static void
+req_abandon(struct sdb_req *rq)
+{
+	msgpack_sbuffer junk;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&junk);
+	msgpack_packer_init(&pk, &junk, msgpack_sbuffer_write);
+	req_finish(rq, &pk);
+	msgpack_sbuffer_destroy(&junk);
+}
+
+/* Entries that may share the group's transaction: writes without a deadline (an
+ * interrupted statement would take the whole group down with it). */
+static bool
+cmd_groupable(const struct sdb_cmd *c)
+{
+	return (c->kind == STORAGE_CMD_EXECUTE || c->kind == STORAGE_CMD_REQUEST) && c->to_ms == 0;
+}
+
 int
-storage_db_apply(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk)
+sdb_apply_one(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk,
+    bool grouped)
 {
 	struct sdb_req rq = { 0 };
 	struct sdb_cmd c;
@@ -974,6 +1078,14 @@ storage_db_apply(struct storage_db *sdb, const char *cmd, size_t len, msgpack_pa
 
 	if (decode(sdb, cmd, len, &c, pk) == -1)
 		return -1;
+	if (grouped && cmd_groupable(&c)) {
+		if (!sdb->group_open && sdb_group_open(sdb) == -1)
+			grouped = false;
+	} else {
+		grouped = false;
+		if (sdb->group_open)
+			storage_db_group_end(sdb);	/* zone untouched: c stays valid */
+	}
 	switch (c.kind) {
 	case STORAGE_CMD_EXECUTE:
 	case STORAGE_CMD_REQUEST:
@@ -999,6 +1111,10 @@ storage_db_apply(struct storage_db *sdb, const char *cmd, size_t len, msgpack_pa
 		pack_top_error(pk, err);
 		msgpack_zone_clear(&sdb->zone);
 		return -1;
+	}
+	if (grouped && sdb->group_abort) {
+		req_abandon(&rq);
+		return 1;
 	}
 	req_finish(&rq, pk);
 	return 0;

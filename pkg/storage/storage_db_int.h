@@ -75,6 +75,15 @@ struct storage_db {
 	int64_t busy_last_ns;
 
 	struct storage_db_counters ctr;
+
+	/* Group apply (storage_db_group.c). */
+	bool group_enabled;
+	bool group_open;		/* our BEGIN is in effect */
+	bool group_abort;		/* the entry running cannot finish inside the group */
+	bool group_pragma_ran;		/* a PRAGMA ran alone since foreign keys were read */
+	bool group_fk;			/* the rw connection enforces foreign keys */
+	uint32_t group_entries;
+	msgpack_sbuffer group_cmds;	/* each grouped entry: u32 length, then the command */
 };
 
 int64_t sdb_now_ns(void);
@@ -84,6 +93,17 @@ int sdb_exec_value(struct sqlite3 *db, const char *sql, char *val, size_t vallen
 /* A read-only connection, opened if needed; NULL with err filled on failure. */
 struct sdb_conn *sdb_ro_acquire(struct storage_db *sdb, char *err, size_t errlen);
 void sdb_ro_release(struct storage_db *sdb, struct sdb_conn *c);
+
+/*
+ * Applies one command. With `grouped`, a command that may share the group's
+ * transaction runs inside it (opened if needed), and any other command ends the group
+ * first. Returns 1, having packed nothing, if the command was grouped but cannot
+ * finish inside the group (sdb->group_abort); otherwise as storage_db_apply.
+ */
+int sdb_apply_one(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk,
+    bool grouped);
+/* Opens the group's transaction; -1 if SQLite refused (the entry then runs alone). */
+int sdb_group_open(struct storage_db *sdb);
 
 /* Formats an error message into err (NULL or 0-length: nothing); shared by the
  * storage files. */

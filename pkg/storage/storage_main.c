@@ -54,6 +54,9 @@ struct storage {
 	struct ipc_writer w;
 	msgpack_sbuffer res;
 	msgpack_packer res_pk;
+	/* APPLY_RESULT frames of the entries applied in this burst, sent once the group's
+	 * transaction has committed (storage_group_end). */
+	msgpack_sbuffer held;
 };
 
 static struct storage st;
@@ -133,6 +136,46 @@ storage_drop_waits(enum proc_id from)
 	}
 }
 
+/* Keeps an APPLY_RESULT until the burst's group commits. */
+static void
+storage_hold_result(struct ipc_conn *c, uint64_t request_id, uint64_t index, uint64_t term)
+{
+	(void)c;	/* always the consensus link; it is looked up again when sending */
+	ipc_begin(&st.w, IPC_APPLY_RESULT, request_id);
+	ipc_add_u64(&st.w, "i", index);
+	if (term != 0)
+		ipc_add_u64(&st.w, "t", term);
+	ipc_add_bin(&st.w, "res", st.res.data, st.res.size);
+	ipc_finish(&st.w);
+	if (msgpack_sbuffer_write(&st.held, st.w.sb.data, st.w.sb.size) != 0)
+		fatalx("out of memory");
+}
+
+/*
+ * The end of a burst of APPLYs, or something else to do: commit the group, then let
+ * the results go and run the reads that waited for these entries. Anything that reads
+ * through another connection, or answers anyone, comes after this.
+ */
+static void
+storage_group_end(void)
+{
+	if (st.db != NULL)
+		storage_db_group_end(st.db);
+	if (st.held.size == 0)
+		return;
+	if (st.links[PROC_CONSENSUS] != NULL)
+		ipc_conn_send_raw(st.links[PROC_CONSENSUS], st.held.data, st.held.size);
+	st.held.size = 0;
+	storage_release_waits();
+}
+
+static void
+storage_consensus_drained(struct ipc_conn *c, void *arg)
+{
+	(void)c; (void)arg;
+	storage_group_end();
+}
+
 static void
 storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 {
@@ -151,8 +194,10 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 		return;
 	}
 	st.res.size = 0;
-	storage_load_chunks_tick(index);
 	(void)ipc_get_u64(m, "ty", &type);
+	if (type != STORAGE_ENTRY_COMMAND)
+		storage_db_group_end(st.db);
+	storage_load_chunks_tick(index);
 	if (type == STORAGE_ENTRY_COMMAND && ipc_msgpack_validate(cmd, len) != 0) {
 		log_warnx("entry %llu holds a malformed command; applied as a no-op",
 		    (unsigned long long)index);
@@ -166,8 +211,10 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 		msgpack_pack_map(&st.res_pk, 0);
 	} else if ((kind = storage_command_kind(cmd, len)) == STORAGE_CMD_LOAD_FILE ||
 	    kind == STORAGE_CMD_LOAD_SQL) {
+		storage_db_group_end(st.db);
 		(void)storage_apply_load(st.db, st.opts->data_dir, cmd, len, &st.res_pk);
 	} else if (kind == STORAGE_CMD_LOAD_CHUNK) {
+		storage_db_group_end(st.db);
 		storage_apply_load_chunk(st.db, st.opts->data_dir, index, cmd, len, &st.res_pk);
 	} else if (storage_db_apply(st.db, cmd, len, &st.res_pk) != 0 && st.res.size == 0) {
 		msgpack_pack_map(&st.res_pk, 2);
@@ -182,9 +229,8 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 		 * leader's entry at the same index. */
 		uint64_t term = 0;
 		(void)ipc_get_u64(m, "t", &term);
-		storage_send_result_term(c, IPC_APPLY_RESULT, m->request_id, index, term);
+		storage_hold_result(c, m->request_id, index, term);
 	}
-	storage_release_waits();
 }
 
 /* The copy for SNAPSHOT is made (or failed): answer consensus. */
@@ -266,6 +312,8 @@ storage_dispatch_consensus(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	(void)arg;
 	if (st.db == NULL)
 		return;		/* stopping: the database is closed */
+	if (m->type != IPC_APPLY)
+		storage_group_end();
 	switch (m->type) {
 	case IPC_APPLY:
 		storage_on_apply(c, m);
@@ -332,7 +380,7 @@ storage_on_status(struct ipc_conn *c, struct ipc_msg *m)
 	st.res.size = 0;
 	msgpack_pack_map(&st.res_pk, 4);
 	msgpack_pack_str_with_body(&st.res_pk, "db", 2);
-	msgpack_pack_map(&st.res_pk, 9);
+	msgpack_pack_map(&st.res_pk, 12);
 #define STORAGE_COUNTER_(n) \
 	msgpack_pack_str_with_body(&st.res_pk, #n, strlen(#n)); \
 	msgpack_pack_uint64(&st.res_pk, dc.n);
@@ -340,7 +388,8 @@ storage_on_status(struct ipc_conn *c, struct ipc_msg *m)
 	STORAGE_COUNTER_(queries) STORAGE_COUNTER_(query_errors)
 	STORAGE_COUNTER_(execute_transactions) STORAGE_COUNTER_(query_transactions)
 	STORAGE_COUNTER_(request_transactions) STORAGE_COUNTER_(cache_hits)
-	STORAGE_COUNTER_(cache_misses)
+	STORAGE_COUNTER_(cache_misses) STORAGE_COUNTER_(apply_groups)
+	STORAGE_COUNTER_(grouped_entries) STORAGE_COUNTER_(group_replays)
 #undef STORAGE_COUNTER_
 	msgpack_pack_str_with_body(&st.res_pk, "applied_index", 13);
 	msgpack_pack_uint64(&st.res_pk, st.applied_index);
@@ -393,6 +442,7 @@ storage_dispatch_gateway(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	(void)arg;
 	if (st.db == NULL)
 		return;		/* stopping: the database is closed */
+	storage_group_end();
 	switch (m->type) {
 	case IPC_QUERY:
 		storage_on_query(c, m, PROC_GATEWAY);
@@ -414,6 +464,8 @@ storage_link_closed(struct ipc_conn *c, const char *reason, void *arg)
 	enum proc_id peer = (enum proc_id)(intptr_t)arg;
 
 	log_info("link to %s closed: %s", proc_name(peer), reason);
+	if (peer == PROC_CONSENSUS)
+		storage_group_end();	/* before the link goes: the results still can */
 	if (st.links[peer] == c)
 		st.links[peer] = NULL;
 	storage_drop_waits(peer);
@@ -434,11 +486,15 @@ storage_on_link(enum proc_id peer, int fd, void *ctx)
 		close(fd);
 		return;
 	}
+	if (peer == PROC_CONSENSUS)
+		storage_group_end();
 	if (st.links[peer] != NULL)
 		ipc_conn_free(st.links[peer]);
 	storage_drop_waits(peer);
 	st.links[peer] = ipc_conn_new(st.role.base, fd, proc_name(peer), cb,
 	    storage_link_closed, (void *)(intptr_t)peer);
+	if (peer == PROC_CONSENSUS && st.links[peer] != NULL)
+		ipc_conn_set_drained(st.links[peer], storage_consensus_drained);
 	if (peer == PROC_CONSENSUS && st.links[peer] != NULL) {
 		ipc_begin(&st.w, IPC_STORAGE_HELLO, 0);
 		ipc_add_u64(&st.w, "i", st.applied_index);
@@ -460,6 +516,7 @@ storage_on_shutdown(void *ctx)
 {
 	(void)ctx;
 	/* Closing folds the WAL into the file; then the file can be reused at start. */
+	storage_group_end();
 	storage_snapshot_wait();
 	storage_db_close(st.db);
 	st.db = NULL;
@@ -509,6 +566,7 @@ storage_main(const struct storage_options *opts)
 	ipc_writer_init(&st.w);
 	msgpack_sbuffer_init(&st.res);
 	msgpack_packer_init(&st.res_pk, &st.res, msgpack_sbuffer_write);
+	msgpack_sbuffer_init(&st.held);
 
 	memset(&dbo, 0, sizeof(dbo));
 	if (opts->on_disk) {
@@ -532,6 +590,8 @@ storage_main(const struct storage_options *opts)
 	dbo.max_ro_conns = opts->max_ro_conns;
 	if (storage_db_open(&dbo, &st.db, err, sizeof(err)) != 0)
 		fatalx("open database %s: %s", dbo.path, err);
+	/* RQLITE_NO_GROUP_APPLY=1 gives every entry its own transaction again, to compare. */
+	storage_db_group_enable(st.db, getenv("RQLITE_NO_GROUP_APPLY") == NULL);
 	log_info("database %s open", dbo.path);
 	role_ready(&st.role);
 	role_run(&st.role);

@@ -8,11 +8,13 @@
  *
  * Only single-statement texts are cached: a text holding several statements would
  * need one key per tail, and long multi-statement texts (dumps) would then cost
- * memory quadratic in their length.
+ * memory quadratic in their length. Nor are PRAGMAs: some (foreign_keys) compile to
+ * nothing inside a transaction, and a cached no-op would stay one.
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "storage/storage_stmt_cache.h"
 
@@ -209,6 +211,12 @@ storage_stmt_cache_get(struct storage_stmt_cache *c, const char *sql, size_t len
 	out->used = used;
 	if (stmt == NULL || !cacheable)
 		return SQLITE_OK;
+	{
+		size_t n;
+		const char *kw = storage_sql_keyword(sqlite3_sql(stmt), &n);
+		if (n == 6 && strncasecmp(kw, "PRAGMA", 6) == 0)
+			return SQLITE_OK;
+	}
 	for (i = used; i < len; i++)
 		if (!cache_is_space(sql[i]))
 			return SQLITE_OK;	/* more statements follow: use once */
@@ -260,4 +268,30 @@ storage_stmt_cache_stats(const struct storage_stmt_cache *c, uint64_t *hits,
 		*misses = c->misses;
 	if (size)
 		*size = c->size;
+}
+
+const char *
+storage_sql_keyword(const char *sql, size_t *n)
+{
+	const char *p = sql;
+
+	*n = 0;
+	if (p == NULL)
+		return "";
+	for (;;) {
+		while (cache_is_space(*p))
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p != '\0' && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *e = strstr(p + 2, "*/");
+			p = e != NULL ? e + 2 : p + strlen(p);
+		} else {
+			break;
+		}
+	}
+	while ((p[*n] >= 'A' && p[*n] <= 'Z') || (p[*n] >= 'a' && p[*n] <= 'z'))
+		(*n)++;
+	return p;
 }

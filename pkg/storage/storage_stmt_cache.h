@@ -46,6 +46,10 @@ int storage_stmt_cache_get(struct storage_stmt_cache *c, const char *sql, size_t
 /* Resets the statement and clears its bindings; safe on a NULL out->stmt. */
 void storage_stmt_cache_put(struct storage_stmt_cache *c, struct storage_stmt *s);
 
+/* The leading keyword of a NUL-terminated SQL text, past whitespace and comments; its
+ * length in *n (0 if there is none). */
+const char *storage_sql_keyword(const char *sql, size_t *n);
+
 void storage_stmt_cache_stats(const struct storage_stmt_cache *c, uint64_t *hits,
     uint64_t *misses, unsigned *size);
 
