@@ -6,6 +6,7 @@
 #include "role.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,14 @@ role_init(struct role *r, const struct role_ops *ops, void *ctx)
 	if (getppid() == 1)
 		fatalx("supervisor already gone");
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Every request allocates and frees tens of KiB (bodies, results, JSON). With
+	 * glibc's defaults the top of the heap is given back after each one and faulted in
+	 * again by the next: page faults were a fifth of the gateway's time in bulk writes.
+	 * Keep up to 16 MiB of free heap and grow it 1 MiB at a time.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 16 << 20);
+	mallopt(M_TOP_PAD, 1 << 20);
 	/* Ctrl-C reaches the whole process group; the supervisor orders the stop. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
