@@ -299,6 +299,85 @@ gw_send_query(struct gw_req *r, uint64_t min_index)
 		gw_respond_json_error(r, "store not open");
 }
 
+/*
+ * A linearizable read on the leader sends its query to storage at once, alongside the
+ * BARRIER that confirms the read index R, instead of after it: the two round trips
+ * overlap. Storage says which index it had applied (A) when it ran the query. The
+ * answer stands if the barrier succeeds and A >= R: every write acknowledged before the
+ * request arrived has an index <= R, the state at A holds only committed entries, and
+ * the barrier's heartbeat round, begun after the request arrived, proves this node was
+ * still leader. Otherwise the query runs again as before, held until R is applied.
+ */
+enum { GW_SPEC_NONE, GW_SPEC_PENDING, GW_SPEC_DONE, GW_SPEC_FAILED };
+
+/* Takes storage's answer: A in spec_applied, the result kept in spec_res. */
+static bool
+gw_spec_take(struct gw_req *r, struct ipc_msg *m)
+{
+	const char *res;
+	size_t len;
+
+	if (m == NULL || ipc_get_u64(m, "ai", &r->spec_applied) != IPC_OK ||
+	    ipc_get_bin(m, "res", &res, &len) != IPC_OK || (r->spec_res = malloc(len ? len : 1)) == NULL)
+		return false;
+	memcpy(r->spec_res, res, len);
+	r->spec_len = len;
+	return true;
+}
+
+static void
+gw_on_spec_result(struct gw_req *r, struct ipc_msg *m)
+{
+	r->spec = gw_spec_take(r, m) ? GW_SPEC_DONE : GW_SPEC_FAILED;
+}
+
+/* The barrier has answered R and storage's answer came after it. */
+static void
+gw_on_spec_late(struct gw_req *r, struct ipc_msg *m)
+{
+	if (gw_spec_take(r, m) && r->spec_applied >= r->read_index) {
+		gw.counters.linearizable_early++;
+		gw_respond_results(r, r->spec_res, r->spec_len, true, NULL);
+		return;
+	}
+	gw.counters.linearizable_redone++;
+	gw_send_query(r, r->read_index);
+}
+
+static void
+gw_spec_start(struct gw_req *r)
+{
+	if (r->kind != GATEWAY_CMD_QUERY || r->params.freshness_ns > 0 ||
+	    strcmp(gw.raft_state, "Leader") != 0 || r->on_reply == NULL)
+		return;
+	free(r->spec_res);
+	r->spec_res = NULL;
+	gw_begin_side(r, IPC_QUERY);
+	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
+	r->spec = gw_send_side(r, gw_on_spec_result) == 0 ? GW_SPEC_PENDING : GW_SPEC_NONE;
+}
+
+/* The barrier answered read index R: use the speculative answer if it can stand. */
+static void
+gw_spec_finish(struct gw_req *r, uint64_t index)
+{
+	int spec = r->spec;
+
+	r->spec = GW_SPEC_NONE;
+	r->read_index = index;
+	if (spec == GW_SPEC_PENDING) {
+		gw_wait_side(r, gw_on_spec_late, r->params.linearizable_timeout_ns);
+		return;
+	}
+	if (spec == GW_SPEC_DONE && r->spec_applied >= index) {
+		gw.counters.linearizable_early++;
+		gw_respond_results(r, r->spec_res, r->spec_len, true, NULL);
+		return;
+	}
+	gw.counters.linearizable_redone++;
+	gw_send_query(r, index);
+}
+
 static void
 gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 {
@@ -331,6 +410,10 @@ gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 		return;
 	}
 	(void)ipc_get_u64(m, "i", &index);
+	if (r->spec != GW_SPEC_NONE) {
+		gw_spec_finish(r, index);
+		return;
+	}
 	gw_send_query(r, index);
 }
 
@@ -399,6 +482,7 @@ gw_read(struct gw_req *r)
 		break;
 	case GATEWAY_LEVEL_LINEARIZABLE:
 		gw_barrier(r, "linearizable");
+		gw_spec_start(r);
 		break;
 	case GATEWAY_LEVEL_STRONG:
 		gw_propose(r);

@@ -207,10 +207,77 @@ gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t
 }
 
 void
+gw_begin_side(struct gw_req *r, enum ipc_type type)
+{
+	r->side_id = ++gw.next_id;
+	ipc_begin(&gw.w, type, r->side_id);
+}
+
+int
+gw_send_side(struct gw_req *r, gw_reply_fn *on_side)
+{
+	struct gw_req **slot = &gw.waiting[r->side_id & gw.waiting_mask];
+
+	ipc_finish(&gw.w);
+	if (gw.links[PROC_STORAGE] == NULL || *slot != NULL ||
+	    ipc_conn_send(gw.links[PROC_STORAGE], &gw.w) != 0) {
+		r->side_id = 0;
+		return -1;
+	}
+	*slot = r;
+	r->on_side_reply = on_side;
+	return 0;
+}
+
+static void
+gw_side_unwait(struct gw_req *r)
+{
+	struct gw_req **slot = &gw.waiting[r->side_id & gw.waiting_mask];
+
+	if (r->side_id != 0 && *slot == r)
+		*slot = NULL;
+	r->side_id = 0;
+	r->on_side_reply = NULL;
+}
+
+void
+gw_wait_side(struct gw_req *r, gw_reply_fn *on_reply, int64_t timeout_ns)
+{
+	struct timeval tv;
+
+	r->wait_id = r->side_id;
+	r->wait_type = IPC_QUERY;
+	r->wait_peer = PROC_STORAGE;
+	r->on_reply = on_reply;
+	r->side_id = 0;		/* the slot stays: it now holds the main wait */
+	r->on_side_reply = NULL;
+	if (timeout_ns <= 0)
+		timeout_ns = GATEWAY_DEFAULT_TIMEOUT_NS;
+	if (r->timeout_ev == NULL)
+		r->timeout_ev = evtimer_new(gw.role.base, gw_timeout_cb, r);
+	tv.tv_sec = (time_t)(timeout_ns / 1000000000);
+	tv.tv_usec = (suseconds_t)((timeout_ns % 1000000000) / 1000);
+	evtimer_add(r->timeout_ev, &tv);
+	gw_suspend_request(r);
+}
+
+void
 gw_dispatch_reply(struct ipc_msg *m, enum proc_id from)
 {
 	struct gw_req *r = gw.waiting[m->request_id & gw.waiting_mask];
 	gw_reply_fn *fn;
+
+	if (r != NULL && r->side_id == m->request_id && r->side_id != 0 &&
+	    from == PROC_STORAGE && m->type == IPC_QUERY_RESULT) {
+		fn = r->on_side_reply;
+		gw_side_unwait(r);
+		fn(r, m);
+		if (r->response != NULL) {
+			gw_resume(r);
+			gw_http_kick();
+		}
+		return;
+	}
 
 	/* Every answer type directly follows its request type in the catalogue; a late
 	 * answer to another request (e.g. one sent before a restart) is dropped. */
@@ -236,6 +303,13 @@ gw_fail_waiting(enum proc_id peer, const char *why)
 {
 	for (size_t i = 0; i <= gw.waiting_mask; i++) {
 		struct gw_req *r = gw.waiting[i];
+		if (r != NULL && peer == PROC_STORAGE && r->side_id != 0 &&
+		    (r->side_id & gw.waiting_mask) == i) {
+			gw_reply_fn *fn = r->on_side_reply;
+			gw_side_unwait(r);
+			fn(r, NULL);
+			continue;
+		}
 		if (r == NULL || r->wait_peer != peer)
 			continue;
 		gw_unwait(r);
@@ -388,6 +462,8 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	gw_unwait(r);
+	gw_side_unwait(r);
+	free(r->spec_res);
 	if (r->queue_waiting)
 		gw_queue_forget(r);
 	if (r->timeout_ev != NULL)

@@ -30,7 +30,8 @@
 /* Counters shown in /debug/vars under "http" (rqlite's names). */
 #define GW_COUNTERS(X)	X(executions) X(queued_executions) X(queries) X(requests) X(num_status) \
 	X(num_readyz) X(leader_not_found) X(sql_analyze) X(backups) X(loads) \
-	X(boot) X(user_snapshots) X(user_reaps) X(auth_ok) X(auth_fail)
+	X(boot) X(user_snapshots) X(user_reaps) X(auth_ok) X(auth_fail) \
+	X(linearizable_early) X(linearizable_redone)
 
 struct gw_counters {
 #define GW_COUNTER_FIELD_(n) uint64_t n;
@@ -73,6 +74,16 @@ struct gw_req {
 	enum proc_id wait_peer;
 	gw_reply_fn *on_reply;
 	struct event *timeout_ev;
+	/* A second message in flight at the same time (gw_send_side): its id, or 0. */
+	uint64_t side_id;
+	gw_reply_fn *on_side_reply;
+	/* A linearizable read's query run while the read index is confirmed
+	 * (gateway_db.c): storage's answer and the index it had applied. */
+	int spec;			/* GW_SPEC_* */
+	char *spec_res;
+	size_t spec_len;
+	uint64_t spec_applied;
+	uint64_t read_index;
 	/* handler scratch */
 	int kind;			/* GATEWAY_CMD_* */
 	int retries_used;		/* ?retries: extra forwarding attempts made */
@@ -133,6 +144,15 @@ void gw_redirect_to_leader(struct gw_req *r, unsigned unknown_status);
 /* Sends the frame in gw.w to peer and waits for its reply; 0, or -1 if the link is down
  * (the caller answers). timeout_ns 0 means the default. */
 int gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns);
+/*
+ * A side message: the frame begun with gw_begin_side() goes to storage while r waits for
+ * something else; on_side gets storage's answer (or NULL if storage went away). Only one
+ * side message at a time. Returns -1 if it could not be sent.
+ */
+void gw_begin_side(struct gw_req *r, enum ipc_type type);
+int gw_send_side(struct gw_req *r, gw_reply_fn *on_side);
+/* The side message becomes what r waits for, with a timeout, as after gw_send_wait. */
+void gw_wait_side(struct gw_req *r, gw_reply_fn *on_reply, int64_t timeout_ns);
 /* Starts a frame of type in gw.w for request r (allocates its request id). */
 void gw_begin(struct gw_req *r, enum ipc_type type);
 double gw_elapsed(const struct gw_req *r);

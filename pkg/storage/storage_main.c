@@ -95,7 +95,13 @@ storage_run_query(struct ipc_conn *to, uint64_t request_id, const char *cmd, siz
 		msgpack_pack_str_with_body(&st.res_pk, "e", 1);
 		msgpack_pack_str_with_body(&st.res_pk, "query failed", 12);
 	}
-	storage_send_result(to, IPC_QUERY_RESULT, request_id, 0);
+	/* "ai": the index the answer reflects, for a gateway that ran it ahead of its
+	 * read index (gateway_db.c). */
+	ipc_begin(&st.w, IPC_QUERY_RESULT, request_id);
+	ipc_add_u64(&st.w, "ai", st.applied_index);
+	ipc_add_bin(&st.w, "res", st.res.data, st.res.size);
+	ipc_finish(&st.w);
+	ipc_conn_send(to, &st.w);
 }
 
 /* Runs the reads whose index has now been applied. */
