@@ -33,6 +33,7 @@ struct waiter {
 struct pending {
 	uint64_t index, term;
 	uint64_t started_ms;
+	bool direct;		/* storage answers the gateway itself (consensus_send_apply) */
 	struct waiter w;
 	struct pending *next;
 };

@@ -61,6 +61,7 @@ gw_dispatch_storage(struct ipc_conn *c, struct ipc_msg *m, void *arg)
 	case IPC_QUERY_RESULT:
 	case IPC_STORE_STATUS_RESULT:
 	case IPC_BACKUP_RESULT:
+	case IPC_PROPOSE_RESULT:	/* a proposal made here, applied (consensus_send_apply) */
 		gw_dispatch_reply(m, PROC_STORAGE);
 		break;
 	default:

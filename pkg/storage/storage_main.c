@@ -57,6 +57,7 @@ struct storage {
 	/* APPLY_RESULT frames of the entries applied in this burst, sent once the group's
 	 * transaction has committed (storage_group_end). */
 	msgpack_sbuffer held;
+	msgpack_sbuffer held_gw;	/* PROPOSE_RESULTs for the gateway, likewise */
 };
 
 static struct storage st;
@@ -142,16 +143,34 @@ storage_drop_waits(enum proc_id from)
 	}
 }
 
-/* Keeps an APPLY_RESULT until the burst's group commits. */
+/*
+ * Keeps an APPLY_RESULT until the burst's group commits. An entry that carries "gw" is
+ * the local gateway's proposal: its answer (PROPOSE_RESULT) goes to the gateway from
+ * here, and consensus only learns the entry was applied.
+ */
 static void
-storage_hold_result(struct ipc_conn *c, uint64_t request_id, uint64_t index, uint64_t term)
+storage_hold_result(struct ipc_msg *m, uint64_t index, uint64_t term)
 {
-	(void)c;	/* always the consensus link; it is looked up again when sending */
-	ipc_begin(&st.w, IPC_APPLY_RESULT, request_id);
+	uint64_t gw_id;
+	const char *lr;
+	size_t lrlen;
+	bool direct = ipc_get_u64(m, "gw", &gw_id) == IPC_OK &&
+	    ipc_get_str(m, "lr", &lr, &lrlen) == IPC_OK;
+
+	if (direct) {
+		ipc_begin(&st.w, IPC_PROPOSE_RESULT, gw_id);
+		ipc_add_u64(&st.w, "i", index);
+		ipc_add_bin(&st.w, "res", st.res.data, st.res.size);
+		ipc_add_strn(&st.w, "lr", lr, lrlen);
+		ipc_finish(&st.w);
+		if (msgpack_sbuffer_write(&st.held_gw, st.w.sb.data, st.w.sb.size) != 0)
+			fatalx("out of memory");
+	}
+	ipc_begin(&st.w, IPC_APPLY_RESULT, m->request_id);
 	ipc_add_u64(&st.w, "i", index);
 	if (term != 0)
 		ipc_add_u64(&st.w, "t", term);
-	ipc_add_bin(&st.w, "res", st.res.data, st.res.size);
+	ipc_add_bin(&st.w, "res", st.res.data, direct ? 0 : st.res.size);
 	ipc_finish(&st.w);
 	if (msgpack_sbuffer_write(&st.held, st.w.sb.data, st.w.sb.size) != 0)
 		fatalx("out of memory");
@@ -167,6 +186,9 @@ storage_group_end(void)
 {
 	if (st.db != NULL)
 		storage_db_group_end(st.db);
+	if (st.held_gw.size > 0 && st.links[PROC_GATEWAY] != NULL)
+		ipc_conn_send_raw(st.links[PROC_GATEWAY], st.held_gw.data, st.held_gw.size);
+	st.held_gw.size = 0;
 	if (st.held.size == 0)
 		return;
 	if (st.links[PROC_CONSENSUS] != NULL)
@@ -235,7 +257,7 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 		 * leader's entry at the same index. */
 		uint64_t term = 0;
 		(void)ipc_get_u64(m, "t", &term);
-		storage_hold_result(c, m->request_id, index, term);
+		storage_hold_result(m, index, term);
 	}
 }
 
@@ -573,6 +595,7 @@ storage_main(const struct storage_options *opts)
 	msgpack_sbuffer_init(&st.res);
 	msgpack_packer_init(&st.res_pk, &st.res, msgpack_sbuffer_write);
 	msgpack_sbuffer_init(&st.held);
+	msgpack_sbuffer_init(&st.held_gw);
 
 	memset(&dbo, 0, sizeof(dbo));
 	if (opts->on_disk) {

@@ -9,6 +9,8 @@ Tests run in source order on one node and data dir.
 """
 
 import http.client
+import os
+import signal
 import threading
 import time
 
@@ -178,6 +180,41 @@ def test_kill_gateway_loses_no_acknowledged_write(fx):
 @timeout(120)
 def test_kill_storage_loses_no_acknowledged_write(fx):
     crash_role(fx, "storage")
+
+
+@timeout(120)
+def test_write_in_flight_when_storage_dies_is_answered_after_its_restart(fx):
+    # Storage answers a local proposal itself once applied; the entry committed while
+    # storage was frozen must still get its answer from the restarted one.
+    n = fx.node
+    n.ex_ok(["CREATE TABLE IF NOT EXISTS inflight (id INTEGER PRIMARY KEY)"])
+    pid = n.wait_children()["storage"]
+    got = {}
+
+    def write():
+        try:
+            got["r"] = n.execute([["INSERT INTO inflight(id) VALUES(?)", 7]], timeout=60)
+        except Exception as e:  # noqa: BLE001 - reported below
+            got["e"] = e
+
+    os.kill(pid, signal.SIGSTOP)
+    t = threading.Thread(target=write, daemon=True)
+    try:
+        t.start()
+        time.sleep(0.5)     # committed (one node), not applied: storage is frozen
+        check("r" not in got and "e" not in got, "the write was answered by a frozen storage")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGCONT)
+    t.join(RECOVERY)
+    check("e" not in got, "the write failed: %r" % got.get("e"))
+    check("r" in got, "the write got no answer after storage restarted")
+    status_is(got["r"], 200)
+    eq(got["r"].json().get("results"), [{"last_insert_id": 7, "rows_affected": 1}],
+       "the answer to the write made while storage died")
+    n.wait_ready(RECOVERY)
+    eq(n.query_get("SELECT id FROM inflight").json()["results"][0].get("values"), [[7]],
+       "the row")
 
 
 @timeout(120)
