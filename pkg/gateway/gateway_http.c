@@ -181,18 +181,12 @@ gw_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	gw_http_kick();
 }
 
-int
-gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns)
+/* r's slot already holds it: record what it waits for, start its timeout, suspend it. */
+static void
+gw_arm_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns)
 {
-	struct gw_req **slot = &gw.waiting[r->wait_id & gw.waiting_mask];
 	struct timeval tv;
 
-	ipc_finish(&gw.w);
-	if (gw.links[peer] == NULL || *slot != NULL)
-		return -1;
-	if (ipc_conn_send(gw.links[peer], &gw.w) != 0)
-		return -1;
-	*slot = r;
 	r->wait_peer = peer;
 	r->on_reply = on_reply;
 	if (timeout_ns <= 0)
@@ -203,6 +197,20 @@ gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t
 	tv.tv_usec = (suseconds_t)((timeout_ns % 1000000000) / 1000);
 	evtimer_add(r->timeout_ev, &tv);
 	gw_suspend_request(r);
+}
+
+int
+gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns)
+{
+	struct gw_req **slot = &gw.waiting[r->wait_id & gw.waiting_mask];
+
+	ipc_finish(&gw.w);
+	if (gw.links[peer] == NULL || *slot != NULL)
+		return -1;
+	if (ipc_conn_send(gw.links[peer], &gw.w) != 0)
+		return -1;
+	*slot = r;
+	gw_arm_wait(r, peer, on_reply, timeout_ns);
 	return 0;
 }
 
@@ -243,22 +251,11 @@ gw_side_unwait(struct gw_req *r)
 void
 gw_wait_side(struct gw_req *r, gw_reply_fn *on_reply, int64_t timeout_ns)
 {
-	struct timeval tv;
-
 	r->wait_id = r->side_id;
 	r->wait_type = IPC_QUERY;
-	r->wait_peer = PROC_STORAGE;
-	r->on_reply = on_reply;
 	r->side_id = 0;		/* the slot stays: it now holds the main wait */
 	r->on_side_reply = NULL;
-	if (timeout_ns <= 0)
-		timeout_ns = GATEWAY_DEFAULT_TIMEOUT_NS;
-	if (r->timeout_ev == NULL)
-		r->timeout_ev = evtimer_new(gw.role.base, gw_timeout_cb, r);
-	tv.tv_sec = (time_t)(timeout_ns / 1000000000);
-	tv.tv_usec = (suseconds_t)((timeout_ns % 1000000000) / 1000);
-	evtimer_add(r->timeout_ev, &tv);
-	gw_suspend_request(r);
+	gw_arm_wait(r, PROC_STORAGE, on_reply, timeout_ns);
 }
 
 void
