@@ -119,6 +119,7 @@ UNIT_TESTS = \
 	tests/unit/test_gateway_request \
 	tests/unit/test_gateway_rewrite \
 	tests/unit/test_ipc_codec \
+	tests/unit/test_ipc_conn \
 	tests/unit/test_peer_transport \
 	tests/unit/test_raft \
 	tests/unit/test_raft_rpc \
@@ -139,6 +140,7 @@ tests_unit_test_gateway_render_SOURCES = tests/unit/test_gateway_render.c tests/
 tests_unit_test_gateway_request_SOURCES = tests/unit/test_gateway_request.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_gateway_rewrite_SOURCES = tests/unit/test_gateway_rewrite.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_ipc_codec_SOURCES = tests/unit/test_ipc_codec.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_ipc_conn_SOURCES = tests/unit/test_ipc_conn.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_peer_transport_SOURCES = tests/unit/test_peer_transport.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_SOURCES = tests/unit/test_raft.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_rpc_SOURCES = tests/unit/test_raft_rpc.c tests/unit/unit.c tests/unit/unit.h
