@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/crc32c.h"
@@ -130,6 +131,47 @@ rl_preallocate(struct raftlog *log, struct rl_segment *seg)
 	return rl_io_error(log, "fallocate", name);
 }
 
+/*
+ * Makes sure [0, upto) of the segment has been written, writing zeros from seg->zeroed
+ * up to a step past upto (never past the segment's size). Only with preallocation on:
+ * it is the second half of reserving the segment.
+ */
+int
+rl_zero_ahead(struct raftlog *log, struct rl_segment *seg, uint64_t upto)
+{
+	static const unsigned char zeros[64 * 1024];
+	struct iovec iov[RL_ZERO_STEP / sizeof(zeros)];
+	char name[RL_SEG_NAME_LEN + 1];
+	uint64_t to;
+
+	if (!log->preallocate || seg->zeroed >= upto || seg->zeroed >= log->segment_size)
+		return 0;
+	to = upto + RL_ZERO_STEP;
+	if (to > log->segment_size)
+		to = log->segment_size;
+	while (seg->zeroed < to) {
+		uint64_t left = to - seg->zeroed;
+		int n = 0;
+		ssize_t w;
+
+		for (; n < (int)(sizeof(iov) / sizeof(iov[0])) && left > 0; n++) {
+			iov[n].iov_base = (void *)zeros;
+			iov[n].iov_len = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+			left -= iov[n].iov_len;
+		}
+		w = pwritev(seg->fd, iov, n, (off_t)seg->zeroed);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rl_segment_name(name, sizeof(name), seg->first);
+			return rl_io_error(log, "write", name);
+		}
+		seg->zeroed += (uint64_t)w;
+	}
+	seg->dirty = 1;
+	return 0;
+}
+
 /* Closes and unlinks segment i and drops it from the array (the index is the caller's). */
 int
 rl_remove_segment(struct raftlog *log, size_t i)
@@ -216,6 +258,8 @@ rl_flush(struct raftlog *log)
 
 	if (log->wlen == 0)
 		return 0;
+	if (rl_zero_ahead(log, tail, tail->flushed + log->wlen) != 0)
+		return RAFTLOG_ERR_IO;
 	if (rl_write_all(tail->fd, log->wbuf, log->wlen, tail->flushed) == -1) {
 		rl_segment_name(name, sizeof(name), tail->first);
 		return rl_io_error(log, "write", name);
@@ -264,6 +308,7 @@ rl_new_segment(struct raftlog *log, uint64_t index)
 	seg->fd = fd;
 	seg->end = 0;
 	seg->flushed = 0;
+	seg->zeroed = 0;
 	seg->dirty = 1;
 	log->dir_dirty = 1;
 	if ((rc = rl_preallocate(log, seg)) != 0)
@@ -332,6 +377,8 @@ raftlog_append(struct raftlog *log, const struct raftlog_entry *entries, size_t 
 			unsigned char h[RL_ENT_HDR];
 			char name[RL_SEG_NAME_LEN + 1];
 			rl_encode_entry_header(h, e);
+			if (rl_zero_ahead(log, tail, tail->end + size) != 0)
+				return RAFTLOG_ERR_IO;
 			if (rl_write_all(tail->fd, h, RL_ENT_HDR, tail->end) == -1 ||
 			    rl_write_all(tail->fd, e->data, e->len, tail->end + RL_ENT_HDR) == -1) {
 				rl_segment_name(name, sizeof(name), tail->first);
@@ -415,6 +462,8 @@ raftlog_truncate_suffix(struct raftlog *log, uint64_t from)
 				return rl_io_error(log, "ftruncate", name);
 			tail->flushed = off;
 			tail->end = off;
+			if (tail->zeroed > off)
+				tail->zeroed = off;
 			if ((rc = rl_preallocate(log, tail)) != 0)
 				return rc;
 		}

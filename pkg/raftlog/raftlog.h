@@ -3,6 +3,7 @@
  *
  *   00000000000000000001.seg …  log segments, each named by the index of its first entry
  *                               (20 decimal digits), preallocated to the segment size
+ *                               and filled with zeros a step (1 MiB) ahead of the appends
  *   vote                        current term and vote (replaced atomically)
  *   snapshot                    index and term of the latest snapshot (replaced atomically)
  *   LOCK                        flock()ed while the log is open
@@ -53,7 +54,7 @@ enum raftlog_err {
 struct raftlog_options {
 	uint64_t segment_size;		/* bytes per segment file; default 64 MiB, minimum 4 KiB */
 	size_t write_buffer_size;	/* appends are gathered up to this much per write(2); 1 MiB */
-	int no_preallocate;		/* 1: don't fallocate segments (tests, odd filesystems) */
+	int no_preallocate;		/* 1: don't fallocate or zero segments ahead (tests, odd filesystems) */
 };
 
 #define RAFTLOG_DEFAULT_SEGMENT_SIZE	(64ull * 1024 * 1024)

