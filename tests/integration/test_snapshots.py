@@ -282,8 +282,11 @@ def test_writes_go_on_while_a_snapshot_is_copied():
         t.start()
         lat = []
         i = 0
+        nices = set()
         while t.is_alive() and i < 100000:
             i += 1
+            if i % 20 == 0:
+                nices |= _storage_thread_nices(n)
             a = time.monotonic()
             n.ex_ok([["INSERT INTO w(id) VALUES(?)", i]])
             lat.append(time.monotonic() - a)
@@ -294,10 +297,28 @@ def test_writes_go_on_while_a_snapshot_is_copied():
         print("    snapshot took %.2f s; %d writes meanwhile, slowest %.3f s"
               % (t1 - t0, len(lat), max(lat)))
         check(max(lat) < 0.75, "slowest write during the copy: %.3f s" % max(lat))
+        # The copying thread yields the CPU to the loop that answers requests.
+        check(0 in nices and 10 in nices,
+              "storage threads' nice values during the copy: %r" % sorted(nices))
         eq(_count_w(n), len(lat), "every acknowledged write is there")
         check(n.get("/status?key=store.num_snapshots").json() >= 1, "the snapshot was taken")
     finally:
         n.stop()
+
+
+def _storage_thread_nices(n):
+    """Nice values of the threads of node n's storage process (children of its supervisor)."""
+    out = set()
+    for child in open("/proc/%d/task/%d/children" % (n.pid, n.pid)).read().split():
+        try:
+            if b"storage" not in open("/proc/%s/cmdline" % child, "rb").read():
+                continue
+            for tid in os.listdir("/proc/%s/task" % child):
+                stat = open("/proc/%s/task/%s/stat" % (child, tid)).read()
+                out.add(int(stat.rsplit(")", 1)[1].split()[16]))
+        except OSError:
+            pass
+    return out
 
 
 def _count_w(n):
