@@ -1066,6 +1066,65 @@ UNIT_TEST(snapshot_commit_with_the_writers_sum_verifies_like_a_computed_one)
 	rm_tree(base);
 }
 
+/* Entries of dir whose name starts with prefix. */
+static int
+count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+UNIT_TEST(prune_keeps_the_newest_snapshot_and_old_ones_and_leftovers_disappear)
+{
+	static const char data[] = "SQLite format 3 and some pages";
+	char base[64], root[80], tmp[SNAPSHOT_PATH_MAX], err[256], junk[SNAPSHOT_PATH_MAX + 16];
+	uint32_t crc = crc32c(0, data, sizeof(data));
+	struct snapshot_info si;
+	int fd;
+
+	tmpdir(base, root);
+	for (uint64_t i = 1; i <= 3; i++) {
+		char tag[8];
+
+		snprintf(tag, sizeof(tag), "t%d", (int)i);
+		stage_db(root, tag, tmp, data, sizeof(data));
+		CHECK_INT_EQ(snapshot_store_commit_sum(root, tmp, 10 * i, 2, "cfg", 3, &crc,
+		    sizeof(data), NULL, err, sizeof(err)), 0);
+	}
+	/* What a crash mid-deletion leaves: a trash directory with a file in it. */
+	snprintf(junk, sizeof(junk), "%s/trash-00000000000000000001", root);
+	CHECK(mkdir(junk, 0755) == 0);
+	strcat(junk, "/db.sqlite");
+	CHECK((fd = open(junk, O_WRONLY | O_CREAT, 0644)) >= 0);
+	close(fd);
+	/* And a staging directory a crash left half written. */
+	stage_db(root, "dead", tmp, data, 3);
+
+	CHECK_INT_EQ(snapshot_store_count(root), 3);
+	CHECK_INT_EQ(snapshot_store_prune(root), 2);
+	/* At once: only the newest is listed, and it is whole. */
+	CHECK_INT_EQ(snapshot_store_count(root), 1);
+	CHECK_INT_EQ(count_prefixed(root, "tmp-"), 0);
+	memset(&si, 0, sizeof(si));
+	CHECK_INT_EQ(snapshot_store_latest(root, &si), 1);
+	CHECK_INT_EQ(si.index, 30);
+	snapshot_info_free(&si);
+	/* Soon: the deleted ones and the leftovers are gone from the disk too. */
+	for (int i = 0; i < 200 && count_prefixed(root, "trash-") > 0; i++)
+		usleep(10 * 1000);
+	CHECK_INT_EQ(count_prefixed(root, "trash-"), 0);
+	CHECK_INT_EQ(count_prefixed(root, ""), 3);	/* ".", ".." and the snapshot */
+	rm_tree(base);
+}
+
 __attribute__((constructor)) static void
 quiet_logs(void)
 {
