@@ -9,6 +9,7 @@ RQ_SRCS = \
 	pkg/common/net.c \
 	pkg/common/proc.c \
 	pkg/common/role.c \
+	pkg/common/trash.c \
 	pkg/consensus/consensus_cluster.c \
 	pkg/consensus/consensus_main.c \
 	pkg/consensus/consensus_recovery.c \
@@ -78,6 +79,7 @@ RQ_HDRS = \
 	pkg/common/net.h \
 	pkg/common/proc.h \
 	pkg/common/role.h \
+	pkg/common/trash.h \
 	pkg/consensus/consensus.h \
 	pkg/consensus/consensus_internal.h \
 	pkg/consensus/peer_crypto.h \

@@ -24,6 +24,8 @@
 #define RL_ENT_HDR		32
 #define RL_SEG_NAME_LEN		24	/* 20 digits + ".seg" */
 #define RL_MIN_SEGMENT_SIZE	4096u
+/* A removed segment is renamed to its name plus this, then deleted off the loop. */
+#define RL_TRASH_SUFFIX		".trash"
 /*
  * Zeros written ahead of the appends, in steps of this size. fallocate only reserves
  * blocks as "unwritten": the first write into one changes the extent tree, so every
@@ -70,6 +72,7 @@ struct raftlog {
 	size_t rcap;
 
 	int dir_dirty;			/* segments created or removed since the last dir fsync */
+	int trash;			/* removed segments wait in RL_TRASH_SUFFIX files */
 	int failed;
 
 	uint64_t snap_index, snap_term;
@@ -113,6 +116,7 @@ int rl_remove_segment(struct raftlog *log, size_t i);
 int rl_io_error(struct raftlog *log, const char *what, const char *name);
 int rl_write_all(int fd, const void *buf, size_t len, uint64_t off);
 int rl_preallocate(struct raftlog *log, struct rl_segment *seg);
+void rl_empty_trash(struct raftlog *log);
 int rl_zero_ahead(struct raftlog *log, struct rl_segment *seg, uint64_t upto);
 int rl_load_records(struct raftlog *log);
 int rl_discard_all(struct raftlog *log);

@@ -471,6 +471,8 @@ raftlog_open(const char *dir, const struct raftlog_options *opts, struct raftlog
 	if ((rc = rl_load_records(log)) != 0 || (rc = rl_recover(log)) != 0)
 		goto fail;
 	log->failed = 0;
+	log->trash = 1;		/* whatever a crash left in the trash goes now */
+	rl_empty_trash(log);
 	*out = log;
 	return 0;
 fail:

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "common/crc32c.h"
 #include "common/log.h"
+#include "common/trash.h"
 
 #define META_MAGIC "RQSNAP01"
 #define META_FIXED (8 + 8 + 8 + 8 + 4 + 4)
@@ -361,52 +361,13 @@ remove_tree(const char *dir)
 }
 
 /*
- * Deleting a snapshot of a large database takes tens of milliseconds of unlink (ext4
- * frees every extent), measured at 31 ms for 55 MB here; in the consensus loop that
- * stalled every request. So prune only renames what goes to "trash-<name>", which is
- * instant and ignored by everything that lists snapshots, and a detached thread
- * deletes the trash. Trash a crash leaves behind is deleted by the next prune.
+ * Deleting a snapshot of a large database takes tens of milliseconds of unlink,
+ * measured at 31 ms for 55 MB here; in the consensus loop that stalled every request.
+ * So prune only renames what goes to "trash-<name>", which is instant and ignored by
+ * everything that lists snapshots, and a detached thread deletes the trash
+ * (common/trash.h). Trash a crash leaves behind is deleted by the next prune.
  */
 #define TRASH_PREFIX "trash-"
-
-static void *
-reap_thread(void *arg)
-{
-	char *root = arg, p[SNAPSHOT_PATH_MAX];
-	DIR *d = opendir(root);
-	struct dirent *de;
-
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strncmp(de->d_name, TRASH_PREFIX, strlen(TRASH_PREFIX)) == 0 &&
-			    !PATH_FMT(p, sizeof(p), "%s/%s", root, de->d_name))
-				(void)remove_tree(p);
-		}
-		closedir(d);
-	}
-	free(root);
-	return NULL;
-}
-
-/* Deletes root's trash on a detached thread (inline if no thread can be started). */
-static void
-reap_trash(const char *root)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-	char *copy = strdup(root);
-	int rc = -1;
-
-	if (copy == NULL)
-		return;
-	if (pthread_attr_init(&attr) == 0) {
-		(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&t, &attr, reap_thread, copy);
-		pthread_attr_destroy(&attr);
-	}
-	if (rc != 0)
-		reap_thread(copy);
-}
 
 /* Moves root/name to the trash; 0 on success. */
 static int
@@ -464,7 +425,7 @@ snapshot_store_prune(const char *root)
 	}
 	(void)fsync_path(root, O_RDONLY | O_DIRECTORY);
 	if (removed > 0 || trash)
-		reap_trash(root);
+		trash_empty_async(root, TRASH_PREFIX, NULL);
 	return removed;
 }
 

@@ -1125,6 +1125,62 @@ UNIT_TEST(prune_keeps_the_newest_snapshot_and_old_ones_and_leftovers_disappear)
 	rm_tree(base);
 }
 
+/* Entries of dir whose name ends with suffix. */
+static int
+count_suffixed(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		n += l > strlen(suffix) && strcmp(de->d_name + l - strlen(suffix), suffix) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+UNIT_TEST(removed_segments_leave_the_disk_soon_and_leftover_trash_goes_at_open)
+{
+	struct raftlog_options opts = { .segment_size = SMALL_SEG };
+	char base[64], dir[80], junk[128];
+	struct raftlog *log;
+	int fd, before;
+
+	tmpdir(base, dir);
+	CHECK_INT_EQ(raftlog_open(dir, &opts, &log), 0);
+	CHECK_INT_EQ(append_range(log, 1, 400, 1, 10), 0);
+	CHECK_INT_EQ(raftlog_sync(log), 0);
+	before = count_segments(dir);
+	CHECK_INT_EQ(raftlog_set_snapshot(log, 300, 1), 0);
+	CHECK_INT_EQ(raftlog_truncate_prefix(log, 301), 0);
+	/* At once: the segments are gone from the log's own listing. */
+	CHECK(count_segments(dir) < before);
+	CHECK_INT_EQ(verify_range(log, raftlog_first_index(log), 400, term_one), 0);
+	/* Soon: their files are gone from the disk too. */
+	for (int i = 0; i < 200 && count_suffixed(dir, ".trash") > 0; i++)
+		usleep(10 * 1000);
+	CHECK_INT_EQ(count_suffixed(dir, ".trash"), 0);
+	raftlog_close(log);
+
+	/* A crash between the rename and the delete leaves trash: the next open clears it,
+	 * and it is never taken for a segment. */
+	snprintf(junk, sizeof(junk), "%s/00000000000000000001.seg.trash", dir);
+	CHECK((fd = open(junk, O_WRONLY | O_CREAT, 0644)) >= 0);
+	CHECK(write(fd, "not a segment", 13) == 13);
+	close(fd);
+	CHECK_INT_EQ(raftlog_open(dir, &opts, &log), 0);
+	CHECK_INT_EQ(raftlog_last_index(log), 400);
+	for (int i = 0; i < 200 && count_suffixed(dir, ".trash") > 0; i++)
+		usleep(10 * 1000);
+	CHECK_INT_EQ(count_suffixed(dir, ".trash"), 0);
+	raftlog_close(log);
+	rm_tree(base);
+}
+
 __attribute__((constructor)) static void
 quiet_logs(void)
 {
