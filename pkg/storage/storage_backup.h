@@ -22,8 +22,12 @@ enum storage_backup_mode {
 	STORAGE_BACKUP_DELETE = 2,	/* 1/1: rqlite's fmt=delete */
 };
 
-/* Pages copied per sqlite3_backup_step(). */
-#define STORAGE_BACKUP_STEP_PAGES	256
+/*
+ * Pages copied per sqlite3_backup_step(); the copy is flushed after each step, so this
+ * is also how much a log fdatasync may find queued ahead of it on the disk. 64 (256 KiB
+ * of 4 KiB pages) against 256: p99 of strong reads during snapshots 15 -> 9-11 ms.
+ */
+#define STORAGE_BACKUP_STEP_PAGES	64
 
 /*
  * Writes a consistent copy of the live database into the file `path`: created, or
