@@ -34,6 +34,7 @@ static struct {
 	pthread_t thread;
 	sqlite3 *src;			/* pinned read snapshot, owned by the thread */
 	char path[PATH_MAX];
+	char dbpath[PATH_MAX];		/* the live database, for the checkpoint */
 	uint64_t index, request_id;
 	storage_snapshot_done_fn *done;
 	int rc;
@@ -76,6 +77,27 @@ sj_lower_priority(void)
 		    nice_now + SNAPSHOT_NICE > 19 ? 19 : nice_now + SNAPSHOT_NICE);
 }
 
+/*
+ * Copies the WAL's frames into the database file here, off the loop. Every write made
+ * while the copy ran is in the WAL, which the pinned reader kept from being folded in:
+ * tens of MB under heavy writes. The loop's TRUNCATE checkpoint after the snapshot
+ * then only has the frames written since and the truncation left to do, instead of
+ * stalling every request for the whole fold (W3t c=4: up to 150 ms). PASSIVE never
+ * waits for the writer or readers; durability does not depend on this file (a crash
+ * rebuilds it from the snapshot and the log), hence synchronous=OFF as on the loop's.
+ */
+static void
+sj_checkpoint(void)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(sj.dbpath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+	    SQLITE_OK &&
+	    sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL) == SQLITE_OK)
+		(void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	sqlite3_close(db);
+}
+
 static void *
 sj_thread(void *arg)
 {
@@ -90,6 +112,8 @@ sj_thread(void *arg)
 	if (sqlite3_close(sj.src) != SQLITE_OK)
 		log_warnx("snapshot: close the reader: %s", sqlite3_errmsg(sj.src));
 	sj.src = NULL;
+	if (sj.rc == 0)
+		sj_checkpoint();
 	(void)!write(sj.pipe[1], "x", 1);
 	return NULL;
 }
@@ -174,6 +198,7 @@ storage_snapshot_start(struct event_base *base, struct storage_db *db, const cha
 		return 0;
 	}
 	snprintf(sj.path, sizeof(sj.path), "%s", path);
+	snprintf(sj.dbpath, sizeof(sj.dbpath), "%s", fname);
 	sj.index = index;
 	sj.request_id = request_id;
 	sj.done = done;
