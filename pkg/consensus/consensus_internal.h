@@ -78,6 +78,7 @@ struct consensus {
 	uint64_t next_id;
 	uint64_t storage_sent;
 	uint64_t storage_applied;	/* highest index storage says it has applied */
+	uint64_t leader_commit_heard;	/* leader_commit of the leader's latest AppendEntries */
 	/* Counters for /debug/vars: how well group commit works. */
 	uint64_t n_appends;		/* log appends (one per ready batch with entries) */
 	uint64_t n_entries;		/* entries appended */

@@ -492,6 +492,9 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 	ipc_add_u64(&cs.w, "term", raft_term(cs.raft));
 	ipc_add_bool(&cs.w, "voter", raft_is_voter(cs.raft));
 	ipc_add_u64(&cs.w, "commit_index", raft_commit_index(cs.raft));
+	/* On the leader its own; elsewhere as the leader's latest AppendEntries said. */
+	ipc_add_u64(&cs.w, "leader_commit_index", raft_state(cs.raft) == RAFT_LEADER ?
+	    raft_commit_index(cs.raft) : cs.leader_commit_heard);
 	ipc_add_u64(&cs.w, "applied_index", raft_applied_index(cs.raft));
 	ipc_add_u64(&cs.w, "last_log_index", raft_last_index(cs.raft));
 	ipc_add_u64(&cs.w, "last_log_term", raft_last_term(cs.raft));

@@ -173,12 +173,18 @@ static void
 gw_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_req *r = arg;
+	gw_reply_fn *fn = r->reply_on_timeout ? r->on_reply : NULL;
 
 	(void)fd; (void)what;
 	gw_unwait(r);
-	gw_respond_json_error(r, "timeout");
-	gw_resume(r);
-	gw_http_kick();
+	if (fn != NULL)
+		fn(r, NULL);
+	else
+		gw_respond_json_error(r, "timeout");
+	if (r->response != NULL) {
+		gw_resume(r);
+		gw_http_kick();
+	}
 }
 
 /* r's slot already holds it: record what it waits for, start its timeout, suspend it. */

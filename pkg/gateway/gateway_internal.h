@@ -74,6 +74,9 @@ struct gw_req {
 	enum proc_id wait_peer;
 	gw_reply_fn *on_reply;
 	struct event *timeout_ev;
+	/* On timeout call on_reply with NULL (it answers in its own format) instead of
+	 * answering {"error":"timeout"}: /readyz answers in plain text. */
+	bool reply_on_timeout;
 	/* A second message in flight at the same time (gw_send_side): its id, or 0. */
 	uint64_t side_id;
 	gw_reply_fn *on_side_reply;

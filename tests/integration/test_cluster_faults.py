@@ -522,3 +522,50 @@ def test_a_full_write_queue_blocks_the_next_request_until_there_is_room():
                   timeout=30)
     status_is(r, 200, "queue flush barrier")
     c.wait_for(lambda: ids(lead, "linearizable") == [1, 2, 3, 4, 5], 20, "all 5 rows")
+
+
+@cluster_test(90)
+def test_readyz_sync_on_a_restarted_follower_waits_for_the_leaders_writes():
+    # API.md §5 /readyz: with `sync` the node answers 200 only once it has caught up with
+    # the leader's commit index as it last heard it. The follower misses 40 entries that
+    # each insert 25,000 rows, so applying them after its restart takes a while; plain
+    # /readyz would be 200 long before that. After the first 200 with sync, a read at
+    # level none on that node must already see every row.
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE s (id INTEGER PRIMARY KEY, v INTEGER)"])
+    f = c.followers(lead)[0]
+    f.kill()
+    heavy = ("INSERT INTO s(v) SELECT x FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+             "SELECT x+1 FROM c WHERE x < 25000) SELECT x FROM c)")
+    for _ in range(40):
+        lead.ex_ok([heavy])
+    f.start(wait=False)
+    deadline = time.monotonic() + 60
+    r, not_ready = None, 0
+    while time.monotonic() < deadline:
+        try:
+            r = f.get("/readyz?sync&timeout=2s", timeout=10)
+        except OSError:
+            r = None
+        if r is not None and r.status == 200:
+            break
+        not_ready += 1
+        time.sleep(0.02)
+    check(r is not None and r.status == 200, "readyz?sync never became ready: %r" % (r,))
+    eq(r.body.decode(), "[+]node ok\n[+]leader ok\n[+]store ok\n[+]sync ok\n[+]db ok",
+       "readyz?sync body")
+    n = rows(f.query_get("SELECT COUNT(*) FROM s", q="?level=none"))[0][0]
+    eq(n, 40 * 25000, "rows at level none right after readyz?sync said ready")
+    # With the node's storage frozen nothing can catch up: 503 within the timeout.
+    pid = f.kill_role("storage", signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = f.get("/readyz?sync&timeout=500ms", timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    status_is(r, 503, "readyz?sync with storage frozen")
+    eq(r.body.decode(), "[+]node ok\n[+]leader ok\n[+]store ok\n"
+       "[+]sync timeout waiting for commit index", "readyz?sync timeout body")
+    check(took < 3, "answered within its timeout (%.2f s)" % took)
