@@ -1066,9 +1066,9 @@ UNIT_TEST(snapshot_commit_with_the_writers_sum_verifies_like_a_computed_one)
 	rm_tree(base);
 }
 
-/* Entries of dir whose name starts with prefix. */
+/* Entries of dir whose name starts with prefix (if given) and ends with suffix (if given). */
 static int
-count_prefixed(const char *dir, const char *prefix)
+count_named(const char *dir, const char *prefix, const char *suffix)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -1076,10 +1076,20 @@ count_prefixed(const char *dir, const char *prefix)
 
 	if (d == NULL)
 		return -1;
-	while ((de = readdir(d)) != NULL)
-		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name), sl = suffix ? strlen(suffix) : 0;
+
+		n += (prefix == NULL || strncmp(de->d_name, prefix, strlen(prefix)) == 0) &&
+		    (suffix == NULL || (l > sl && strcmp(de->d_name + l - sl, suffix) == 0));
+	}
 	closedir(d);
 	return n;
+}
+
+static int
+count_prefixed(const char *dir, const char *prefix)
+{
+	return count_named(dir, prefix, NULL);
 }
 
 UNIT_TEST(prune_keeps_the_newest_snapshot_and_old_ones_and_leftovers_disappear)
@@ -1125,22 +1135,10 @@ UNIT_TEST(prune_keeps_the_newest_snapshot_and_old_ones_and_leftovers_disappear)
 	rm_tree(base);
 }
 
-/* Entries of dir whose name ends with suffix. */
 static int
 count_suffixed(const char *dir, const char *suffix)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		n += l > strlen(suffix) && strcmp(de->d_name + l - strlen(suffix), suffix) == 0;
-	}
-	closedir(d);
-	return n;
+	return count_named(dir, NULL, suffix);
 }
 
 UNIT_TEST(removed_segments_leave_the_disk_soon_and_leftover_trash_goes_at_open)
