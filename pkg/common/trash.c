@@ -50,6 +50,12 @@ trash_remove(int dirfd, const char *name)
 }
 
 void
+trash_remove_now(const char *path)
+{
+	trash_remove(AT_FDCWD, path);
+}
+
+void
 trash_empty(const char *dir, const char *prefix, const char *suffix)
 {
 	DIR *d = opendir(dir);

@@ -16,4 +16,7 @@ void trash_empty_async(const char *dir, const char *prefix, const char *suffix);
 /* The same, synchronously (the thread's body, for tests and for fallbacks). */
 void trash_empty(const char *dir, const char *prefix, const char *suffix);
 
+/* Removes path now: a file, or a directory emptied one level deep first. */
+void trash_remove_now(const char *path);
+
 #endif

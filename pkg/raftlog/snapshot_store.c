@@ -23,6 +23,8 @@
 #define META_FIXED (8 + 8 + 8 + 8 + 4 + 4)
 
 /* snprintf into a path buffer; true when it did not fit (a path that long is an error). */
+/* What prune and replacement move aside, for a thread to delete (see to_trash). */
+#define TRASH_PREFIX "trash-"
 #define PATH_FMT(buf, len, ...) ((size_t)snprintf((buf), (len), __VA_ARGS__) >= (size_t)(len))
 
 void
@@ -99,7 +101,7 @@ snapshot_file_sum(const char *path, uint32_t *crc, uint64_t *size)
 	return n == 0 ? 0 : -1;
 }
 
-static int remove_tree(const char *dir);
+static int to_trash(const char *root, const char *name);
 
 int
 snapshot_store_begin(const char *root, const char *tag, char *tmp_dir, size_t dirlen,
@@ -132,7 +134,7 @@ snapshot_store_commit_sum(const char *root, const char *tmp_dir, uint64_t index,
     const void *config, size_t config_len, const uint32_t *known_crc, uint64_t known_size,
     struct snapshot_info *si, char *err, size_t errlen)
 {
-	char db[SNAPSHOT_PATH_MAX], meta[SNAPSHOT_PATH_MAX], final[SNAPSHOT_PATH_MAX];
+	char db[SNAPSHOT_PATH_MAX], meta[SNAPSHOT_PATH_MAX], final[SNAPSHOT_PATH_MAX], name[24];
 	unsigned char *buf;
 	size_t len = META_FIXED + config_len + 4;
 	uint32_t crc;
@@ -141,7 +143,8 @@ snapshot_store_commit_sum(const char *root, const char *tmp_dir, uint64_t index,
 
 	if (PATH_FMT(db, sizeof(db), "%s/db.sqlite", tmp_dir) ||
 	    PATH_FMT(meta, sizeof(meta), "%s/meta", tmp_dir) ||
-	    PATH_FMT(final, sizeof(final), "%s/%020" PRIu64, root, index)) {
+	    PATH_FMT(name, sizeof(name), "%020" PRIu64, index) ||
+	    PATH_FMT(final, sizeof(final), "%s/%s", root, name)) {
 		snprintf(err, errlen, "path too long");
 		return -1;
 	}
@@ -188,9 +191,9 @@ snapshot_store_commit_sum(const char *root, const char *tmp_dir, uint64_t index,
 	close(fd);
 	free(buf);
 	/* The same snapshot received again (a transfer repeated after a restart): the new
-	 * copy replaces the old one. */
-	if (access(final, F_OK) == 0)
-		(void)remove_tree(final);
+	 * copy replaces the old one, which goes to the trash like a pruned one. */
+	if (access(final, F_OK) == 0 && to_trash(root, name) == 0)
+		trash_empty_async(root, TRASH_PREFIX, NULL);
 	if (fsync_path(tmp_dir, O_RDONLY | O_DIRECTORY) == -1 ||
 	    rename(tmp_dir, final) == -1 || fsync_path(root, O_RDONLY | O_DIRECTORY) == -1) {
 		snprintf(err, errlen, "publish snapshot %s: %s", final, strerror(errno));
@@ -341,25 +344,6 @@ snapshot_store_latest(const char *root, struct snapshot_info *si)
 	return found;
 }
 
-static int
-remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[SNAPSHOT_PATH_MAX];
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (!PATH_FMT(p, sizeof(p), "%s/%s", dir, de->d_name))
-			(void)unlink(p);
-	}
-	closedir(d);
-	return rmdir(dir);
-}
-
 /*
  * Deleting a snapshot of a large database takes tens of milliseconds of unlink,
  * measured at 31 ms for 55 MB here; in the consensus loop that stalled every request.
@@ -367,8 +351,6 @@ remove_tree(const char *dir)
  * everything that lists snapshots, and a detached thread deletes the trash
  * (common/trash.h). Trash a crash leaves behind is deleted by the next prune.
  */
-#define TRASH_PREFIX "trash-"
-
 /* Moves root/name to the trash; 0 on success. */
 static int
 to_trash(const char *root, const char *name)
@@ -382,7 +364,7 @@ to_trash(const char *root, const char *name)
 		return 0;
 	/* A trash entry of that name is left from before: delete it here, then retry. */
 	if (errno == ENOTEMPTY || errno == EEXIST) {
-		(void)remove_tree(to);
+		trash_remove_now(to);
 		return rename(from, to);
 	}
 	return -1;

@@ -1132,6 +1132,24 @@ UNIT_TEST(prune_keeps_the_newest_snapshot_and_old_ones_and_leftovers_disappear)
 		usleep(10 * 1000);
 	CHECK_INT_EQ(count_prefixed(root, "trash-"), 0);
 	CHECK_INT_EQ(count_prefixed(root, ""), 3);	/* ".", ".." and the snapshot */
+
+	/* The same snapshot received again replaces the old copy; the old one goes too. */
+	{
+		static const char again[] = "SQLite format 3 and other pages";
+		uint32_t crc2 = crc32c(0, again, sizeof(again));
+
+		stage_db(root, "again", tmp, again, sizeof(again));
+		CHECK_INT_EQ(snapshot_store_commit_sum(root, tmp, 30, 2, "cfg", 3, &crc2,
+		    sizeof(again), NULL, err, sizeof(err)), 0);
+		memset(&si, 0, sizeof(si));
+		CHECK_INT_EQ(snapshot_store_latest(root, &si), 1);
+		CHECK_INT_EQ(si.index, 30);
+		CHECK_INT_EQ(si.crc, crc2);
+		snapshot_info_free(&si);
+		for (int i = 0; i < 200 && count_prefixed(root, "trash-") > 0; i++)
+			usleep(10 * 1000);
+		CHECK_INT_EQ(count_prefixed(root, ""), 3);
+	}
 	rm_tree(base);
 }
 
