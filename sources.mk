@@ -9,6 +9,7 @@ RQ_SRCS = \
 	pkg/common/net.c \
 	pkg/common/proc.c \
 	pkg/common/role.c \
+	pkg/common/sql_policy.c \
 	pkg/common/trash.c \
 	pkg/consensus/consensus_cluster.c \
 	pkg/consensus/consensus_main.c \
@@ -27,11 +28,13 @@ RQ_SRCS = \
 	pkg/gateway/gateway_load_chunks.c \
 	pkg/gateway/gateway_main.c \
 	pkg/gateway/gateway_params.c \
+	pkg/gateway/gateway_policy.c \
 	pkg/gateway/gateway_pragma.c \
 	pkg/gateway/gateway_queue.c \
 	pkg/gateway/gateway_render.c \
 	pkg/gateway/gateway_rewrite.c \
 	pkg/gateway/gateway_spool.c \
+	pkg/gateway/gateway_sqltok.c \
 	pkg/gateway/gateway_status.c \
 	pkg/gateway/json_writer.c \
 	pkg/raft/config.c \
@@ -63,6 +66,8 @@ RQ_SRCS = \
 	pkg/storage/storage_load.c \
 	pkg/storage/storage_load_chunks.c \
 	pkg/storage/storage_main.c \
+	pkg/storage/storage_policy.c \
+	pkg/storage/storage_readers.c \
 	pkg/storage/storage_snapshot.c \
 	pkg/storage/storage_stmt_cache.c \
 	pkg/supervisor/sd_notify.c \
@@ -79,6 +84,7 @@ RQ_HDRS = \
 	pkg/common/net.h \
 	pkg/common/proc.h \
 	pkg/common/role.h \
+	pkg/common/sql_policy.h \
 	pkg/common/trash.h \
 	pkg/consensus/consensus.h \
 	pkg/consensus/consensus_internal.h \
@@ -89,9 +95,11 @@ RQ_HDRS = \
 	pkg/gateway/gateway_body.h \
 	pkg/gateway/gateway_internal.h \
 	pkg/gateway/gateway_params.h \
+	pkg/gateway/gateway_policy.h \
 	pkg/gateway/gateway_pragma.h \
 	pkg/gateway/gateway_render.h \
 	pkg/gateway/gateway_rewrite.h \
+	pkg/gateway/gateway_sqltok.h \
 	pkg/gateway/json_writer.h \
 	pkg/raft/raft.h \
 	pkg/raft/raft_int.h \
@@ -106,6 +114,8 @@ RQ_HDRS = \
 	pkg/storage/storage_dump.h \
 	pkg/storage/storage_load.h \
 	pkg/storage/storage_load_chunks.h \
+	pkg/storage/storage_policy.h \
+	pkg/storage/storage_readers.h \
 	pkg/storage/storage_snapshot.h \
 	pkg/storage/storage_stmt_cache.h \
 	pkg/supervisor/sd_notify.h \
@@ -117,6 +127,7 @@ UNIT_TESTS = \
 	tests/unit/test_config \
 	tests/unit/test_crc32c \
 	tests/unit/test_duration \
+	tests/unit/test_gateway_policy \
 	tests/unit/test_gateway_render \
 	tests/unit/test_gateway_request \
 	tests/unit/test_gateway_rewrite \
@@ -128,7 +139,8 @@ UNIT_TESTS = \
 	tests/unit/test_raftlog \
 	tests/unit/test_rqlitectl_text \
 	tests/unit/test_storage_backup \
-	tests/unit/test_storage_db
+	tests/unit/test_storage_db \
+	tests/unit/test_storage_policy
 
 tests_raft_test_raft_cluster_SOURCES = tests/raft/test_raft_cluster.c tests/unit/unit.c tests/unit/unit.h
 tests_raft_test_raft_cluster_SOURCES += tests/raft/sim.c tests/raft/sim.h
@@ -138,6 +150,7 @@ tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/unit.c test
 tests_unit_test_config_SOURCES += cmd/rqlited/config.c
 tests_unit_test_crc32c_SOURCES = tests/unit/test_crc32c.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_duration_SOURCES = tests/unit/test_duration.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_gateway_policy_SOURCES = tests/unit/test_gateway_policy.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_gateway_render_SOURCES = tests/unit/test_gateway_render.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_gateway_request_SOURCES = tests/unit/test_gateway_request.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_gateway_rewrite_SOURCES = tests/unit/test_gateway_rewrite.c tests/unit/unit.c tests/unit/unit.h
@@ -151,3 +164,6 @@ tests_unit_test_rqlitectl_text_SOURCES = tests/unit/test_rqlitectl_text.c tests/
 tests_unit_test_rqlitectl_text_SOURCES += cmd/rqlitectl/cli_sql.c cmd/rqlitectl/cli_value.c cmd/rqlitectl/cli_output.c cmd/rqlitectl/cli_history.c
 tests_unit_test_storage_backup_SOURCES = tests/unit/test_storage_backup.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_db_SOURCES = tests/unit/test_storage_db.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_storage_db_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
+tests_unit_test_storage_policy_SOURCES = tests/unit/test_storage_policy.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_storage_policy_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h

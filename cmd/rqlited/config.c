@@ -62,7 +62,11 @@ static const struct config_flag config_flags[] = {
 	F("cluster-key", STRING, cluster_key, "", "Path to a 32-byte key file authenticating and sealing node-to-node links. Empty: plaintext links"),
 	F("compress-snap-transport", BOOL, compress_snap_transport, "false", "Compress snapshots sent between nodes"),
 	F("cpu-profile", STRING, cpu_profile, "", "Path to write CPU profiling data to"),
+	F("db-max-result-size", UINT64, db_max_result_size, "33554432", "Most bytes of rows one read may return; larger results answer an error (ours)"),
 	F("db-max-ro-conns", INT, db_max_ro_conns, "256", "Most read-only database connections open at once"),
+	F("db-max-value-size", UINT64, db_max_value_size, "33554432", "Longest string or BLOB, and largest row, a statement may make (ours)"),
+	F("db-read-timeout", DURATION, db_read_timeout, "25s", "Longest a read may run when it gives no shorter db_timeout; below the default HTTP timeout. 0s: no limit (ours)"),
+	F("db-write-steps", UINT64, db_write_steps, "250000000", "Most SQLite steps one write request may take; the same on every node (ours)"),
 	F("disco-config", STRING, disco_config, "", "Discovery configuration, or path to a file holding it"),
 	F("disco-key", STRING, disco_key, "rqlite", "Key prefix used in the discovery service"),
 	F("disco-mode", STRING, disco_mode, "", "Node discovery mode: dns, dns-srv, consul-kv or etcd-kv. Empty: no discovery"),
@@ -835,6 +839,16 @@ config_validate(struct rqlited_config *cfg, char *err, size_t errlen)
 
 	if (strcmp(cfg->raft_addr, cfg->http_addr) == 0)
 		FATAL("HTTP and Raft addresses must differ");
+
+	/* Limits on client SQL (ours): a budget of zero would refuse every write. */
+	if (cfg->db_write_steps < 10000)
+		FATAL("-db-write-steps must be at least 10000");
+	if (cfg->db_max_value_size < 1024 || cfg->db_max_value_size > 1000000000)
+		FATAL("-db-max-value-size must be between 1024 and 1000000000 bytes");
+	if (cfg->db_max_result_size < 1024 || cfg->db_max_result_size > 60ULL * 1024 * 1024)
+		FATAL("-db-max-result-size must be between 1024 and 62914560 bytes");
+	if (cfg->db_read_timeout < 0)
+		FATAL("-db-read-timeout must not be negative");
 
 	if (cfg->raft_adv_addr[0] == '\0')
 		config_set_str(&cfg->raft_adv_addr, cfg->raft_addr);

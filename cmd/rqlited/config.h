@@ -104,6 +104,10 @@ struct rqlited_config {
 	bool on_disk;			/* ours: false (-on-disk=false or -mem) = in-memory SQLite */
 	bool fk;
 	int db_max_ro_conns;
+	uint64_t db_write_steps;	/* ours: step budget of one write entry */
+	uint64_t db_max_value_size;	/* ours: SQLITE_LIMIT_LENGTH */
+	uint64_t db_max_result_size;	/* ours: bytes of rows one read may return */
+	int64_t db_read_timeout;	/* ours: ns; 0 = reads run until done */
 	int64_t auto_vacuum_int;
 	int64_t auto_optimize_int;
 	char *extensions_path;		/* comma-separated */

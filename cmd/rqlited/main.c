@@ -37,6 +37,9 @@ run_role(enum proc_id id, int argc, char **argv)
 		so.on_disk = cfg.on_disk;
 		so.fk = cfg.fk;
 		so.max_ro_conns = cfg.db_max_ro_conns;
+		so.read_timeout_ms = (uint64_t)cfg.db_read_timeout / 1000000;
+		so.max_value = cfg.db_max_value_size;
+		so.max_result = cfg.db_max_result_size;
 		storage_main(&so);
 		break;
 	}
@@ -86,6 +89,8 @@ run_role(enum proc_id id, int argc, char **argv)
 		go.write_queue_batch_size = cfg.write_queue_batch_size;
 		go.write_queue_timeout_ns = cfg.write_queue_timeout;
 		go.write_queue_tx = cfg.write_queue_tx;
+		go.write_steps = cfg.db_write_steps;
+		go.max_value = cfg.db_max_value_size;
 		gateway_main(&go);
 		break;
 	}

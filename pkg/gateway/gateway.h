@@ -23,6 +23,8 @@ struct gateway_options {
 	int write_queue_batch_size;
 	int64_t write_queue_timeout_ns;
 	bool write_queue_tx;
+	uint64_t write_steps;		/* `st` of every write this node proposes */
+	uint64_t max_value;		/* `ml`, likewise */
 };
 
 void gateway_main(const struct gateway_options *opts) __attribute__((__noreturn__));

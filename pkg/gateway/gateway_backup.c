@@ -332,7 +332,9 @@ gw_load_propose(struct gw_req *r, bool binary)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
+	msgpack_pack_map(&pk, binary ? 2 : 2 + gateway_cmd_limits_count(&gw.limits));
+	if (!binary)
+		(void)gateway_cmd_limits_pack(&gw.limits, &pk);	/* a dump is client SQL */
 	msgpack_pack_str_with_body(&pk, "k", 1);
 	msgpack_pack_uint32(&pk, binary ? CMD_LOAD_FILE : CMD_LOAD_SQL);
 	if (binary) {

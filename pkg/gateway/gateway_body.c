@@ -831,11 +831,31 @@ gateway_body_pack_stmts(const struct gateway_body *b, msgpack_packer *pk)
 	return 0;
 }
 
+unsigned
+gateway_cmd_limits_count(const struct gateway_cmd_limits *lim)
+{
+	return lim == NULL ? 0 : (lim->steps != 0) + (lim->max_value != 0);
+}
+
+int
+gateway_cmd_limits_pack(const struct gateway_cmd_limits *lim, msgpack_packer *pk)
+{
+	if (lim == NULL)
+		return 0;
+	if (lim->steps != 0 && (msgpack_pack_str_with_body(pk, "st", 2) != 0 ||
+	    msgpack_pack_uint64(pk, lim->steps) != 0))
+		return -1;
+	if (lim->max_value != 0 && (msgpack_pack_str_with_body(pk, "ml", 2) != 0 ||
+	    msgpack_pack_uint64(pk, lim->max_value) != 0))
+		return -1;
+	return 0;
+}
+
 int
 gateway_body_pack_command(const struct gateway_body *b, enum gateway_cmd_kind kind, bool tx,
-    uint64_t timeout_ms, msgpack_packer *pk)
+    uint64_t timeout_ms, const struct gateway_cmd_limits *lim, msgpack_packer *pk)
 {
-	uint32_t n = 2 + (tx ? 1 : 0) + (timeout_ms ? 1 : 0);
+	uint32_t n = 2 + (tx ? 1 : 0) + (timeout_ms ? 1 : 0) + gateway_cmd_limits_count(lim);
 
 	if (msgpack_pack_map(pk, n) != 0 ||
 	    msgpack_pack_str_with_body(pk, "k", 1) != 0 ||
@@ -848,5 +868,5 @@ gateway_body_pack_command(const struct gateway_body *b, enum gateway_cmd_kind ki
 	if (timeout_ms && (msgpack_pack_str_with_body(pk, "to", 2) != 0 ||
 	    msgpack_pack_uint64(pk, timeout_ms) != 0))
 		return -1;
-	return 0;
+	return gateway_cmd_limits_pack(lim, pk);
 }

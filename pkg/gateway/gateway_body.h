@@ -82,12 +82,26 @@ size_t	gateway_body_count_nonempty(const struct gateway_body *b);
 void	gateway_stmt_set_sql(struct gateway_stmt *s, char *sql, size_t len);
 
 /*
- * Packs the command map {k: kind, tx: tx, s: [[sql, args…]…], to: timeout_ms}
- * (`tx` only when true, `to` only when non-zero) into pk. Empty statements are
- * packed too (storage skips them, as rqlite does).
+ * The limits a write entry carries so that every node applies it alike: `st`, its
+ * SQLite step budget, and `ml`, its longest string or BLOB (docs/wire-formats.md).
+ * A zero field is not packed.
+ */
+struct gateway_cmd_limits {
+	uint64_t steps;
+	uint64_t max_value;
+};
+
+/*
+ * Packs the command map {k: kind, tx: tx, s: [[sql, args…]…], to: timeout_ms, st, ml}
+ * (`tx` only when true, `to` only when non-zero, `st`/`ml` from lim, which may be
+ * NULL) into pk. Empty statements are packed too (storage skips them, as rqlite does).
  */
 int	gateway_body_pack_command(const struct gateway_body *b, enum gateway_cmd_kind kind,
-	    bool tx, uint64_t timeout_ms, msgpack_packer *pk);
+	    bool tx, uint64_t timeout_ms, const struct gateway_cmd_limits *lim,
+	    msgpack_packer *pk);
+/* Packs the `st`/`ml` pairs of lim (as many as gateway_cmd_limits_count says). */
+unsigned gateway_cmd_limits_count(const struct gateway_cmd_limits *lim);
+int	gateway_cmd_limits_pack(const struct gateway_cmd_limits *lim, msgpack_packer *pk);
 
 /* Packs just the statements array (the `s` value). */
 /* One statement as the array [sql, args…] of the command's `s`. */

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "gateway_internal.h"
+#include "gateway_policy.h"
 #include "gateway_pragma.h"
 #include "gateway_render.h"
 #include "gateway_rewrite.h"
@@ -158,11 +159,18 @@ gw_build_command(struct gw_req *r, struct gateway_body *b, int kind, bool rewrit
 	/* Rounded up: 500us must not become 0, which means no timeout. */
 	int64_t to_ms = (r->params.db_timeout_ns + 999999) / 1000000;
 
+	const char *refused;
+
 	for (size_t i = 0; i < b->n; i++) {
 		if (gateway_pragma_disallowed(b->stmts[i].sql, b->stmts[i].sql_len)) {
 			gw_respond_json_error(r, GATEWAY_PRAGMA_ERROR);
 			return false;
 		}
+	}
+	if ((refused = gateway_policy_check(b, r->params.transaction)) != NULL) {
+		gw.counters.policy_refusals++;
+		gw_respond_json_error(r, refused);
+		return false;
 	}
 	if (rewrite && !r->params.noparse) {
 		struct gateway_rewrite_opts ro;
@@ -177,7 +185,7 @@ gw_build_command(struct gw_req *r, struct gateway_body *b, int kind, bool rewrit
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if (gateway_body_pack_command(b, (enum gateway_cmd_kind)kind, r->params.transaction,
-	    to_ms > 0 ? (uint64_t)to_ms : 0, &pk) != 0) {
+	    to_ms > 0 ? (uint64_t)to_ms : 0, &gw.limits, &pk) != 0) {
 		msgpack_sbuffer_destroy(&sb);
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		return false;
@@ -555,6 +563,18 @@ gw_execute_queued(struct gw_req *r)
 		if (gateway_pragma_disallowed(b.stmts[i].sql, b.stmts[i].sql_len)) {
 			gateway_body_free(&b);
 			gw_respond_json_error(r, GATEWAY_PRAGMA_ERROR);
+			return;
+		}
+	}
+	{
+		/* Queued requests share an entry, inside one transaction with -write-queue-tx:
+		 * each must still end what it opens. */
+		const char *refused = gateway_policy_check(&b, gw.opts->write_queue_tx);
+
+		if (refused != NULL) {
+			gw.counters.policy_refusals++;
+			gateway_body_free(&b);
+			gw_respond_json_error(r, refused);
 			return;
 		}
 	}

@@ -31,7 +31,7 @@
 #define GW_COUNTERS(X)	X(executions) X(queued_executions) X(queries) X(requests) X(num_status) \
 	X(num_readyz) X(leader_not_found) X(sql_analyze) X(backups) X(loads) \
 	X(boot) X(user_snapshots) X(user_reaps) X(auth_ok) X(auth_fail) \
-	X(linearizable_early) X(linearizable_redone)
+	X(linearizable_early) X(linearizable_redone) X(policy_refusals)
 
 struct gw_counters {
 #define GW_COUNTER_FIELD_(n) uint64_t n;
@@ -105,6 +105,7 @@ struct gw_req {
 struct gateway {
 	struct role role;
 	const struct gateway_options *opts;
+	struct gateway_cmd_limits limits;	/* carried by every write this node proposes */
 	struct MHD_Daemon *mhd;
 	struct event *mhd_ev;
 	struct event *mhd_timer;

@@ -148,6 +148,8 @@ gateway_main(const struct gateway_options *opts)
 
 	memset(&gw, 0, sizeof(gw));
 	gw.opts = opts;
+	gw.limits.steps = opts->write_steps;
+	gw.limits.max_value = opts->max_value;
 	clock_gettime(CLOCK_MONOTONIC, &gw.start_mono);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

@@ -17,165 +17,8 @@
 #include <time.h>
 
 #include "gateway_body.h"
+#include "gateway_sqltok.h"
 #include "json_writer.h"
-
-enum tok_type {
-	TK_SPACE,	/* whitespace and comments */
-	TK_STRING,	/* '…' */
-	TK_IDENT,	/* bare word (keyword or identifier) */
-	TK_QIDENT,	/* "…", […], `…` */
-	TK_BLOB,	/* x'…' */
-	TK_NUMBER,
-	TK_VARIABLE,	/* ? ?NNN :name @name $name */
-	TK_PUNCT,	/* anything else, one or two characters */
-};
-
-struct tok {
-	enum tok_type	type;
-	size_t		start;
-	size_t		len;
-};
-
-struct toks {
-	struct tok	*v;
-	size_t		 n, cap;
-};
-
-static bool
-rw_idchar(unsigned char c)
-{
-	return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
-}
-
-static bool
-rw_idstart(unsigned char c)
-{
-	return isalpha(c) || c == '_' || c >= 0x80;
-}
-
-static int
-rw_push(struct toks *t, enum tok_type type, size_t start, size_t len)
-{
-	if (t->n == t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 64;
-		struct tok *nv = realloc(t->v, nc * sizeof(*nv));
-
-		if (nv == NULL)
-			return -1;
-		t->v = nv;
-		t->cap = nc;
-	}
-	t->v[t->n].type = type;
-	t->v[t->n].start = start;
-	t->v[t->n].len = len;
-	t->n++;
-	return 0;
-}
-
-/* SQLite's tokenizer, reduced to what the rewriter needs. 0, -1 (err set), -2 ENOMEM. */
-static int
-rw_tokenize(const char *s, size_t n, struct toks *t, char *err, size_t errlen)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		size_t st = i;
-		enum tok_type type;
-
-		if (isspace(c)) {
-			while (i < n && isspace((unsigned char)s[i]))
-				i++;
-			type = TK_SPACE;
-		} else if (c == '-' && i + 1 < n && s[i + 1] == '-') {
-			while (i < n && s[i] != '\n')
-				i++;
-			type = TK_SPACE;
-		} else if (c == '/' && i + 1 < n && s[i + 1] == '*') {
-			/* SQLite lets an unterminated comment run to the end */
-			i += 2;
-			while (i < n && !(s[i] == '*' && i + 1 < n && s[i + 1] == '/'))
-				i++;
-			i = i < n ? i + 2 : n;
-			type = TK_SPACE;
-		} else if ((c == 'x' || c == 'X') && i + 1 < n && s[i + 1] == '\'') {
-			i += 2;
-			while (i < n && isxdigit((unsigned char)s[i]))
-				i++;
-			if (i >= n || s[i] != '\'' || (i - st - 2) % 2 != 0) {
-				while (i < n && s[i] != '\'')
-					i++;
-				if (i < n)
-					i++;
-				snprintf(err, errlen, "unrecognized token: \"%.*s\"",
-				    (int)(i - st < 40 ? i - st : 40), s + st);
-				return -1;
-			}
-			i++;
-			type = TK_BLOB;
-		} else if (c == '\'' || c == '"' || c == '`' || c == '[') {
-			char close = c == '[' ? ']' : (char)c;
-
-			i++;
-			for (;;) {
-				if (i >= n) {
-					snprintf(err, errlen, "unterminated %s",
-					    c == '\'' ? "string literal" : "quoted identifier");
-					return -1;
-				}
-				if (s[i] == close) {
-					/* doubled quote is an escape, except for [ ] */
-					if (c != '[' && i + 1 < n && s[i + 1] == close) {
-						i += 2;
-						continue;
-					}
-					i++;
-					break;
-				}
-				i++;
-			}
-			type = c == '\'' ? TK_STRING : TK_QIDENT;
-		} else if (isdigit(c) || (c == '.' && i + 1 < n && isdigit((unsigned char)s[i + 1]))) {
-			if (c == '0' && i + 1 < n && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
-				i += 2;
-				while (i < n && (isxdigit((unsigned char)s[i]) || s[i] == '_'))
-					i++;
-			} else {
-				while (i < n && (isdigit((unsigned char)s[i]) || s[i] == '_'))
-					i++;
-				if (i < n && s[i] == '.') {
-					i++;
-					while (i < n && (isdigit((unsigned char)s[i]) || s[i] == '_'))
-						i++;
-				}
-				if (i < n && (s[i] == 'e' || s[i] == 'E') && i + 1 < n &&
-				    (isdigit((unsigned char)s[i + 1]) || ((s[i + 1] == '+' ||
-				    s[i + 1] == '-') && i + 2 < n &&
-				    isdigit((unsigned char)s[i + 2])))) {
-					i += 2;
-					while (i < n && isdigit((unsigned char)s[i]))
-						i++;
-				}
-			}
-			type = TK_NUMBER;
-		} else if (rw_idstart(c)) {
-			while (i < n && rw_idchar((unsigned char)s[i]))
-				i++;
-			type = TK_IDENT;
-		} else if (c == '?' || c == ':' || c == '@' || c == '$' || c == '#') {
-			i++;
-			while (i < n && rw_idchar((unsigned char)s[i]))
-				i++;
-			type = TK_VARIABLE;
-		} else {
-			i++;
-			type = TK_PUNCT;
-		}
-		if (type != TK_SPACE && rw_push(t, type, st, i - st) == -1)
-			return -2;
-	}
-	return 0;
-}
 
 /* SQLite's keywords: a bare word before `name(` that is not one is a column name. */
 static const char *const rw_keywords[] = {
@@ -199,41 +42,35 @@ static const char *const rw_keywords[] = {
 	"VIRTUAL", "WHEN", "WHERE", "WINDOW", "WITH", "WITHOUT",
 };
 
-static bool
-rw_tok_is(const char *s, const struct tok *t, const char *word)
-{
-	return t->type == TK_IDENT && strlen(word) == t->len &&
-	    strncasecmp(s + t->start, word, t->len) == 0;
-}
 
 static bool
-rw_is_keyword(const char *s, const struct tok *t)
+rw_is_keyword(const char *s, const struct sqltok *t)
 {
 	for (size_t k = 0; k < sizeof(rw_keywords) / sizeof(rw_keywords[0]); k++)
-		if (rw_tok_is(s, t, rw_keywords[k]))
+		if (sqltok_is(s, t, rw_keywords[k]))
 			return true;
 	return false;
 }
 
 /* The name of an identifier token without its quotes (no unescaping needed here). */
 static void
-rw_ident_name(const char *s, const struct tok *t, const char **p, size_t *n)
+rw_ident_name(const char *s, const struct sqltok *t, const char **p, size_t *n)
 {
 	*p = s + t->start;
 	*n = t->len;
-	if (t->type == TK_QIDENT && t->len >= 2) {
+	if (t->type == SQLTOK_QIDENT && t->len >= 2) {
 		(*p)++;
 		*n -= 2;
 	}
 }
 
 static bool
-rw_name_is(const char *s, const struct tok *t, const char *name)
+rw_name_is(const char *s, const struct sqltok *t, const char *name)
 {
 	const char *p;
 	size_t n;
 
-	if (t->type != TK_IDENT && t->type != TK_QIDENT)
+	if (t->type != SQLTOK_IDENT && t->type != SQLTOK_QIDENT)
 		return false;
 	rw_ident_name(s, t, &p, &n);
 	return strlen(name) == n && strncasecmp(p, name, n) == 0;
@@ -241,9 +78,9 @@ rw_name_is(const char *s, const struct tok *t, const char *name)
 
 /* 'now' as a string literal or an identifier, any case. */
 static bool
-rw_is_now(const char *s, const struct tok *t)
+rw_is_now(const char *s, const struct sqltok *t)
 {
-	if (t->type == TK_STRING)
+	if (t->type == SQLTOK_STRING)
 		return t->len == 5 && strncasecmp(s + t->start + 1, "now", 3) == 0;
 	return rw_name_is(s, t, "now");
 }
@@ -350,7 +187,7 @@ struct rw_call {
 
 /* Finds the matching ')' and splits the top-level arguments. */
 static bool
-rw_scan_call(const char *s, const struct toks *t, size_t open, struct rw_call *c)
+rw_scan_call(const char *s, const struct sqltoks *t, size_t open, struct rw_call *c)
 {
 	int depth = 0;
 	size_t argstart = open + 1;
@@ -358,9 +195,9 @@ rw_scan_call(const char *s, const struct toks *t, size_t open, struct rw_call *c
 	c->open = open;
 	c->nargs = 0;
 	for (size_t i = open; i < t->n; i++) {
-		const struct tok *k = &t->v[i];
+		const struct sqltok *k = &t->v[i];
 
-		if (k->type != TK_PUNCT)
+		if (k->type != SQLTOK_PUNCT)
 			continue;
 		if (s[k->start] == '(') {
 			depth++;
@@ -392,7 +229,7 @@ rw_scan_call(const char *s, const struct toks *t, size_t open, struct rw_call *c
 
 /* Argument k is exactly one token, and it is 'now'. */
 static bool
-rw_arg_is_now(const char *s, const struct toks *t, const struct rw_call *c, size_t k)
+rw_arg_is_now(const char *s, const struct sqltoks *t, const struct rw_call *c, size_t k)
 {
 	return c->nargs > k && k < 3 && c->arg_first[k] == c->arg_last[k] &&
 	    rw_is_now(s, &t->v[c->arg_first[k]]);
@@ -402,7 +239,7 @@ struct rw_state {
 	const char			*s;
 	size_t				 n;
 	const struct gateway_rewrite_opts *o;
-	struct toks			 t;
+	struct sqltoks			 t;
 	struct edits			 e;
 	bool				 have_jd;
 	char				 jd[32];
@@ -412,7 +249,7 @@ static int
 rw_now_edit(struct rw_state *st, size_t tokidx)
 {
 	struct edit *ed;
-	const struct tok *k = &st->t.v[tokidx];
+	const struct sqltok *k = &st->t.v[tokidx];
 
 	if (!st->have_jd) {
 		int64_t ns = st->o->now_ns ? st->o->now_ns(st->o->ctx) : rw_default_now(NULL);
@@ -450,28 +287,28 @@ rw_small_int(const char *p, size_t n, long *out)
 }
 
 static bool
-rw_is_punct(const char *s, const struct tok *k, char c)
+rw_is_punct(const char *s, const struct sqltok *k, char c)
 {
-	return k->type == TK_PUNCT && s[k->start] == c;
+	return k->type == SQLTOK_PUNCT && s[k->start] == c;
 }
 
 static int
 rw_walk(struct rw_state *st, bool *returning, bool *explain)
 {
 	const char *s = st->s;
-	struct toks *t = &st->t;
+	struct sqltoks *t = &st->t;
 	/* ORDER BY state per paren depth; terms end at LIMIT/window frame/; or ')' */
 	bool ob[256] = { false };
 	int depth = 0;
 	size_t skip_until = 0;	/* tokens inside a call already replaced */
 
-	*explain = t->n > 0 && rw_tok_is(s, &t->v[0], "EXPLAIN");
+	*explain = t->n > 0 && sqltok_is(s, &t->v[0], "EXPLAIN");
 	*returning = false;
 	for (size_t i = 0; i < t->n; i++) {
-		const struct tok *k = &t->v[i];
+		const struct sqltok *k = &t->v[i];
 		bool in_ob = false;
 
-		if (rw_tok_is(s, k, "RETURNING"))
+		if (sqltok_is(s, k, "RETURNING"))
 			*returning = true;
 		if (rw_is_punct(s, k, '(')) {
 			if (depth < 255)
@@ -487,27 +324,27 @@ rw_walk(struct rw_state *st, bool *returning, bool *explain)
 			ob[depth] = false;
 			continue;
 		}
-		if (rw_tok_is(s, k, "ORDER") && i + 1 < t->n && rw_tok_is(s, &t->v[i + 1], "BY")) {
+		if (sqltok_is(s, k, "ORDER") && i + 1 < t->n && sqltok_is(s, &t->v[i + 1], "BY")) {
 			ob[depth] = true;
 			continue;
 		}
-		if (rw_tok_is(s, k, "LIMIT") || rw_tok_is(s, k, "ROWS") ||
-		    rw_tok_is(s, k, "RANGE") || rw_tok_is(s, k, "GROUPS") ||
-		    rw_tok_is(s, k, "UNION") || rw_tok_is(s, k, "EXCEPT") ||
-		    rw_tok_is(s, k, "INTERSECT") || rw_tok_is(s, k, "RETURNING")) {
+		if (sqltok_is(s, k, "LIMIT") || sqltok_is(s, k, "ROWS") ||
+		    sqltok_is(s, k, "RANGE") || sqltok_is(s, k, "GROUPS") ||
+		    sqltok_is(s, k, "UNION") || sqltok_is(s, k, "EXCEPT") ||
+		    sqltok_is(s, k, "INTERSECT") || sqltok_is(s, k, "RETURNING")) {
 			ob[depth] = false;
 			continue;
 		}
 		if (i < skip_until)
 			continue;
-		if ((k->type != TK_IDENT && k->type != TK_QIDENT) || i + 1 >= t->n ||
+		if ((k->type != SQLTOK_IDENT && k->type != SQLTOK_QIDENT) || i + 1 >= t->n ||
 		    !rw_is_punct(s, &t->v[i + 1], '('))
 			continue;
 		/* `col TYPE(…)` in a column definition is not a call */
 		if (i > 0) {
-			const struct tok *pv = &t->v[i - 1];
+			const struct sqltok *pv = &t->v[i - 1];
 
-			if (pv->type == TK_QIDENT || (pv->type == TK_IDENT && !rw_is_keyword(s, pv)) ||
+			if (pv->type == SQLTOK_QIDENT || (pv->type == SQLTOK_IDENT && !rw_is_keyword(s, pv)) ||
 			    rw_is_punct(s, pv, '.'))
 				continue;
 		}
@@ -544,17 +381,17 @@ rw_walk(struct rw_state *st, bool *returning, bool *explain)
 				return -1;
 			snprintf(ed->text, sizeof(ed->text), "%s%" PRId64 "%s",
 			    r < 0 && from > 0 && s[from - 1] == '-' ? " " : "", r,
-			    to < st->n && rw_idchar((unsigned char)s[to]) ? " " : "");
+			    to < st->n && sqltok_idchar((unsigned char)s[to]) ? " " : "");
 			skip_until = c.close + 1;
 		} else if (!in_ob && st->o->rand && rw_name_is(s, k, "randomblob")) {
 			long nb;
 			struct edit *ed;
-			const struct tok *a;
+			const struct sqltok *a;
 
 			if (c.nargs != 1 || c.arg_first[0] != c.arg_last[0])
 				continue;
 			a = &t->v[c.arg_first[0]];
-			if (a->type != TK_NUMBER || !rw_small_int(s + a->start, a->len, &nb) ||
+			if (a->type != SQLTOK_NUMBER || !rw_small_int(s + a->start, a->len, &nb) ||
 			    nb > GATEWAY_REWRITE_MAX_BLOB)
 				continue;
 			if (nb < 1)
@@ -635,7 +472,7 @@ gateway_rewrite_sql(const char *sql, size_t len, const struct gateway_rewrite_op
 
 	memset(res, 0, sizeof(*res));
 	err[0] = '\0';
-	rc = rw_tokenize(sql, len, &st.t, err, errlen);
+	rc = sqltok_split(sql, len, &st.t, err, errlen);
 	if (rc == 0 && rw_walk(&st, &res->returning, &res->explain) == -1)
 		rc = -2;
 	if (rc == 0 && st.e.n > 0) {

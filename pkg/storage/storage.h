@@ -3,6 +3,7 @@
 #define RQ_STORAGE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* APPLY's `ty`: the Raft entry type; only commands touch the database. */
 #define STORAGE_ENTRY_COMMAND 1
@@ -12,6 +13,9 @@ struct storage_options {
 	bool on_disk;		/* false: the database lives in memory */
 	bool fk;
 	int max_ro_conns;
+	uint64_t read_timeout_ms;	/* reads without a shorter db_timeout; 0 = none */
+	uint64_t max_value;		/* reads: SQLITE_LIMIT_LENGTH */
+	uint64_t max_result;		/* reads: bytes of rows one read may return */
 };
 
 /* Runs the storage process; never returns. */

@@ -10,6 +10,7 @@
  * read-only connections see the same data; the read-write connection keeps it alive.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,11 +65,35 @@ sdb_exec_value(sqlite3 *db, const char *sql, char *val, size_t vallen)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Adds one connection's counters into out (relaxed loads: its thread may be running). */
 static void
-conn_close(struct sdb_conn *c)
+counters_add(struct storage_db_counters *out, const struct storage_db_counters *c)
 {
+	const uint64_t *src = (const uint64_t *)c;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
+		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void
+sdb_conn_close(struct storage_db *sdb, struct sdb_conn *c)
+{
+	if (c->zone_ok) {
+		msgpack_zone_destroy(&c->zone);
+		msgpack_sbuffer_destroy(&c->rbuf);
+		c->zone_ok = false;
+	}
+	free(c->cols);
+	free(c->args);
+	c->cols = NULL;
+	c->args = NULL;
+	c->cols_cap = c->args_cap = 0;
 	if (c->db == NULL)
 		return;
+	/* Keep what it counted: /status sums every connection, open or gone. */
+	counters_add(&sdb->ctr_gone, &c->ctr);
+	memset(&c->ctr, 0, sizeof(c->ctr));
 	storage_stmt_cache_free(c->cache);
 	c->cache = NULL;
 	if (sqlite3_close(c->db) != SQLITE_OK)
@@ -77,8 +102,8 @@ conn_close(struct sdb_conn *c)
 }
 
 /* Opens and configures one connection. */
-static int
-conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
+int
+sdb_conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
     size_t errlen)
 {
 	int flags = SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
@@ -94,6 +119,10 @@ conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
 	}
 	c->readonly = readonly;
 	sqlite3_busy_timeout(c->db, STORAGE_DB_BUSY_TIMEOUT_MS);
+	if ((rc = storage_policy_install(c->db, &c->pol)) != SQLITE_OK)
+		goto fail_msg;
+	if (readonly)
+		sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, (int)sdb->lim.max_value);
 
 	if (!readonly && !sdb->memory) {
 		rc = sdb_exec_value(c->db, "PRAGMA journal_mode=WAL", val, sizeof(val));
@@ -130,11 +159,21 @@ conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
 		storage_set_err(err, errlen, "statement cache: out of memory");
 		goto fail;
 	}
+	if (!c->zone_ok) {
+		if (!msgpack_zone_init(&c->zone, 8192)) {
+			storage_set_err(err, errlen, "out of memory");
+			goto fail;
+		}
+		msgpack_sbuffer_init(&c->rbuf);
+		c->zone_ok = true;
+	}
 	return 0;
 
 fail_msg:
 	storage_set_err(err, errlen, "configure %s: %s", sdb->path, sqlite3_errmsg(c->db));
 fail:
+	storage_stmt_cache_free(c->cache);
+	c->cache = NULL;
 	if (c->db) {
 		sqlite3_close(c->db);
 		c->db = NULL;
@@ -163,6 +202,13 @@ storage_db_open(const struct storage_db_options *opts, struct storage_db **out,
 	sdb->max_ro = opts->max_ro_conns > 0 ? opts->max_ro_conns : 1;
 	sdb->busy_cb = opts->busy_cb;
 	sdb->busy_arg = opts->busy_arg;
+	sdb->lim = opts->lim;
+	if (sdb->lim.max_value == 0 || sdb->lim.max_value > INT32_MAX)
+		sdb->lim.max_value = sdb->lim.max_value == 0 ? STORAGE_DB_DEFAULT_MAX_VALUE : INT32_MAX;
+	if (sdb->lim.max_result == 0 || sdb->lim.max_result > STORAGE_DB_RESULT_HARD_MAX)
+		sdb->lim.max_result = sdb->lim.max_result == 0 ? STORAGE_DB_DEFAULT_MAX_RESULT :
+		    STORAGE_DB_RESULT_HARD_MAX;
+	sdb->nreaders = opts->readers > 0 ? opts->readers : 0;
 	sdb->path = strdup(opts->path);
 	if (sdb->memory) {
 		/* Unique per process and per open, so tests can hold several. */
@@ -173,19 +219,23 @@ storage_db_open(const struct storage_db_options *opts, struct storage_db **out,
 		sdb->rw_dsn = strdup(opts->path);
 	}
 	sdb->ro = calloc((size_t)sdb->max_ro, sizeof(*sdb->ro));
-	if (sdb->path == NULL || sdb->rw_dsn == NULL || sdb->ro == NULL ||
-	    !msgpack_zone_init(&sdb->zone, 8192)) {
+	sdb->readers = calloc((size_t)sdb->nreaders + 1, sizeof(*sdb->readers));
+	if (sdb->path == NULL || sdb->rw_dsn == NULL || sdb->ro == NULL || sdb->readers == NULL) {
 		free(sdb->path);
 		free(sdb->rw_dsn);
 		free(sdb->ro);
+		free(sdb->readers);
 		free(sdb);
 		storage_set_err(err, errlen, "out of memory");
 		return -1;
 	}
-	msgpack_sbuffer_init(&sdb->rbuf);
+	for (int i = 0; i < sdb->nreaders; i++)
+		sdb->readers[i].owner = sdb;
 	msgpack_sbuffer_init(&sdb->group_cmds);
 
-	if (conn_open(sdb, &sdb->rw, false, err, errlen) == -1) {
+	sdb->rw.busy_cb = sdb->busy_cb;
+	sdb->rw.busy_arg = sdb->busy_arg;
+	if (sdb_conn_open(sdb, &sdb->rw, false, err, errlen) == -1) {
 		storage_db_close(sdb);
 		return -1;
 	}
@@ -198,15 +248,15 @@ storage_db_close(struct storage_db *sdb)
 {
 	if (sdb == NULL)
 		return;
-	storage_db_group_end(sdb);
+	if (sdb->rw.db != NULL)
+		storage_db_group_end(sdb);
+	for (int i = 0; i < sdb->nreaders; i++)
+		sdb_conn_close(sdb, &sdb->readers[i].c);
 	for (int i = 0; i < sdb->max_ro; i++)
-		conn_close(&sdb->ro[i]);
-	conn_close(&sdb->rw);	/* last: it keeps an in-memory database alive */
-	msgpack_zone_destroy(&sdb->zone);
-	msgpack_sbuffer_destroy(&sdb->rbuf);
+		sdb_conn_close(sdb, &sdb->ro[i]);
+	sdb_conn_close(sdb, &sdb->rw);	/* last: it keeps an in-memory database alive */
 	msgpack_sbuffer_destroy(&sdb->group_cmds);
-	free(sdb->cols);
-	free(sdb->args);
+	free(sdb->readers);
 	free(sdb->ro);
 	free(sdb->rw_dsn);
 	free(sdb->path);
@@ -232,7 +282,9 @@ sdb_ro_acquire(struct storage_db *sdb, char *err, size_t errlen)
 		storage_set_err(err, errlen, "no read-only connection available");
 		return NULL;
 	}
-	if (conn_open(sdb, spare, true, err, errlen) == -1)
+	spare->busy_cb = sdb->busy_cb;
+	spare->busy_arg = sdb->busy_arg;
+	if (sdb_conn_open(sdb, spare, true, err, errlen) == -1)
 		return NULL;
 	spare->busy = true;
 	return spare;
@@ -251,7 +303,14 @@ storage_db_counters(const struct storage_db *sdb, struct storage_db_counters *ou
 {
 	uint64_t h, m;
 
-	*out = sdb->ctr;
+	memset(out, 0, sizeof(*out));
+	counters_add(out, &sdb->ctr_gone);
+	counters_add(out, &sdb->rw.ctr);
+	for (int i = 0; i < sdb->max_ro; i++)
+		counters_add(out, &sdb->ro[i].ctr);
+	for (int i = 0; i < sdb->nreaders; i++)
+		counters_add(out, &sdb->readers[i].c.ctr);
+	/* Statement caches: the apply loop's own (readers' caches are theirs alone). */
 	out->cache_hits = out->cache_misses = 0;
 	if (sdb->rw.cache) {
 		storage_stmt_cache_stats(sdb->rw.cache, &h, &m, NULL);
@@ -265,6 +324,16 @@ storage_db_counters(const struct storage_db *sdb, struct storage_db_counters *ou
 		out->cache_hits += h;
 		out->cache_misses += m;
 	}
+	for (int i = 0; i < sdb->nreaders; i++) {
+		out->cache_hits += __atomic_load_n(&sdb->readers[i].cache_hits, __ATOMIC_RELAXED);
+		out->cache_misses += __atomic_load_n(&sdb->readers[i].cache_misses, __ATOMIC_RELAXED);
+	}
+}
+
+struct storage_db_reader *
+storage_db_reader(struct storage_db *sdb, int i)
+{
+	return i >= 0 && i < sdb->nreaders ? &sdb->readers[i] : NULL;
 }
 
 struct sqlite3 *

@@ -27,6 +27,25 @@ enum storage_cmd_kind {
 	STORAGE_CMD_LOAD = 5,		/* reserved; answered with a top-level error */
 };
 
+/*
+ * Limits on client SQL. A write entry carries its own step budget and value-size limit
+ * (`st`, `ml`, set by the gateway that proposed it) so that every node applies it with
+ * the same ones; an entry without them gets the defaults below, never a node's flags.
+ * Reads use the node's own limits.
+ */
+#define STORAGE_DB_DEFAULT_WRITE_STEPS	250000000ULL
+#define STORAGE_DB_DEFAULT_MAX_VALUE	(32ULL * 1024 * 1024)
+#define STORAGE_DB_DEFAULT_READ_TIMEOUT_MS 25000ULL
+#define STORAGE_DB_DEFAULT_MAX_RESULT	(32ULL * 1024 * 1024)
+/* Results larger than this cannot cross a link (IPC_FRAME_MAX less headroom). */
+#define STORAGE_DB_RESULT_HARD_MAX	(60ULL * 1024 * 1024)
+
+struct storage_db_limits {
+	uint64_t read_timeout_ms;	/* reads without a shorter db_timeout; 0 = none */
+	uint64_t max_value;		/* reads: longest string or BLOB (SQLITE_LIMIT_LENGTH) */
+	uint64_t max_result;		/* reads: bytes of rows one read may return */
+};
+
 struct storage_db_options {
 	/*
 	 * A file path, or ":memory:". An in-memory database is opened as the shared-cache
@@ -35,7 +54,9 @@ struct storage_db_options {
 	 */
 	const char *path;
 	bool fk;		/* PRAGMA foreign_keys on every connection */
-	int max_ro_conns;	/* read-only pool size; <= 0 means 1 */
+	int max_ro_conns;	/* read-only pool of the apply loop; <= 0 means 1 */
+	int readers;		/* reader slots (storage_db_reader), one per reader thread */
+	struct storage_db_limits lim;	/* max_value, max_result 0: the defaults */
 	/* Called now and then (≥ every STORAGE_DB_BUSY_MS) while a statement runs, so a
 	 * long statement does not starve the process's heartbeats. May be NULL. */
 	void (*busy_cb)(void *arg);
@@ -43,6 +64,7 @@ struct storage_db_options {
 };
 
 struct storage_db;
+struct sqlite3_stmt;
 
 /* Counters for tests, /status and /debug/vars. */
 struct storage_db_counters {
@@ -119,6 +141,35 @@ int storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpac
  */
 int storage_db_stats(struct storage_db *sdb, msgpack_packer *pk);
 
+/*
+ * Readers: read-only connections for reads served off the apply loop. Slot i (0 ≤ i <
+ * opts.readers) belongs to one thread at a time, which opens its connection on first
+ * use; storage_db_close() closes them, so every user must have stopped first.
+ * storage_db_reader_query() has storage_db_query()'s contract. Never on an in-memory
+ * database: its shared cache would make a read and a write lock each other out.
+ */
+struct storage_db_reader;
+struct storage_db_reader *storage_db_reader(struct storage_db *sdb, int i);
+int storage_db_reader_query(struct storage_db_reader *r, const char *cmd, size_t len,
+    msgpack_packer *pk);
+/* Interrupts the read running on slot r, if any; callable from any thread. */
+void storage_db_reader_interrupt(struct storage_db_reader *r);
+
+/*
+ * Client SQL stepped outside storage_db_apply() on the read-write connection (a SQL
+ * dump loaded through the log): between storage_db_client_begin() (the entry's step
+ * budget and value-size limit; 0 = the default) and storage_db_client_end(), statements prepared with
+ * storage_db_client_prepare() and stepped with storage_db_client_step() run under the
+ * policy and the budget; storage_db_client_error() words the last failure.
+ */
+void storage_db_client_begin(struct storage_db *sdb, uint64_t steps, uint64_t max_value);
+int storage_db_client_prepare(struct storage_db *sdb, const char *sql, int len,
+    struct sqlite3_stmt **out, const char **tail);
+int storage_db_client_step(struct storage_db *sdb, struct sqlite3_stmt *s);
+const char *storage_db_client_error(struct storage_db *sdb, char *buf, size_t len);
+void storage_db_client_end(struct storage_db *sdb);
+
+/* Sums every connection's counters (callable while readers run). */
 void storage_db_counters(const struct storage_db *sdb, struct storage_db_counters *out);
 
 /* The read-write connection, for snapshot/backup code in the storage process. */

@@ -18,6 +18,12 @@
  *   a transaction;
  * - db_timeout is one deadline for the whole command (rqlite's request context): a
  *   progress handler interrupts the running statement, later statements fail at once.
+ *   For a write it is not a wall-clock deadline but a step budget (db_timeout ×
+ *   STORAGE_DB_STEPS_PER_MS), and every write has one anyway (the entry's `st`), so a
+ *   write stops at the same SQLite step on every node and at every replay;
+ * - client SQL runs under the policy (storage_policy.h); a request may not leave a
+ *   transaction open: a write that does is rolled back and answers an error, a read
+ *   is simply rolled back.
  *
  * Results are packed into a scratch buffer reused across commands (row arrays get a
  * fixed-width header patched at the end), then copied once into the caller's packer.
@@ -27,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/sql_policy.h"
 #include "storage/storage_db_int.h"
 
 #define ERR_QUERY_WRITE		"attempt to change database via query operation"
@@ -37,6 +44,8 @@ struct sdb_cmd {
 	uint64_t kind;
 	bool tx;
 	uint64_t to_ms;
+	uint64_t steps;		/* `st`: the write's step budget; 0 = the default */
+	uint64_t max_value;	/* `ml`: the write's SQLITE_LIMIT_LENGTH; 0 = the default */
 	const msgpack_object *stmts;
 	uint32_t nstmts;
 };
@@ -44,8 +53,9 @@ struct sdb_cmd {
 struct sdb_req {
 	struct storage_db *sdb;
 	struct sdb_conn *conn;
-	msgpack_packer pk;	/* into sdb->rbuf */
+	msgpack_packer pk;	/* into conn->rbuf */
 	uint32_t nresults;
+	bool tx;		/* the command has `transaction`: storage's BEGIN is in effect */
 	bool failed;		/* request-level error in err */
 	char err[1024];
 	char msg[1024];		/* the current statement's error */
@@ -107,9 +117,9 @@ res_error(struct sdb_req *rq, bool query_form, const char *msg)
 	pack_lit(&rq->pk, msg);
 	rq->nresults++;
 	if (query_form)
-		rq->sdb->ctr.query_errors++;
+		SDB_COUNT(rq->conn, query_errors);
 	else
-		rq->sdb->ctr.execution_errors++;
+		SDB_COUNT(rq->conn, execution_errors);
 	return -1;
 }
 
@@ -125,36 +135,104 @@ patch_u32(msgpack_sbuffer *b, size_t at, unsigned char tag, uint32_t n)
 	p[4] = (unsigned char)n;
 }
 
-/* ---- deadline ---- */
+/* ---- deadline, step budget, heartbeats ---- */
 
+/*
+ * Every STORAGE_DB_PROGRESS_OPS steps of any statement on the connection. The budget
+ * counts only while client SQL steps (pol.stepping): what SQLite runs while preparing
+ * (loading the schema, which depends on what the connection did before) is not the
+ * statement's work and would differ between nodes.
+ */
 static int
 progress_cb(void *arg)
 {
-	struct storage_db *sdb = arg;
-	int64_t now = sdb_now_ns();
+	struct sdb_conn *c = arg;
+	int64_t now;
 
-	if (sdb->busy_cb != NULL && now - sdb->busy_last_ns >= STORAGE_DB_BUSY_MS * 1000000LL) {
-		sdb->busy_last_ns = now;
-		sdb->busy_cb(sdb->busy_arg);
+	if (c->budget && c->pol.stepping) {
+		if (c->steps_left <= STORAGE_DB_PROGRESS_OPS) {
+			c->steps_left = 0;
+			c->budget_hit = true;
+			return 1;
+		}
+		c->steps_left -= STORAGE_DB_PROGRESS_OPS;
 	}
-	return sdb->deadline_ns != 0 && now >= sdb->deadline_ns;
+	if (c->busy_cb == NULL && c->deadline_ns == 0)
+		return 0;
+	now = sdb_now_ns();
+	if (c->busy_cb != NULL && now - c->busy_last_ns >= STORAGE_DB_BUSY_MS * 1000000LL) {
+		c->busy_last_ns = now;
+		c->busy_cb(c->busy_arg);
+	}
+	return c->deadline_ns != 0 && now >= c->deadline_ns;
 }
 
 static bool
-deadline_passed(const struct storage_db *sdb)
+deadline_passed(const struct sdb_conn *c)
 {
-	return sdb->deadline_ns != 0 && sdb_now_ns() >= sdb->deadline_ns;
+	return c->deadline_ns != 0 && sdb_now_ns() >= c->deadline_ns;
 }
 
-/* Copies the connection's error for rc, or the timeout text if the deadline hit. */
+/* The command may not start another statement: its time or its budget is spent. */
+static bool
+out_of_time(const struct sdb_conn *c)
+{
+	return c->budget_hit || c->result_too_big || deadline_passed(c);
+}
+
+/* The error for a command whose budget ran out. */
+static const char *
+budget_msg(struct sdb_req *rq, const char *timeout_msg)
+{
+	if (rq->conn->result_too_big)
+		snprintf(rq->msg, sizeof(rq->msg), "query result too large: more than %llu bytes "
+		    "(-db-max-result-size)", (unsigned long long)rq->conn->max_result);
+	else if (rq->conn->budget_is_timeout)
+		snprintf(rq->msg, sizeof(rq->msg), "%s", timeout_msg);
+	else
+		snprintf(rq->msg, sizeof(rq->msg), "write exceeded its budget of %llu SQLite steps "
+		    "(-db-write-steps)", (unsigned long long)rq->conn->budget_steps);
+	return rq->msg;
+}
+
+/* Why the command stops before its next statement. */
+static const char *
+stop_msg(struct sdb_req *rq, const char *timeout_msg)
+{
+	if (rq->conn->budget_hit || rq->conn->result_too_big)
+		return budget_msg(rq, timeout_msg);
+	snprintf(rq->msg, sizeof(rq->msg), "%s", timeout_msg);
+	return rq->msg;
+}
+
+/* Copies the connection's error for rc: the policy's reason for SQLITE_AUTH, the
+ * budget's or the timeout's text for an interrupt, else SQLite's message. */
 static const char *
 sqlite_msg(struct sdb_req *rq, int rc, const char *timeout_msg)
 {
-	if ((rc & 0xff) == SQLITE_INTERRUPT && deadline_passed(rq->sdb))
+	struct sdb_conn *c = rq->conn;
+
+	if ((rc & 0xff) == SQLITE_INTERRUPT && (c->budget_hit || c->result_too_big))
+		return budget_msg(rq, timeout_msg);
+	if ((rc & 0xff) == SQLITE_INTERRUPT && deadline_passed(c))
 		snprintf(rq->msg, sizeof(rq->msg), "%s", timeout_msg);
+	else if ((rc & 0xff) == SQLITE_AUTH || c->pol.denied != NULL)
+		snprintf(rq->msg, sizeof(rq->msg), "%s", storage_policy_message(&c->pol, c->db));
 	else
-		snprintf(rq->msg, sizeof(rq->msg), "%s", sqlite3_errmsg(rq->conn->db));
+		snprintf(rq->msg, sizeof(rq->msg), "%s", sqlite3_errmsg(c->db));
 	return rq->msg;
+}
+
+/* Steps client SQL: the budget counts and the policy knows it runs. */
+static int
+client_step(struct sdb_conn *c, sqlite3_stmt *s)
+{
+	int rc;
+
+	c->pol.stepping = true;
+	rc = sqlite3_step(s);
+	c->pol.stepping = false;
+	return rc;
 }
 
 /* ---- command decoding ---- */
@@ -213,6 +291,14 @@ parse_cmd(const msgpack_object *o, struct sdb_cmd *c, char *err, size_t errlen)
 			if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 				goto bad_field;
 			c->to_ms = v->via.u64;
+		} else if (key_is(k, "st")) {
+			if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				goto bad_field;
+			c->steps = v->via.u64;
+		} else if (key_is(k, "ml")) {
+			if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				goto bad_field;
+			c->max_value = v->via.u64;
 		} else if (key_is(k, "s")) {
 			if (v->type == MSGPACK_OBJECT_NIL)
 				continue;
@@ -263,9 +349,9 @@ bad_arg:
 	return 0;
 }
 
-/* Flattens a statement's arguments into sdb->args, maps expanded key by key. */
+/* Flattens a statement's arguments into c->args, maps expanded key by key. */
 static int
-flatten_args(struct storage_db *sdb, const msgpack_object *st, size_t *nargs)
+flatten_args(struct sdb_conn *sdb, const msgpack_object *st, size_t *nargs)
 {
 	size_t n = 0, k = 0;
 
@@ -458,6 +544,22 @@ group_refuses(struct sdb_req *rq, sqlite3_stmt *s)
 	return true;
 }
 
+/*
+ * With `transaction` the request's own BEGIN … COMMIT is in effect: a client BEGIN,
+ * COMMIT, END or ROLLBACK would fail inside it or end it early (ROLLBACK TO, SAVEPOINT
+ * and RELEASE nest inside it and are fine).
+ */
+static bool
+c_tx_control_refused(const struct sdb_req *rq, sqlite3_stmt *s)
+{
+	enum storage_sql_tx k;
+
+	if (!rq->tx || s == NULL)
+		return false;
+	k = storage_sql_tx_kind(sqlite3_sql(s));
+	return k == STORAGE_SQL_TX_BEGIN || k == STORAGE_SQL_TX_COMMIT || k == STORAGE_SQL_TX_ROLLBACK;
+}
+
 static bool
 is_text_type(const char *t)
 {
@@ -474,7 +576,7 @@ is_text_type(const char *t)
 }
 
 static int
-ensure_cols(struct storage_db *sdb, size_t n)
+ensure_cols(struct sdb_conn *sdb, size_t n)
 {
 	if (n <= sdb->cols_cap)
 		return 0;
@@ -545,14 +647,14 @@ first_row_type(sqlite3_stmt *s, int i, bool text_like)
 static int
 pack_rows(struct sdb_req *rq, sqlite3_stmt *s, int64_t t0)
 {
-	struct storage_db *sdb = rq->sdb;
+	struct sdb_conn *sdb = rq->conn;
 	msgpack_packer *pk = &rq->pk;
 	size_t mark = sdb->rbuf.size, vat;
 	int ncols, rc, i;
 	uint32_t nrows = 0;
 	bool has_rows;
 
-	rc = sqlite3_step(s);
+	rc = client_step(sdb, s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return rc;
 	/*
@@ -614,7 +716,13 @@ pack_rows(struct sdb_req *rq, sqlite3_stmt *s, int64_t t0)
 			for (i = 0; i < ncols; i++)
 				pack_value(pk, s, i, sdb->cols[i].text_like);
 			nrows++;
-		} while ((rc = sqlite3_step(s)) == SQLITE_ROW);
+			if (sdb->max_result != 0 && sdb->rbuf.size > sdb->max_result) {
+				/* Neither this process nor the gateway holds more than this. */
+				sdb->result_too_big = true;
+				rc = SQLITE_INTERRUPT;
+				break;
+			}
+		} while ((rc = client_step(sdb, s)) == SQLITE_ROW);
 		if (rc != SQLITE_DONE) {
 			sdb->rbuf.size = mark;
 			return rc;
@@ -637,17 +745,16 @@ static int
 run_query(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg *args,
     size_t nargs, bool refuse)
 {
-	struct storage_db *sdb = rq->sdb;
 	struct storage_stmt_cache *cache = rq->conn->cache;
 	struct storage_stmt ss;
 	int64_t t0 = sdb_now_ns();
 	size_t start = 0, off = 0, next, na;
 	int rc;
 
-	sdb->ctr.queries++;
+	SDB_COUNT(rq->conn, queries);
 	for (;;) {
-		if (deadline_passed(sdb))
-			return res_error(rq, true, ERR_QUERY_TIMEOUT);
+		if (out_of_time(rq->conn))
+			return res_error(rq, true, stop_msg(rq, ERR_QUERY_TIMEOUT));
 		rc = storage_stmt_cache_get(cache, sql + off, len - off, &ss);
 		if (rc != SQLITE_OK)
 			return res_error(rq, true, sqlite_msg(rq, rc, ERR_QUERY_TIMEOUT));
@@ -690,6 +797,10 @@ run_query(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg 
 		storage_stmt_cache_put(cache, &ss);
 		return -1;
 	}
+	if (c_tx_control_refused(rq, ss.stmt)) {
+		storage_stmt_cache_put(cache, &ss);
+		return res_error(rq, true, SQL_POLICY_ERR_TX_IN_TX);
+	}
 	if ((rc = pack_rows(rq, ss.stmt, t0)) != SQLITE_OK) {
 		if (refuse && (rc & 0xff) == SQLITE_READONLY)
 			snprintf(rq->msg, sizeof(rq->msg), "%s", ERR_QUERY_WRITE);
@@ -710,7 +821,6 @@ static int
 run_exec(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg *args,
     size_t nargs)
 {
-	struct storage_db *sdb = rq->sdb;
 	sqlite3 *db = rq->conn->db;
 	struct storage_stmt_cache *cache = rq->conn->cache;
 	struct storage_stmt ss;
@@ -719,10 +829,10 @@ run_exec(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg *
 	bool have_res = false;
 	int rc;
 
-	sdb->ctr.executions++;
+	SDB_COUNT(rq->conn, executions);
 	for (;;) {
-		if (deadline_passed(sdb))
-			return res_error(rq, false, ERR_EXECUTE_TIMEOUT);
+		if (out_of_time(rq->conn))
+			return res_error(rq, false, stop_msg(rq, ERR_EXECUTE_TIMEOUT));
 		rc = storage_stmt_cache_get(cache, sql + off, len - off, &ss);
 		if (rc != SQLITE_OK)
 			return res_error(rq, false, sqlite_msg(rq, rc, ERR_EXECUTE_TIMEOUT));
@@ -755,7 +865,11 @@ run_exec(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg *
 				storage_stmt_cache_put(cache, &ss);
 				return rc == SQLITE_OK ? 0 : res_error(rq, false, rq->msg);
 			}
-			rc = sqlite3_step(ss.stmt);
+			if (c_tx_control_refused(rq, ss.stmt)) {
+				storage_stmt_cache_put(cache, &ss);
+				return res_error(rq, false, SQL_POLICY_ERR_TX_IN_TX);
+			}
+			rc = client_step(rq->conn, ss.stmt);
 			if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 				sqlite_msg(rq, rc, ERR_EXECUTE_TIMEOUT);
 				storage_stmt_cache_put(cache, &ss);
@@ -787,16 +901,18 @@ run_exec(struct sdb_req *rq, const char *sql, size_t len, const struct sdb_arg *
 	return 0;
 }
 
-/* BEGIN/COMMIT/ROLLBACK: never interrupted by the deadline. */
+/* Storage's own BEGIN/COMMIT/ROLLBACK: never interrupted, never checked by the policy. */
 static int
 tx_exec(struct sdb_req *rq, const char *sql)
 {
-	struct storage_db *sdb = rq->sdb;
+	struct sdb_conn *sdb = rq->conn;
 	struct storage_stmt ss;
 	int64_t deadline = sdb->deadline_ns;
+	bool enforce = sdb->pol.enforce;
 	int rc;
 
 	sdb->deadline_ns = 0;
+	sdb->pol.enforce = false;
 	rc = storage_stmt_cache_get(rq->conn->cache, sql, strlen(sql), &ss);
 	if (rc == SQLITE_OK && ss.stmt != NULL) {
 		while ((rc = sqlite3_step(ss.stmt)) == SQLITE_ROW)
@@ -808,6 +924,7 @@ tx_exec(struct sdb_req *rq, const char *sql)
 		snprintf(rq->msg, sizeof(rq->msg), "%s", sqlite3_errmsg(rq->conn->db));
 	storage_stmt_cache_put(rq->conn->cache, &ss);
 	sdb->deadline_ns = deadline;
+	sdb->pol.enforce = enforce;
 	return rc;
 }
 
@@ -822,7 +939,8 @@ req_fail(struct sdb_req *rq, const char *msg)
 static int
 tx_begin(struct sdb_req *rq)
 {
-	if (tx_exec(rq, rq->sdb->group_open ? "SAVEPOINT rqlite_entry" : "BEGIN") != SQLITE_OK) {
+	if (tx_exec(rq, rq->sdb->group_open ? "SAVEPOINT " STORAGE_POLICY_SAVEPOINT : "BEGIN") !=
+	    SQLITE_OK) {
 		req_fail(rq, rq->msg);
 		return -1;
 	}
@@ -834,8 +952,8 @@ tx_rollback(struct sdb_req *rq)
 {
 	/* Either may fail if SQLite already rolled back: nothing left to undo then. */
 	if (rq->sdb->group_open) {
-		tx_exec(rq, "ROLLBACK TO rqlite_entry");
-		tx_exec(rq, "RELEASE rqlite_entry");
+		tx_exec(rq, "ROLLBACK TO " STORAGE_POLICY_SAVEPOINT);
+		tx_exec(rq, "RELEASE " STORAGE_POLICY_SAVEPOINT);
 	} else {
 		tx_exec(rq, "ROLLBACK");
 	}
@@ -844,7 +962,8 @@ tx_rollback(struct sdb_req *rq)
 static void
 tx_commit(struct sdb_req *rq)
 {
-	if (tx_exec(rq, rq->sdb->group_open ? "RELEASE rqlite_entry" : "COMMIT") != SQLITE_OK) {
+	if (tx_exec(rq, rq->sdb->group_open ? "RELEASE " STORAGE_POLICY_SAVEPOINT : "COMMIT") !=
+	    SQLITE_OK) {
 		req_fail(rq, rq->msg);
 		/* SQLite may keep the transaction open after a failed COMMIT. */
 		tx_rollback(rq);
@@ -854,6 +973,24 @@ tx_commit(struct sdb_req *rq)
 enum stmt_mode { MODE_EXECUTE, MODE_QUERY, MODE_REQUEST };
 
 /*
+ * A request must not outlive itself: a transaction its statements opened and did not
+ * end (a BEGIN without COMMIT, an unreleased SAVEPOINT, a COMMIT that failed) is
+ * rolled back now. A write that did so answers an error instead of its results, the
+ * same on every node; a read just lets go of its snapshot.
+ */
+static void
+end_open_transaction(struct sdb_req *rq)
+{
+	struct sdb_conn *cn = rq->conn;
+
+	if (sqlite3_get_autocommit(cn->db) || (rq->sdb->group_open && !cn->readonly))
+		return;
+	tx_exec(rq, "ROLLBACK");
+	if (!cn->readonly && !rq->failed)
+		req_fail(rq, SQL_POLICY_ERR_TX_OPEN);
+}
+
+/*
  * Runs every statement of the command in one mode. Execute and request stop at the
  * first error inside a transaction; queries never stop.
  */
@@ -861,19 +998,22 @@ static void
 run_statements(struct sdb_req *rq, const struct sdb_cmd *c, enum stmt_mode mode, bool refuse)
 {
 	struct storage_db *sdb = rq->sdb;
+	struct sdb_conn *cn = rq->conn;
 	bool in_tx = false;
 
+	rq->tx = c->tx;
 	if (c->tx) {
 		if (tx_begin(rq) == -1)
 			return;
 		in_tx = true;
 		if (mode == MODE_EXECUTE)
-			sdb->ctr.execute_transactions++;
+			SDB_COUNT(cn, execute_transactions);
 		else if (mode == MODE_QUERY)
-			sdb->ctr.query_transactions++;
+			SDB_COUNT(cn, query_transactions);
 		else
-			sdb->ctr.request_transactions++;
+			SDB_COUNT(cn, request_transactions);
 	}
+	cn->pol.enforce = true;
 	for (uint32_t i = 0; i < c->nstmts; i++) {
 		const msgpack_object *st = &c->stmts[i];
 		const char *sql = st->via.array.ptr[0].via.str.ptr;
@@ -882,19 +1022,19 @@ run_statements(struct sdb_req *rq, const struct sdb_cmd *c, enum stmt_mode mode,
 
 		if (len == 0)
 			continue;	/* only truly empty text is skipped, as the reference */
-		if (flatten_args(sdb, st, &nargs) == -1) {
+		if (flatten_args(cn, st, &nargs) == -1) {
 			req_fail(rq, "out of memory");
 			break;
 		}
 		if (mode == MODE_QUERY) {
-			run_query(rq, sql, len, sdb->args, nargs, refuse);
+			run_query(rq, sql, len, cn->args, nargs, refuse);
 			continue;
 		}
 		if (mode == MODE_EXECUTE) {
-			r = run_exec(rq, sql, len, sdb->args, nargs);
+			r = run_exec(rq, sql, len, cn->args, nargs);
 		} else {
 			struct storage_stmt ss;
-			int rc = storage_stmt_cache_get(rq->conn->cache, sql, len, &ss);
+			int rc = storage_stmt_cache_get(cn->cache, sql, len, &ss);
 			bool ro;
 
 			if (rc != SQLITE_OK) {
@@ -903,15 +1043,17 @@ run_statements(struct sdb_req *rq, const struct sdb_cmd *c, enum stmt_mode mode,
 				continue;
 			}
 			ro = stmt_readonly(ss.stmt);
-			storage_stmt_cache_put(rq->conn->cache, &ss);
-			r = ro ? run_query(rq, sql, len, sdb->args, nargs, false) :
-			    run_exec(rq, sql, len, sdb->args, nargs);
+			storage_stmt_cache_put(cn->cache, &ss);
+			r = ro ? run_query(rq, sql, len, cn->args, nargs, false) :
+			    run_exec(rq, sql, len, cn->args, nargs);
 		}
-		if (sdb->group_open && !rq->conn->readonly &&
-		    (sdb->group_abort || sqlite3_get_autocommit(rq->conn->db))) {
+		if (sdb->group_open && !cn->readonly &&
+		    (sdb->group_abort || sqlite3_get_autocommit(cn->db))) {
 			/* Refused, or SQLite ended the group's transaction itself (ON CONFLICT
-			 * ROLLBACK, RAISE(ROLLBACK), an I/O error): what ran is undone. */
+			 * ROLLBACK, RAISE(ROLLBACK), an interrupt, an I/O error): what ran is
+			 * undone. */
 			sdb->group_abort = true;
+			cn->pol.enforce = false;
 			return;
 		}
 		if (r == -1 && in_tx) {
@@ -920,10 +1062,12 @@ run_statements(struct sdb_req *rq, const struct sdb_cmd *c, enum stmt_mode mode,
 			break;
 		}
 	}
+	cn->pol.enforce = false;
 	if (in_tx && !rq->failed)
 		tx_commit(rq);
-	if (sdb->group_open && !rq->conn->readonly && sqlite3_get_autocommit(rq->conn->db))
+	if (sdb->group_open && !cn->readonly && sqlite3_get_autocommit(cn->db))
 		sdb->group_abort = true;	/* the savepoint's end took the group with it */
+	end_open_transaction(rq);
 }
 
 /* Kind 3 as a read: does any statement need the log? */
@@ -963,63 +1107,79 @@ pack_top_error(msgpack_packer *out, const char *msg)
 static void
 req_finish(struct sdb_req *rq, msgpack_packer *out)
 {
-	struct storage_db *sdb = rq->sdb;
+	struct sdb_conn *cn = rq->conn;
 
-	if (rq->failed) {
-		pack_top_error(out, rq->err);
+	if (rq->failed || cn == NULL) {
+		pack_top_error(out, rq->failed ? rq->err : "no connection");
 	} else {
 		msgpack_pack_map(out, 1);
 		pack_lit(out, "r");
 		msgpack_pack_array(out, rq->nresults);
-		if (sdb->rbuf.size > 0)
-			out->callback(out->data, sdb->rbuf.data, sdb->rbuf.size);
+		if (cn->rbuf.size > 0)
+			out->callback(out->data, cn->rbuf.data, cn->rbuf.size);
 	}
-	if (rq->conn != NULL)
-		sqlite3_progress_handler(rq->conn->db, 0, NULL, NULL);
-	sdb->deadline_ns = 0;
-	if (rq->conn != NULL && rq->conn->readonly)
-		sdb_ro_release(sdb, rq->conn);
-	if (sdb->rbuf.alloc > STORAGE_DB_SCRATCH_KEEP) {
-		msgpack_sbuffer_destroy(&sdb->rbuf);
-		msgpack_sbuffer_init(&sdb->rbuf);
+	if (cn == NULL)
+		return;
+	sqlite3_progress_handler(cn->db, 0, NULL, NULL);
+	cn->deadline_ns = 0;
+	cn->budget = cn->budget_hit = cn->result_too_big = false;
+	if (cn->readonly)
+		sdb_ro_release(rq->sdb, cn);
+	if (cn->rbuf.alloc > STORAGE_DB_SCRATCH_KEEP) {
+		msgpack_sbuffer_destroy(&cn->rbuf);
+		msgpack_sbuffer_init(&cn->rbuf);
 	} else {
-		msgpack_sbuffer_clear(&sdb->rbuf);
+		msgpack_sbuffer_clear(&cn->rbuf);
 	}
-	msgpack_zone_clear(&sdb->zone);
 }
 
-static int
-req_start(struct sdb_req *rq, struct storage_db *sdb, const struct sdb_cmd *c,
-    bool readonly)
+/*
+ * Sets the connection up for one command. Writes (the read-write connection) get a
+ * step budget and a value-size limit from the command itself, so every node uses the
+ * same ones; db_timeout becomes a smaller budget. Reads get a wall-clock deadline:
+ * db_timeout or the node's read timeout, whichever is shorter, and the node's size
+ * limits.
+ */
+static void
+req_start(struct sdb_req *rq, struct storage_db *sdb, struct sdb_conn *cn,
+    const struct sdb_cmd *c)
 {
-	char err[256];
-
 	rq->sdb = sdb;
-	if (readonly) {
-		if ((rq->conn = sdb_ro_acquire(sdb, err, sizeof(err))) == NULL) {
-			req_fail(rq, err);
-			return -1;
-		}
-	} else {
-		rq->conn = &sdb->rw;
-	}
-	msgpack_sbuffer_clear(&sdb->rbuf);
-	msgpack_packer_init(&rq->pk, &sdb->rbuf, msgpack_sbuffer_write);
-	sdb->busy_last_ns = sdb_now_ns();
-	if (c->to_ms > 0) {
-		uint64_t ms = c->to_ms > 86400000ULL * 365 ? 86400000ULL * 365 : c->to_ms;
+	rq->conn = cn;
+	msgpack_sbuffer_clear(&cn->rbuf);
+	msgpack_packer_init(&rq->pk, &cn->rbuf, msgpack_sbuffer_write);
+	cn->busy_last_ns = sdb_now_ns();
+	cn->deadline_ns = 0;
+	cn->budget = cn->budget_hit = cn->budget_is_timeout = cn->result_too_big = false;
+	cn->max_result = 0;
+	if (!cn->readonly) {
+		uint64_t steps = c->steps != 0 ? c->steps : STORAGE_DB_DEFAULT_WRITE_STEPS;
+		uint64_t ml = c->max_value != 0 ? c->max_value : STORAGE_DB_DEFAULT_MAX_VALUE;
 
-		sdb->deadline_ns = sdb_now_ns() + (int64_t)ms * 1000000;
-		sqlite3_progress_handler(rq->conn->db, STORAGE_DB_PROGRESS_OPS, progress_cb, sdb);
-	} else if (sdb->busy_cb != NULL) {
-		sqlite3_progress_handler(rq->conn->db, STORAGE_DB_BUSY_OPS, progress_cb, sdb);
+		if (c->to_ms > 0 && c->to_ms < steps / STORAGE_DB_STEPS_PER_MS) {
+			steps = c->to_ms * STORAGE_DB_STEPS_PER_MS;
+			cn->budget_is_timeout = true;
+		}
+		cn->budget = true;
+		cn->steps_left = cn->budget_steps = steps;
+		sqlite3_limit(cn->db, SQLITE_LIMIT_LENGTH, ml > INT32_MAX ? INT32_MAX : (int)ml);
+	} else {
+		uint64_t ms = sdb->lim.read_timeout_ms;
+
+		if (c->to_ms > 0 && (ms == 0 || c->to_ms < ms))
+			ms = c->to_ms;
+		if (ms > 86400000ULL * 365)
+			ms = 86400000ULL * 365;
+		if (ms > 0)
+			cn->deadline_ns = sdb_now_ns() + (int64_t)ms * 1000000;
+		cn->max_result = sdb->lim.max_result;
 	}
-	return 0;
+	sqlite3_progress_handler(cn->db, STORAGE_DB_PROGRESS_OPS, progress_cb, cn);
 }
 
-/* Decodes cmd into sdb->zone; on failure packs the top-level error. */
+/* Decodes cmd into the connection's zone; on failure packs the top-level error. */
 static int
-decode(struct storage_db *sdb, const char *cmd, size_t len, struct sdb_cmd *c,
+decode(struct sdb_conn *cn, const char *cmd, size_t len, struct sdb_cmd *c,
     msgpack_packer *pk)
 {
 	msgpack_object o;
@@ -1027,21 +1187,21 @@ decode(struct storage_db *sdb, const char *cmd, size_t len, struct sdb_cmd *c,
 	char err[256];
 	msgpack_unpack_return ur;
 
-	msgpack_zone_clear(&sdb->zone);
+	msgpack_zone_clear(&cn->zone);
 	if (cmd == NULL || len == 0) {
 		pack_top_error(pk, "malformed command: empty");
 		return -1;
 	}
-	ur = msgpack_unpack(cmd, len, &off, &sdb->zone, &o);
+	ur = msgpack_unpack(cmd, len, &off, &cn->zone, &o);
 	if (ur != MSGPACK_UNPACK_SUCCESS) {
 		pack_top_error(pk, ur == MSGPACK_UNPACK_EXTRA_BYTES ?
 		    "malformed command: trailing bytes" : "malformed command: bad msgpack");
-		msgpack_zone_clear(&sdb->zone);
+		msgpack_zone_clear(&cn->zone);
 		return -1;
 	}
 	if (parse_cmd(&o, c, err, sizeof(err)) == -1) {
 		pack_top_error(pk, err);
-		msgpack_zone_clear(&sdb->zone);
+		msgpack_zone_clear(&cn->zone);
 		return -1;
 	}
 	return 0;
@@ -1060,8 +1220,7 @@ req_abandon(struct sdb_req *rq)
 	msgpack_sbuffer_destroy(&junk);
 }
 
-/* Entries that may share the group's transaction: writes without a deadline (an
- * interrupted statement would take the whole group down with it). */
+/* Entries that may share the group's transaction: writes without a db_timeout. */
 static bool
 cmd_groupable(const struct sdb_cmd *c)
 {
@@ -1074,9 +1233,11 @@ sdb_apply_one(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packe
 {
 	struct sdb_req rq = { 0 };
 	struct sdb_cmd c;
-	char err[64];
+	struct sdb_conn *ro;
+	char err[256];
 
-	if (decode(sdb, cmd, len, &c, pk) == -1)
+	/* The command lives in the read-write connection's zone whichever runs it. */
+	if (decode(&sdb->rw, cmd, len, &c, pk) == -1)
 		return -1;
 	if (grouped && cmd_groupable(&c)) {
 		if (!sdb->group_open && sdb_group_open(sdb) == -1)
@@ -1089,18 +1250,23 @@ sdb_apply_one(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packe
 	switch (c.kind) {
 	case STORAGE_CMD_EXECUTE:
 	case STORAGE_CMD_REQUEST:
-		if (req_start(&rq, sdb, &c, false) == 0)
-			run_statements(&rq, &c, c.kind == STORAGE_CMD_EXECUTE ? MODE_EXECUTE :
-			    MODE_REQUEST, false);
+		req_start(&rq, sdb, &sdb->rw, &c);
+		run_statements(&rq, &c, c.kind == STORAGE_CMD_EXECUTE ? MODE_EXECUTE :
+		    MODE_REQUEST, false);
 		break;
 	case STORAGE_CMD_QUERY:
 		/* A strong read: the reference runs it on a read-only connection too. */
-		if (req_start(&rq, sdb, &c, true) == 0)
-			run_statements(&rq, &c, MODE_QUERY, true);
+		if ((ro = sdb_ro_acquire(sdb, err, sizeof(err))) == NULL) {
+			pack_top_error(pk, err);
+			msgpack_zone_clear(&sdb->rw.zone);
+			return 0;
+		}
+		req_start(&rq, sdb, ro, &c);
+		run_statements(&rq, &c, MODE_QUERY, true);
 		break;
 	case STORAGE_CMD_NOOP:
 		msgpack_pack_map(pk, 0);
-		msgpack_zone_clear(&sdb->zone);
+		msgpack_zone_clear(&sdb->rw.zone);
 		return 0;
 	default:
 		if (c.kind == STORAGE_CMD_LOAD)
@@ -1109,48 +1275,163 @@ sdb_apply_one(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packe
 			snprintf(err, sizeof(err), "unknown command kind %llu",
 			    (unsigned long long)c.kind);
 		pack_top_error(pk, err);
-		msgpack_zone_clear(&sdb->zone);
+		msgpack_zone_clear(&sdb->rw.zone);
 		return -1;
 	}
 	if (grouped && sdb->group_abort) {
 		req_abandon(&rq);
+		msgpack_zone_clear(&sdb->rw.zone);
 		return 1;
 	}
 	req_finish(&rq, pk);
+	msgpack_zone_clear(&sdb->rw.zone);
+	return 0;
+}
+
+/* A read on connection cn, which belongs to the calling thread for the call. */
+static int
+query_on(struct storage_db *sdb, struct sdb_conn *cn, const char *cmd, size_t len,
+    msgpack_packer *pk)
+{
+	struct sdb_req rq = { 0 };
+	struct sdb_cmd c;
+	char err[80];
+
+	if (decode(cn, cmd, len, &c, pk) == -1) {
+		if (cn->busy)
+			sdb_ro_release(sdb, cn);
+		return -1;
+	}
+	if (c.kind != STORAGE_CMD_QUERY && c.kind != STORAGE_CMD_REQUEST) {
+		snprintf(err, sizeof(err), "command kind %llu cannot be run as a read",
+		    (unsigned long long)c.kind);
+		pack_top_error(pk, err);
+		msgpack_zone_clear(&cn->zone);
+		if (cn->busy)
+			sdb_ro_release(sdb, cn);
+		return -1;
+	}
+	req_start(&rq, sdb, cn, &c);
+	if (c.kind == STORAGE_CMD_REQUEST && request_needs_log(&rq, &c)) {
+		msgpack_pack_map(pk, 1);
+		pack_lit(pk, "w");
+		msgpack_pack_true(pk);
+		rq.nresults = 0;
+		msgpack_sbuffer_clear(&cn->rbuf);
+		req_abandon(&rq);
+		msgpack_zone_clear(&cn->zone);
+		return 0;
+	}
+	run_statements(&rq, &c, MODE_QUERY, true);
+	req_finish(&rq, pk);
+	msgpack_zone_clear(&cn->zone);
 	return 0;
 }
 
 int
 storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk)
 {
-	struct sdb_req rq = { 0 };
-	struct sdb_cmd c;
-	char err[80];
+	struct sdb_conn *cn;
+	char err[256];
 
-	if (decode(sdb, cmd, len, &c, pk) == -1)
-		return -1;
-	if (c.kind != STORAGE_CMD_QUERY && c.kind != STORAGE_CMD_REQUEST) {
-		snprintf(err, sizeof(err), "command kind %llu cannot be run as a read",
-		    (unsigned long long)c.kind);
+	if ((cn = sdb_ro_acquire(sdb, err, sizeof(err))) == NULL) {
 		pack_top_error(pk, err);
-		msgpack_zone_clear(&sdb->zone);
-		return -1;
+		return 0;
 	}
-	if (req_start(&rq, sdb, &c, true) == 0) {
-		if (c.kind == STORAGE_CMD_REQUEST && request_needs_log(&rq, &c)) {
-			msgpack_pack_map(pk, 1);
-			pack_lit(pk, "w");
-			msgpack_pack_true(pk);
-			rq.nresults = 0;
-			msgpack_sbuffer_clear(&sdb->rbuf);
-			sqlite3_progress_handler(rq.conn->db, 0, NULL, NULL);
-			sdb->deadline_ns = 0;
-			sdb_ro_release(sdb, rq.conn);
-			msgpack_zone_clear(&sdb->zone);
+	return query_on(sdb, cn, cmd, len, pk);
+}
+
+int
+storage_db_reader_query(struct storage_db_reader *r, const char *cmd, size_t len,
+    msgpack_packer *pk)
+{
+	struct storage_db *sdb = r->owner;
+	char err[256];
+	uint64_t h, m;
+	int rc;
+
+	if (r->c.db == NULL) {
+		if (sdb_conn_open(sdb, &r->c, true, err, sizeof(err)) == -1) {
+			pack_top_error(pk, err);
 			return 0;
 		}
-		run_statements(&rq, &c, MODE_QUERY, true);
+		__atomic_store_n(&r->live, r->c.db, __ATOMIC_RELEASE);
 	}
-	req_finish(&rq, pk);
-	return 0;
+	rc = query_on(sdb, &r->c, cmd, len, pk);
+	storage_stmt_cache_stats(r->c.cache, &h, &m, NULL);
+	__atomic_store_n(&r->cache_hits, h, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->cache_misses, m, __ATOMIC_RELAXED);
+	return rc;
+}
+
+void
+storage_db_reader_interrupt(struct storage_db_reader *r)
+{
+	sqlite3 *db = __atomic_load_n(&r->live, __ATOMIC_ACQUIRE);
+
+	if (db != NULL)
+		sqlite3_interrupt(db);
+}
+
+/* ---- client SQL outside storage_db_apply (SQL dumps) ---- */
+
+void
+storage_db_client_begin(struct storage_db *sdb, uint64_t steps, uint64_t max_value)
+{
+	struct sdb_conn *cn = &sdb->rw;
+
+	if (max_value == 0)
+		max_value = STORAGE_DB_DEFAULT_MAX_VALUE;
+	sqlite3_limit(cn->db, SQLITE_LIMIT_LENGTH, max_value > INT32_MAX ? INT32_MAX : (int)max_value);
+
+	cn->budget = true;
+	cn->budget_hit = cn->budget_is_timeout = false;
+	cn->steps_left = cn->budget_steps = steps != 0 ? steps : STORAGE_DB_DEFAULT_WRITE_STEPS;
+	cn->deadline_ns = 0;
+	cn->busy_last_ns = sdb_now_ns();
+	sqlite3_progress_handler(cn->db, STORAGE_DB_PROGRESS_OPS, progress_cb, cn);
+}
+
+int
+storage_db_client_prepare(struct storage_db *sdb, const char *sql, int len, sqlite3_stmt **out,
+    const char **tail)
+{
+	int rc;
+
+	sdb->rw.pol.enforce = true;
+	rc = sqlite3_prepare_v2(sdb->rw.db, sql, len, out, tail);
+	sdb->rw.pol.enforce = false;
+	return rc;
+}
+
+int
+storage_db_client_step(struct storage_db *sdb, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (sdb->rw.budget_hit)
+		return SQLITE_INTERRUPT;
+	sdb->rw.pol.enforce = true;
+	rc = client_step(&sdb->rw, s);
+	sdb->rw.pol.enforce = false;
+	return rc;
+}
+
+const char *
+storage_db_client_error(struct storage_db *sdb, char *buf, size_t len)
+{
+	struct sdb_req rq = { .sdb = sdb, .conn = &sdb->rw };
+
+	sqlite_msg(&rq, sdb->rw.budget_hit ? SQLITE_INTERRUPT : sqlite3_errcode(sdb->rw.db),
+	    ERR_EXECUTE_TIMEOUT);
+	snprintf(buf, len, "%s", rq.msg);
+	return buf;
+}
+
+void
+storage_db_client_end(struct storage_db *sdb)
+{
+	sqlite3_progress_handler(sdb->rw.db, 0, NULL, NULL);
+	sdb->rw.budget = sdb->rw.budget_hit = false;
+	sdb->rw.pol.enforce = false;
 }

@@ -77,7 +77,7 @@ sdb_group_open(struct storage_db *sdb)
 		return -1;
 	sdb->group_open = true;
 	sdb->group_abort = false;
-	sdb->ctr.apply_groups++;
+	SDB_COUNT(&sdb->rw, apply_groups);
 	return 0;
 }
 
@@ -101,7 +101,7 @@ group_remember(struct storage_db *sdb, const char *cmd, size_t len)
 	    msgpack_sbuffer_write(&sdb->group_cmds, cmd, len) != 0)
 		fatalx("out of memory");
 	sdb->group_entries++;
-	sdb->ctr.grouped_entries++;
+	SDB_COUNT(&sdb->rw, grouped_entries);
 }
 
 /* Rolls the group back and runs its entries again, each in its own transaction. */
@@ -112,7 +112,7 @@ group_replay(struct storage_db *sdb)
 	msgpack_packer pk;
 	size_t off = 0;
 
-	sdb->ctr.group_replays++;
+	SDB_COUNT(&sdb->rw, group_replays);
 	if (!sqlite3_get_autocommit(sdb->rw.db) && group_exec(sdb, "ROLLBACK") != SQLITE_OK)
 		fatalx("roll back applied entries: %s", sqlite3_errmsg(sdb->rw.db));
 	sdb->group_open = false;

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "storage/storage_db.h"
+#include "storage/storage_policy.h"
 #include "storage/storage_stmt_cache.h"
 
 /* SQLite's busy timeout on every connection, as rqlite. */
@@ -24,20 +25,17 @@
 #define STORAGE_DB_WAL_AUTOCHECKPOINT	(-1)
 /* Statements cached per connection. */
 #define STORAGE_DB_STMT_CACHE_SIZE	256
-/* VM instructions between deadline checks when a command has a db_timeout. */
+/* VM instructions between progress-handler calls: deadline, step budget, heartbeat. */
 #define STORAGE_DB_PROGRESS_OPS		1000
-/* Without a deadline the handler only serves busy_cb: checked less often. */
-#define STORAGE_DB_BUSY_OPS		100000
 #define STORAGE_DB_BUSY_MS		250
 /* Scratch buffers above this size are given back after a command. */
 #define STORAGE_DB_SCRATCH_KEEP		(4u * 1024 * 1024)
-
-struct sdb_conn {
-	sqlite3 *db;
-	struct storage_stmt_cache *cache;
-	bool readonly;
-	bool busy;		/* handed out by sdb_ro_acquire() */
-};
+/*
+ * A write's db_timeout becomes a step budget of this many steps per millisecond (about
+ * what this machine's SQLite runs), so that it interrupts a statement at the same
+ * point on every node instead of at a wall-clock instant each node sees differently.
+ */
+#define STORAGE_DB_STEPS_PER_MS		40000ULL
 
 /* Per-column facts of the statement being read. */
 struct sdb_col {
@@ -52,17 +50,20 @@ struct sdb_arg {
 	const msgpack_object *v;
 };
 
-struct storage_db {
-	char *path;		/* as given */
-	char *rw_dsn;		/* what sqlite3_open_v2() got */
-	bool memory;
-	bool fk;
-
-	struct sdb_conn rw;
-	struct sdb_conn *ro;	/* max_ro slots, opened on demand */
-	int max_ro;
+/*
+ * One connection and everything a command needs while it runs on it. A connection is
+ * used by one thread at a time (the apply loop, or one reader thread); nothing here is
+ * shared, except the counters, which other threads read with relaxed atomic loads.
+ */
+struct sdb_conn {
+	sqlite3 *db;
+	struct storage_stmt_cache *cache;
+	bool readonly;
+	bool busy;		/* handed out by sdb_ro_acquire() */
+	struct storage_policy pol;
 
 	msgpack_zone zone;	/* the decoded command of the current call */
+	bool zone_ok;
 	msgpack_sbuffer rbuf;	/* packed results of the current command */
 	struct sdb_col *cols;
 	size_t cols_cap;
@@ -70,11 +71,52 @@ struct storage_db {
 	size_t args_cap;
 
 	int64_t deadline_ns;	/* CLOCK_MONOTONIC; 0 = none */
+	bool budget;		/* a step budget applies to this command */
+	bool budget_hit;	/* ... and it ran out */
+	bool budget_is_timeout;	/* ... and it came from db_timeout */
+	uint64_t steps_left;
+	uint64_t budget_steps;	/* as given, for the message */
+	uint64_t max_result;	/* bytes of packed rows a read may return; 0 = no cap */
+	bool result_too_big;
+
+	/* Heartbeats while a statement runs (apply-loop connections only). */
 	void (*busy_cb)(void *arg);
 	void *busy_arg;
 	int64_t busy_last_ns;
 
-	struct storage_db_counters ctr;
+	struct storage_db_counters ctr;	/* this connection's share */
+};
+
+/* Counters are bumped by the connection's thread and summed by the apply loop. */
+#define SDB_COUNT(c, field)	__atomic_fetch_add(&(c)->ctr.field, 1, __ATOMIC_RELAXED)
+
+/* A reader slot (storage_db.h): its connection and the cache figures it last published. */
+struct storage_db_reader {
+	struct sdb_conn c;
+	struct storage_db *owner;
+	sqlite3 *live;		/* c.db once open, for other threads (atomic) */
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+};
+
+struct storage_db {
+	char *path;		/* as given */
+	char *rw_dsn;		/* what sqlite3_open_v2() got */
+	bool memory;
+	bool fk;
+	struct storage_db_limits lim;
+
+	struct sdb_conn rw;
+	struct sdb_conn *ro;	/* max_ro slots for the apply loop, opened on demand */
+	int max_ro;
+	struct storage_db_reader *readers;
+	int nreaders;
+
+	void (*busy_cb)(void *arg);
+	void *busy_arg;
+
+	/* Counters of reader connections that have been closed. */
+	struct storage_db_counters ctr_gone;
 
 	/* Group apply (storage_db_group.c). */
 	bool group_enabled;
@@ -90,6 +132,10 @@ int64_t sdb_now_ns(void);
 /* Runs one statement that may return rows, copying the first value of the first row into
  * val (may be NULL); an SQLite result code. */
 int sdb_exec_value(struct sqlite3 *db, const char *sql, char *val, size_t vallen);
+/* Opens and configures one connection of sdb (read-only or the read-write one). */
+int sdb_conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *err,
+    size_t errlen);
+void sdb_conn_close(struct storage_db *sdb, struct sdb_conn *c);
 /* A read-only connection, opened if needed; NULL with err filled on failure. */
 struct sdb_conn *sdb_ro_acquire(struct storage_db *sdb, char *err, size_t errlen);
 void sdb_ro_release(struct storage_db *sdb, struct sdb_conn *c);

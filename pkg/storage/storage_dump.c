@@ -407,7 +407,8 @@ pack_error(msgpack_packer *pk, const char *msg)
 }
 
 int
-storage_load_sql(struct storage_db *db, const char *sql, size_t len, msgpack_packer *pk)
+storage_load_sql(struct storage_db *db, const char *sql, size_t len, uint64_t steps,
+    uint64_t max_value, msgpack_packer *pk)
 {
 	sqlite3 *rw = db ? storage_db_rw_handle(db) : NULL;
 	const char *p = sql, *end;
@@ -442,15 +443,17 @@ storage_load_sql(struct storage_db *db, const char *sql, size_t len, msgpack_pac
 		}
 	}
 
+	/* A dump is client SQL: the policy and the entry's step budget apply. */
+	storage_db_client_begin(db, steps, max_value);
 	while (p < end) {
 		sqlite3_stmt *s = NULL;
 		const char *tail = NULL;
 		enum stmt_kind k;
 		int rc;
 
-		rc = sqlite3_prepare_v2(rw, p, (int)(end - p), &s, &tail);
+		rc = storage_db_client_prepare(db, p, (int)(end - p), &s, &tail);
 		if (rc != SQLITE_OK) {
-			snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(rw));
+			storage_db_client_error(db, msg, sizeof(msg));
 			goto fail;
 		}
 		if (tail == NULL || tail <= p)
@@ -494,10 +497,10 @@ storage_load_sql(struct storage_db *db, const char *sql, size_t len, msgpack_pac
 				continue;
 			}
 		}
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		while ((rc = storage_db_client_step(db, s)) == SQLITE_ROW)
 			;
 		if (rc != SQLITE_DONE) {
-			snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(rw));
+			storage_db_client_error(db, msg, sizeof(msg));
 			sqlite3_finalize(s);
 			goto fail;
 		}
@@ -538,6 +541,7 @@ fail:
 		exec_simple(rw, "ROLLBACK");
 	pack_error(pk, msg);
 out:
+	storage_db_client_end(db);
 	if (fk >= 0) {
 		char q[32];
 

@@ -54,6 +54,7 @@ int storage_dump_sql_conn(struct sqlite3 *conn, FILE *out, const char *const *ta
  * statement, as rqlite's driver reports), or {"r":[{"e":"<sqlite message>"}]}.
  * Returns 0 if the text ran, -1 if it failed (the error map is still packed).
  */
-int storage_load_sql(struct storage_db *db, const char *sql, size_t len, msgpack_packer *pk);
+int storage_load_sql(struct storage_db *db, const char *sql, size_t len, uint64_t steps,
+    uint64_t max_value, msgpack_packer *pk);
 
 #endif

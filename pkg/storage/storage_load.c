@@ -82,7 +82,12 @@ storage_apply_load(struct storage_db *db, const char *data_dir, const char *cmd,
 		goto out;
 	}
 	if ((v = storage_map_get(&un.data, "sql")) != NULL && v->type == MSGPACK_OBJECT_STR) {
-		rc = storage_load_sql(db, v->via.str.ptr, v->via.str.size, pk);
+		const msgpack_object *st = storage_map_get(&un.data, "st");
+		const msgpack_object *ml = storage_map_get(&un.data, "ml");
+
+		rc = storage_load_sql(db, v->via.str.ptr, v->via.str.size,
+		    st != NULL && st->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? st->via.u64 : 0,
+		    ml != NULL && ml->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? ml->via.u64 : 0, pk);
 		rc = 0;		/* statement errors are in the result */
 		goto out;
 	}

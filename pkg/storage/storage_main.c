@@ -5,10 +5,13 @@
  *                 STATE is ignored. On link up we send STORAGE_HELLO with our applied
  *                 index so consensus resends what we have not applied.
  * From gateway:   QUERY (reads at none/weak/linearizable; `mi` = index that must be
- *                 applied first) → QUERY_RESULT; STORE_STATUS → STORE_STATUS_RESULT.
+ *                 applied first) → QUERY_RESULT; STORE_STATUS → STORE_STATUS_RESULT;
+ *                 BACKUP → BACKUP_RESULT.
  *
- * Until snapshots exist the database is rebuilt from the log at every start, so the
- * file left by a previous run is removed first.
+ * Reads run on the read threads (storage_readers.c) once their index is applied, so
+ * the loop keeps applying entries while they run; an in-memory database reads in the
+ * loop. The database file is reused at start only after a clean shutdown
+ * (storage_clean.c); otherwise consensus rebuilds it from the snapshot and the log.
  */
 #include "storage.h"
 
@@ -29,9 +32,14 @@
 #include "storage_backup.h"
 #include "storage_clean.h"
 #include "storage_load_chunks.h"
+#include "storage_readers.h"
 #include "storage_snapshot.h"
 #include "storage_db.h"
 #include "storage_load.h"
+
+/* Read threads at most (fewer if -db-max-ro-conns is smaller): reads are mostly CPU
+ * work, and more threads only help the long ones not to queue behind each other. */
+#define STORAGE_READ_THREADS	8
 
 /* A read waiting until the database has applied index `min_index`. */
 struct storage_wait {
@@ -48,6 +56,10 @@ struct storage {
 	const struct storage_options *opts;
 	struct storage_db *db;
 	struct ipc_conn *links[PROC_MAX];
+	/* Bumped whenever a link is replaced or lost: a read's answer goes back only on
+	 * the link that asked. */
+	uint64_t link_gen[PROC_MAX];
+	struct storage_readers *readers;	/* NULL: reads run in the loop */
 	uint64_t applied_index;
 	char db_path[PATH_MAX];
 	struct storage_wait *waits;
@@ -86,8 +98,42 @@ storage_send_result(struct ipc_conn *to, enum ipc_type type, uint64_t request_id
 }
 
 static void
-storage_run_query(struct ipc_conn *to, uint64_t request_id, const char *cmd, size_t len)
+storage_send_query_result(struct ipc_conn *to, uint64_t request_id, uint64_t applied,
+    const char *res, size_t len)
 {
+	/* "ai": the index the answer reflects at least, for a gateway that ran it ahead of
+	 * its read index (gateway_db.c). */
+	ipc_begin(&st.w, IPC_QUERY_RESULT, request_id);
+	ipc_add_u64(&st.w, "ai", applied);
+	ipc_add_bin(&st.w, "res", res, len);
+	ipc_finish(&st.w);
+	ipc_conn_send(to, &st.w);
+}
+
+/* A read thread is done: answer on the link that asked, if it is still there. */
+static void
+storage_read_done(const struct storage_read_done *d, void *arg)
+{
+	(void)arg;
+	if (d->from < 0 || d->from >= PROC_MAX || st.links[d->from] == NULL ||
+	    st.link_gen[d->from] != d->link_gen)
+		return;
+	storage_send_query_result(st.links[d->from], d->request_id, d->applied, d->res,
+	    d->res_len);
+}
+
+static void
+storage_run_query(enum proc_id from, uint64_t request_id, const char *cmd, size_t len)
+{
+	struct ipc_conn *to = st.links[from];
+
+	if (st.readers != NULL) {
+		storage_readers_submit(st.readers, from, st.link_gen[from], request_id,
+		    st.applied_index, cmd, len);
+		return;
+	}
+	if (to == NULL)
+		return;
 	st.res.size = 0;
 	if (storage_db_query(st.db, cmd, len, &st.res_pk) != 0 && st.res.size == 0) {
 		msgpack_pack_map(&st.res_pk, 2);
@@ -96,13 +142,7 @@ storage_run_query(struct ipc_conn *to, uint64_t request_id, const char *cmd, siz
 		msgpack_pack_str_with_body(&st.res_pk, "e", 1);
 		msgpack_pack_str_with_body(&st.res_pk, "query failed", 12);
 	}
-	/* "ai": the index the answer reflects, for a gateway that ran it ahead of its
-	 * read index (gateway_db.c). */
-	ipc_begin(&st.w, IPC_QUERY_RESULT, request_id);
-	ipc_add_u64(&st.w, "ai", st.applied_index);
-	ipc_add_bin(&st.w, "res", st.res.data, st.res.size);
-	ipc_finish(&st.w);
-	ipc_conn_send(to, &st.w);
+	storage_send_query_result(to, request_id, st.applied_index, st.res.data, st.res.size);
 }
 
 /* Runs the reads whose index has now been applied. */
@@ -119,7 +159,7 @@ storage_release_waits(void)
 		}
 		*pp = wt->next;
 		if (st.links[wt->from] != NULL)
-			storage_run_query(st.links[wt->from], wt->request_id, wt->cmd, wt->len);
+			storage_run_query(wt->from, wt->request_id, wt->cmd, wt->len);
 		free(wt->cmd);
 		free(wt);
 	}
@@ -384,7 +424,7 @@ storage_on_query(struct ipc_conn *c, struct ipc_msg *m, enum proc_id from)
 	}
 	(void)ipc_get_u64(m, "mi", &min_index);
 	if (min_index <= st.applied_index) {
-		storage_run_query(c, m->request_id, cmd, len);
+		storage_run_query(from, m->request_id, cmd, len);
 		return;
 	}
 	wt = calloc(1, sizeof(*wt));
@@ -494,8 +534,10 @@ storage_link_closed(struct ipc_conn *c, const char *reason, void *arg)
 	log_info("link to %s closed: %s", proc_name(peer), reason);
 	if (peer == PROC_CONSENSUS)
 		storage_group_end();	/* before the link goes: the results still can */
-	if (st.links[peer] == c)
+	if (st.links[peer] == c) {
 		st.links[peer] = NULL;
+		st.link_gen[peer]++;
+	}
 	storage_drop_waits(peer);
 }
 
@@ -518,6 +560,7 @@ storage_on_link(enum proc_id peer, int fd, void *ctx)
 		storage_group_end();
 	if (st.links[peer] != NULL)
 		ipc_conn_free(st.links[peer]);
+	st.link_gen[peer]++;
 	storage_drop_waits(peer);
 	st.links[peer] = ipc_conn_new(st.role.base, fd, proc_name(peer), cb,
 	    storage_link_closed, (void *)(intptr_t)peer);
@@ -546,6 +589,8 @@ storage_on_shutdown(void *ctx)
 	/* Closing folds the WAL into the file; then the file can be reused at start. */
 	storage_group_end();
 	storage_snapshot_wait();
+	storage_readers_free(st.readers);
+	st.readers = NULL;
 	storage_db_close(st.db);
 	st.db = NULL;
 	if (st.opts->on_disk && st.applied_index > 0 && !storage_load_chunks_busy() &&
@@ -617,8 +662,20 @@ storage_main(const struct storage_options *opts)
 	dbo.fk = opts->fk;
 	dbo.busy_cb = storage_busy_cb;
 	dbo.max_ro_conns = opts->max_ro_conns;
+	/* A file database reads on threads; the apply loop keeps a small pool of its own
+	 * for strong reads (entries in the log) and /status. */
+	if (opts->on_disk)
+		dbo.readers = opts->max_ro_conns < STORAGE_READ_THREADS ?
+		    (opts->max_ro_conns > 0 ? opts->max_ro_conns : 1) : STORAGE_READ_THREADS;
+	dbo.lim.read_timeout_ms = opts->read_timeout_ms;
+	dbo.lim.max_value = opts->max_value;
+	dbo.lim.max_result = opts->max_result;
 	if (storage_db_open(&dbo, &st.db, err, sizeof(err)) != 0)
 		fatalx("open database %s: %s", dbo.path, err);
+	if (dbo.readers > 0 &&
+	    (st.readers = storage_readers_new(st.role.base, st.db, dbo.readers, storage_read_done,
+	    NULL)) == NULL)
+		log_warn("read threads: reads run in the apply loop");
 	/* RQLITE_NO_GROUP_APPLY=1 gives every entry its own transaction again, to compare. */
 	storage_db_group_enable(st.db, getenv("RQLITE_NO_GROUP_APPLY") == NULL);
 	log_info("database %s open", dbo.path);

@@ -295,3 +295,28 @@ storage_sql_keyword(const char *sql, size_t *n)
 		(*n)++;
 	return p;
 }
+
+enum storage_sql_tx
+storage_sql_tx_kind(const char *sql)
+{
+	size_t n;
+	const char *p = storage_sql_keyword(sql, &n);
+
+	if (n == 5 && strncasecmp(p, "BEGIN", 5) == 0)
+		return STORAGE_SQL_TX_BEGIN;
+	if ((n == 6 && strncasecmp(p, "COMMIT", 6) == 0) || (n == 3 && strncasecmp(p, "END", 3) == 0))
+		return STORAGE_SQL_TX_COMMIT;
+	if (n == 9 && strncasecmp(p, "SAVEPOINT", 9) == 0)
+		return STORAGE_SQL_TX_SAVEPOINT;
+	if (n == 7 && strncasecmp(p, "RELEASE", 7) == 0)
+		return STORAGE_SQL_TX_RELEASE;
+	if (n == 8 && strncasecmp(p, "ROLLBACK", 8) == 0) {
+		/* ROLLBACK [TRANSACTION] TO … only unwinds a savepoint. */
+		p = storage_sql_keyword(p + n, &n);
+		if (n == 11 && strncasecmp(p, "TRANSACTION", 11) == 0)
+			p = storage_sql_keyword(p + n, &n);
+		return n == 2 && strncasecmp(p, "TO", 2) == 0 ? STORAGE_SQL_TX_ROLLBACK_TO :
+		    STORAGE_SQL_TX_ROLLBACK;
+	}
+	return STORAGE_SQL_TX_NONE;
+}

@@ -50,6 +50,18 @@ void storage_stmt_cache_put(struct storage_stmt_cache *c, struct storage_stmt *s
  * length in *n (0 if there is none). */
 const char *storage_sql_keyword(const char *sql, size_t *n);
 
+/* What a statement does to transactions, from its leading keywords. */
+enum storage_sql_tx {
+	STORAGE_SQL_TX_NONE,
+	STORAGE_SQL_TX_BEGIN,
+	STORAGE_SQL_TX_COMMIT,		/* COMMIT or END */
+	STORAGE_SQL_TX_ROLLBACK,	/* ROLLBACK, not ROLLBACK TO */
+	STORAGE_SQL_TX_ROLLBACK_TO,
+	STORAGE_SQL_TX_SAVEPOINT,
+	STORAGE_SQL_TX_RELEASE,
+};
+enum storage_sql_tx storage_sql_tx_kind(const char *sql);
+
 void storage_stmt_cache_stats(const struct storage_stmt_cache *c, uint64_t *hits,
     uint64_t *misses, unsigned *size);
 

@@ -282,7 +282,7 @@ load_sql(struct storage_db *db, const char *sql, struct load_res *r)
 	r->nres = -1;
 	msgpack_sbuffer_init(&out);
 	msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-	r->rc = storage_load_sql(db, sql, strlen(sql), &pk);
+	r->rc = storage_load_sql(db, sql, strlen(sql), 0, 0, &pk);
 	msgpack_unpacked_init(&u);
 	if (msgpack_unpack_next(&u, out.data, out.size, &off) == MSGPACK_UNPACK_SUCCESS &&
 	    off == out.size) {
@@ -667,7 +667,7 @@ UNIT_TEST(load_sql_reports_last_insert_id_and_rows_affected_of_last_statement)
 		memcpy(exact, text, sizeof(text) - 1);
 		msgpack_sbuffer_init(&out);
 		msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
-		CHECK_INT_EQ(storage_load_sql(db, exact, sizeof(text) - 1 - 5, &pk), -1);
+		CHECK_INT_EQ(storage_load_sql(db, exact, sizeof(text) - 1 - 5, 0, 0, &pk), -1);
 		free(exact);
 		msgpack_sbuffer_destroy(&out);
 		CHECK_INT_EQ(ro_int(db, "SELECT count(*) FROM a"), 3);
