@@ -67,8 +67,10 @@ RQ_SRCS = \
 	pkg/storage/storage_load_chunks.c \
 	pkg/storage/storage_main.c \
 	pkg/storage/storage_policy.c \
+	pkg/storage/storage_random.c \
 	pkg/storage/storage_readers.c \
 	pkg/storage/storage_snapshot.c \
+	pkg/storage/storage_sqlfunc.c \
 	pkg/storage/storage_stmt_cache.c \
 	pkg/supervisor/sd_notify.c \
 	pkg/supervisor/supervisor.c
@@ -115,8 +117,10 @@ RQ_HDRS = \
 	pkg/storage/storage_load.h \
 	pkg/storage/storage_load_chunks.h \
 	pkg/storage/storage_policy.h \
+	pkg/storage/storage_random.h \
 	pkg/storage/storage_readers.h \
 	pkg/storage/storage_snapshot.h \
+	pkg/storage/storage_sqlfunc.h \
 	pkg/storage/storage_stmt_cache.h \
 	pkg/supervisor/sd_notify.h \
 	pkg/supervisor/supervisor.h
@@ -140,7 +144,8 @@ UNIT_TESTS = \
 	tests/unit/test_rqlitectl_text \
 	tests/unit/test_storage_backup \
 	tests/unit/test_storage_db \
-	tests/unit/test_storage_policy
+	tests/unit/test_storage_policy \
+	tests/unit/test_storage_sqlfunc
 
 tests_raft_test_raft_cluster_SOURCES = tests/raft/test_raft_cluster.c tests/unit/unit.c tests/unit/unit.h
 tests_raft_test_raft_cluster_SOURCES += tests/raft/sim.c tests/raft/sim.h
@@ -167,3 +172,4 @@ tests_unit_test_storage_db_SOURCES = tests/unit/test_storage_db.c tests/unit/uni
 tests_unit_test_storage_db_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_policy_SOURCES = tests/unit/test_storage_policy.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_policy_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
+tests_unit_test_storage_sqlfunc_SOURCES = tests/unit/test_storage_sqlfunc.c tests/unit/unit.c tests/unit/unit.h

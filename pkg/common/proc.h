@@ -30,5 +30,8 @@ void proc_set_title(int argc, char **argv, const char *title);
 
 /* The supervisor link is always this fd in a child. */
 #define PROC_SUPERVISOR_FD 3
+/* Heartbeats (SV_PING → SV_PONG) have a link of their own, answered by a thread of
+ * the child, so that a role busy in one long call still answers. */
+#define PROC_HEARTBEAT_FD 4
 
 #endif

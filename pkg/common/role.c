@@ -1,12 +1,15 @@
 /*
- * Role skeleton (see role.h). Receives SV_LINK, SV_LISTEN, SV_PING and SV_SHUTDOWN
- * from the supervisor; sends SV_READY and SV_PONG. A child whose supervisor link
- * closes exits: a role never outlives its node.
+ * Role skeleton (see role.h). Receives SV_LINK, SV_LISTEN and SV_SHUTDOWN from the
+ * supervisor and sends SV_READY; a thread answers SV_PING with SV_PONG on the
+ * heartbeat link. A child whose supervisor link closes exits: a role never outlives
+ * its node.
  */
 #include "role.h"
 
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,88 @@
 #include "common/log.h"
 #include "ipc_codec.h"
 #include "ipc_fdpass.h"
+
+#define ROLE_PROGRESS_TICK_MS	100
+
+/* CLOCK_MONOTONIC ms of the last progress; written by the loop, read by the thread. */
+static uint64_t role_progress_at;
+
+static uint64_t
+role_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+role_progress(struct role *r)
+{
+	(void)r;
+	__atomic_store_n(&role_progress_at, role_now_ms(), __ATOMIC_RELAXED);
+}
+
+static void
+role_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	role_progress(arg);
+}
+
+/* The heartbeat thread: every SV_PING gets an SV_PONG {b: ms without progress}. */
+static void *
+role_heartbeat_main(void *arg)
+{
+	static char buf[IPC_SV_PACKET_MAX];
+	struct ipc_writer w;
+
+	(void)arg;
+	ipc_writer_init(&w);
+	for (;;) {
+		struct ipc_msg m;
+		int passed, rc = ipc_fdpass_recv(PROC_HEARTBEAT_FD, buf, sizeof(buf), &m, &passed);
+		uint64_t at, now;
+
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == 0 || rc == -1)
+			break;		/* the node is going away; the loop sees it on fd 3 */
+		if (passed >= 0)
+			close(passed);
+		if (rc == -2)
+			continue;
+		if (m.type == IPC_SV_PING) {
+			at = __atomic_load_n(&role_progress_at, __ATOMIC_RELAXED);
+			now = role_now_ms();
+			ipc_begin(&w, IPC_SV_PONG, 0);
+			ipc_add_u64(&w, "b", now > at ? now - at : 0);
+			ipc_finish(&w);
+			(void)ipc_fdpass_send(PROC_HEARTBEAT_FD, &w, -1);
+		}
+		ipc_msg_destroy(&m);
+	}
+	ipc_writer_destroy(&w);
+	return NULL;
+}
+
+static void
+role_start_heartbeats(struct role *r)
+{
+	struct timeval tick = { 0, ROLE_PROGRESS_TICK_MS * 1000 };
+	sigset_t all, old;
+	pthread_t tid;
+
+	role_progress(r);
+	r->tick_ev = event_new(r->base, -1, EV_PERSIST, role_tick_cb, r);
+	event_add(r->tick_ev, &tick);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&tid, NULL, role_heartbeat_main, NULL) != 0)
+		fatalx("cannot start the heartbeat thread");
+	pthread_detach(tid);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
 
 static void
 role_send_sv(struct role *r, enum ipc_type type)
@@ -56,9 +141,6 @@ role_sv_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		switch (m.type) {
-		case IPC_SV_PING:
-			role_send_sv(r, IPC_SV_PONG);
-			break;
 		case IPC_SV_LINK:
 			if (passed < 0 || ipc_get_u64(&m, "r", &peer) != IPC_OK ||
 			    peer >= PROC_MAX) {
@@ -87,28 +169,6 @@ role_sv_cb(evutil_socket_t fd, short what, void *arg)
 		if (passed >= 0)
 			close(passed);
 		ipc_msg_destroy(&m);
-	}
-}
-
-void
-role_service_heartbeat(struct role *r)
-{
-	unsigned char peek[16];
-
-	for (;;) {
-		struct msghdr mh;
-		struct iovec iov = { peek, sizeof(peek) };
-		ssize_t n;
-
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		n = recvmsg(r->sv_fd, &mh, MSG_PEEK | MSG_DONTWAIT);
-		/* A PING frame is [len][0x93, type, 0, map]: check the type byte only. */
-		if (n < 6 || peek[4] != 0x93 || peek[5] != IPC_SV_PING)
-			return;
-		(void)recv(r->sv_fd, peek, sizeof(peek), MSG_DONTWAIT);
-		role_send_sv(r, IPC_SV_PONG);
 	}
 }
 
@@ -153,6 +213,7 @@ role_init(struct role *r, const struct role_ops *ops, void *ctx)
 	event_add(r->sv_ev, NULL);
 	r->sigterm_ev = evsignal_new(r->base, SIGTERM, role_sigterm_cb, r);
 	event_add(r->sigterm_ev, NULL);
+	role_start_heartbeats(r);
 	return r->base;
 }
 

@@ -26,6 +26,7 @@ struct role {
 	struct event_base *base;
 	struct event *sv_ev;
 	struct event *sigterm_ev;
+	struct event *tick_ev;		/* marks progress while the loop runs */
 	int sv_fd;
 	int ready_sent;
 };
@@ -37,11 +38,14 @@ void role_ready(struct role *r);
 /* Runs the loop until role_exit(); never returns. */
 void role_run(struct role *r) __attribute__((__noreturn__));
 /*
- * Answers heartbeats waiting on the supervisor link, and only those, without entering
- * the event loop: for a role busy in one long call (a slow SQL statement), so the
- * supervisor does not take it for hung. Other messages stay queued for the loop.
+ * Heartbeats are answered by a thread of their own (on PROC_HEARTBEAT_FD), so a role
+ * busy in one long call (a slow statement, a restore) is not taken for hung. Each
+ * SV_PONG says how long the role has gone without progress: the loop marks progress
+ * every 100 ms, and a long call marks it with role_progress() as it goes. The
+ * supervisor reports a busy role and kills only one that stops answering or makes
+ * no progress for minutes.
  */
-void role_service_heartbeat(struct role *r);
+void role_progress(struct role *r);
 /* Leaves the loop; role_run then exits the process with status 0. */
 void role_exit(struct role *r);
 

@@ -250,24 +250,28 @@ cs_leader_addr(const char **addr)
 static bool
 cs_forward(struct ipc_msg *m, const char *op, enum ipc_type reply)
 {
-	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, reply };
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, reply, 0 };
 	const char *addr, *cmd;
 	size_t len;
 	char level[32] = "weak";
-	uint64_t kind = 0;
+	uint64_t kind = 0, at = 0;
 	struct fwd_out *f;
 
 	if (!cs_leader_addr(&addr) || ipc_get_bin(m, "c", &cmd, &len) != IPC_OK)
 		return false;
 	(void)ipc_get_strbuf(m, "l", level, sizeof(level));
 	(void)ipc_get_u64(m, "k", &kind);
+	(void)ipc_get_u64(m, "at", &at);
 	f = cs_fwd_new(&w, IPC_PEER_FORWARD_RESULT);
+	f->timeout_ms = at;
 	snprintf(f->addr, sizeof(f->addr), "%s", addr);
 	ipc_begin(&cs.w, IPC_PEER_FORWARD, f->id);
 	ipc_add_str(&cs.w, "op", op);
 	ipc_add_bin(&cs.w, "c", cmd, len);
 	ipc_add_str(&cs.w, "l", level);
 	ipc_add_u64(&cs.w, "k", kind);
+	if (at != 0)
+		ipc_add_u64(&cs.w, "at", at);
 	ipc_finish(&cs.w);
 	if (peer_send(cs.peers, addr, &cs.w) != PEER_OK) {
 		cs_fwd_free(f);
@@ -410,7 +414,7 @@ cs_cluster_on_query_result(struct ipc_msg *m)
 static void
 cs_serve_forward(struct peer_conn *c, struct ipc_msg *m)
 {
-	struct waiter w = { WAITER_PEER, m->request_id, peer_conn_handle(c), IPC_PEER_FORWARD_RESULT };
+	struct waiter w = { WAITER_PEER, m->request_id, peer_conn_handle(c), IPC_PEER_FORWARD_RESULT, 0 };
 	char op[16] = "", level[32] = "weak", id[RAFT_ID_MAX] = "";
 	const char *cmd = NULL;
 	size_t len = 0;
@@ -422,6 +426,7 @@ cs_serve_forward(struct peer_conn *c, struct ipc_msg *m)
 	(void)ipc_get_strbuf(m, "id", id, sizeof(id));
 	(void)ipc_get_u64(m, "k", &kind);
 	(void)ipc_get_bin(m, "c", &cmd, &len);
+	(void)ipc_get_u64(m, "at", &w.apply_timeout_ms);
 	if (raft_state(cs.raft) != RAFT_LEADER) {
 		cs_answer_error(&w, "not leader");
 		return;
@@ -548,7 +553,7 @@ cs_membership_do(const struct waiter *w, const char *op, const char *id, bool wa
 void
 cs_cluster_membership(struct ipc_msg *m)
 {
-	struct waiter w = { WAITER_MEMBERSHIP, m->request_id, 0, IPC_MEMBERSHIP_RESULT };
+	struct waiter w = { WAITER_MEMBERSHIP, m->request_id, 0, IPC_MEMBERSHIP_RESULT, 0 };
 	char op[16] = "", id[RAFT_ID_MAX] = "";
 	bool wait = false;
 	const char *addr;
@@ -583,7 +588,7 @@ cs_cluster_membership(struct ipc_msg *m)
 static void
 cs_serve_join(struct peer_conn *c, struct ipc_msg *m)
 {
-	struct waiter w = { WAITER_JOIN, m->request_id, peer_conn_handle(c), IPC_PEER_JOIN_RESULT };
+	struct waiter w = { WAITER_JOIN, m->request_id, peer_conn_handle(c), IPC_PEER_JOIN_RESULT, 0 };
 	char id[RAFT_ID_MAX] = "", addr[RAFT_ADDR_MAX] = "";
 	bool voter = true;
 	const struct raft_server *s;
@@ -928,7 +933,7 @@ cs_cluster_start_join(void)
 static void
 cs_serve_meta(struct peer_conn *c, struct ipc_msg *m)
 {
-	struct waiter w = { WAITER_PEER, m->request_id, peer_conn_handle(c), IPC_PEER_META_RESULT };
+	struct waiter w = { WAITER_PEER, m->request_id, peer_conn_handle(c), IPC_PEER_META_RESULT, 0 };
 
 	ipc_begin(&cs.w, IPC_PEER_META_RESULT, m->request_id);
 	ipc_add_str(&cs.w, "id", cs.opts->node_id);
@@ -1000,7 +1005,7 @@ static void
 cs_nodes_finish(struct nodes_query *nq)
 {
 	msgpack_packer *pk = &cs.w.pk;
-	struct waiter w = { WAITER_GATEWAY, nq->request_id, 0, IPC_NODES_RESULT };
+	struct waiter w = { WAITER_GATEWAY, nq->request_id, 0, IPC_NODES_RESULT, 0 };
 
 	ipc_begin(&cs.w, IPC_NODES_RESULT, nq->request_id);
 	ipc_add_str(&cs.w, "leader_id", raft_leader_id(cs.raft));
@@ -1132,7 +1137,7 @@ cs_cluster_nodes(struct ipc_msg *m)
 void
 cs_cluster_fault(struct ipc_msg *m)
 {
-	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_FAULT_RESULT };
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_FAULT_RESULT, 0 };
 	static const char *keys[] = { "block", "unblock" };
 
 #ifndef RQ_DEBUG
@@ -1293,7 +1298,8 @@ cs_cluster_housekeeping(void)
 	/* Requests to peers that never answered (the peer died). */
 	for (struct fwd_out *f = cs.fwd_outs, *next; f != NULL; f = next) {
 		next = f->next;
-		if (now - f->started_ms > CS_FWD_TIMEOUT_MS)
+		if (now - f->started_ms > (f->timeout_ms > CS_FWD_TIMEOUT_MS ? f->timeout_ms :
+		    CS_FWD_TIMEOUT_MS))
 			cs_fwd_free(f);
 	}
 	for (struct nodes_query *nq = cs.nodes_queries, *next; nq != NULL; nq = next) {

@@ -27,6 +27,9 @@ struct waiter {
 	uint64_t request_id;	/* gateway request id, or the peer's request id */
 	uint64_t peer_handle;	/* WAITER_PEER/WAITER_JOIN: connection to answer on */
 	enum ipc_type reply;	/* message type of the answer */
+	/* A proposal's own apply timeout (PROPOSE "at", ms): a load of a large file takes
+	 * longer to apply than -raft-apply-timeout allows. 0: that flag. */
+	uint64_t apply_timeout_ms;
 };
 
 /* A proposal waiting for its entry to be applied. */
@@ -55,6 +58,7 @@ struct fwd_out {
 	struct waiter w;	/* who gets the answer here */
 	enum ipc_type op_reply;	/* PEER_*_RESULT expected */
 	uint64_t started_ms;
+	uint64_t timeout_ms;	/* forgotten after this (at least CS_FWD_TIMEOUT_MS) */
 	void (*on_answer)(struct fwd_out *f, struct ipc_msg *m);	/* NULL: relay */
 	void *arg;
 	bool followed;		/* a join already redirected once */

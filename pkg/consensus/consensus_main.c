@@ -408,13 +408,14 @@ consensus_on_propose(struct ipc_msg *m)
 	const char *cmd;
 	size_t len;
 	uint64_t index, term;
-	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_PROPOSE_RESULT };
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_PROPOSE_RESULT, 0 };
 	int rc;
 
 	if (ipc_get_bin(m, "c", &cmd, &len) != IPC_OK) {
 		cs_answer_error(&w, "invalid proposal");
 		return;
 	}
+	(void)ipc_get_u64(m, "at", &w.apply_timeout_ms);
 	rc = raft_propose(cs.raft, cmd, len, &index, &term);
 	if (rc == RAFT_ENOTLEADER && cs_cluster_forward_propose(m))
 		return;
@@ -432,7 +433,7 @@ consensus_on_barrier(struct ipc_msg *m)
 {
 	char level[32] = "weak";
 	uint64_t now = cs_now_ms();
-	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_BARRIER_RESULT };
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_BARRIER_RESULT, 0 };
 	int rc;
 
 	(void)ipc_get_strbuf(m, "l", level, sizeof(level));
@@ -636,7 +637,7 @@ consensus_deliver_reads(const struct raft_ready *rd)
 {
 	for (unsigned i = 0; i < rd->n_reads; i++) {
 		const struct raft_read *rr = &rd->reads[i];
-		struct waiter w = { WAITER_GATEWAY, rr->cookie, 0, IPC_BARRIER_RESULT };
+		struct waiter w = { WAITER_GATEWAY, rr->cookie, 0, IPC_BARRIER_RESULT, 0 };
 
 		if (rr->cookie & (UINT64_C(1) << 63)) {
 			/* A read we serve for a follower. */
@@ -744,8 +745,10 @@ consensus_housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 	 * (it may still commit later; it was not acknowledged). */
 	if (cs.opts->apply_timeout_ms > 0) {
 		for (struct pending *p = cs.pending_head; p != NULL; p = p->next) {
-			if (p->w.kind != WAITER_NONE &&
-			    now - p->started_ms > (uint64_t)cs.opts->apply_timeout_ms) {
+			uint64_t to = p->w.apply_timeout_ms != 0 ? p->w.apply_timeout_ms :
+			    (uint64_t)cs.opts->apply_timeout_ms;
+
+			if (p->w.kind != WAITER_NONE && now - p->started_ms > to) {
 				cs_answer_error(&p->w, "timeout");
 				p->w.kind = WAITER_NONE;
 			}

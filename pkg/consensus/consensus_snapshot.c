@@ -323,7 +323,7 @@ cs_snapshot_init(void)
 void
 cs_snapshot_user(struct ipc_msg *m)
 {
-	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_SNAPSHOT_NOW_RESULT };
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_SNAPSHOT_NOW_RESULT, 0 };
 	uint64_t tl = 0;
 	int rc;
 
@@ -347,7 +347,7 @@ cs_snapshot_user(struct ipc_msg *m)
 void
 cs_snapshot_reap(struct ipc_msg *m)
 {
-	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_REAP_RESULT };
+	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_REAP_RESULT, 0 };
 	int n = snapshot_store_prune(sn.root);
 
 	ipc_begin(&cs.w, IPC_REAP_RESULT, m->request_id);

@@ -347,6 +347,8 @@ gw_load_propose(struct gw_req *r, bool binary)
 	r->kind = binary ? CMD_LOAD_FILE : CMD_LOAD_SQL;
 	gw_begin(r, IPC_PROPOSE);
 	ipc_add_bin(&gw.w, "c", sb.data, sb.size);
+	/* Loading a large file takes longer than -raft-apply-timeout: ?timeout rules. */
+	ipc_add_u64(&gw.w, "at", (uint64_t)(r->params.timeout_ns / 1000000));
 	msgpack_sbuffer_destroy(&sb);
 	if (gw_send_wait(r, PROC_CONSENSUS, gw_load_cb, r->params.timeout_ns) != 0)
 		gw_load_cb(r, NULL);

@@ -93,6 +93,9 @@ gw_load_chunk_send(struct gw_req *r)
 	free(buf);
 	gw_begin(r, IPC_PROPOSE);
 	ipc_add_bin(&gw.w, "c", sb.data, sb.size);
+	/* The last chunk loads the whole file on every node: ?timeout, not
+	 * -raft-apply-timeout, bounds the wait. */
+	ipc_add_u64(&gw.w, "at", (uint64_t)(r->params.timeout_ns / 1000000));
 	msgpack_sbuffer_destroy(&sb);
 	lc->seq++;
 	lc->off += n;

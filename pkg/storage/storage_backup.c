@@ -183,10 +183,10 @@ backup_pace(const char *path, int *fd)
 
 /*
  * Steps a backup to its end, waiting out short busy spells; with a pace_path, flushes
- * the target after each step.
+ * the target after each step; with a db, tells its owner about the progress.
  */
 static int
-backup_run(sqlite3_backup *bk, int step_pages, const char *pace_path)
+backup_run(sqlite3_backup *bk, int step_pages, const char *pace_path, struct storage_db *db)
 {
 	int rc, busy = 0, pace_fd = -1;
 
@@ -194,6 +194,8 @@ backup_run(sqlite3_backup *bk, int step_pages, const char *pace_path)
 		rc = sqlite3_backup_step(bk, step_pages);
 		if (rc == SQLITE_OK) {
 			backup_pace(pace_path, &pace_fd);
+			if (db != NULL)
+				storage_db_progress(db);
 			continue;
 		}
 		if (rc == SQLITE_DONE) {
@@ -248,7 +250,7 @@ online_backup(sqlite3 *src, const char *path, char *err, size_t errlen)
 		storage_set_err(err, errlen, "backup to %s: %s", path, sqlite3_errmsg(dst));
 		rc = SQLITE_ERROR;
 	} else {
-		rc = backup_run(bk, STORAGE_BACKUP_STEP_PAGES, path);
+		rc = backup_run(bk, STORAGE_BACKUP_STEP_PAGES, path, NULL);
 		if (sqlite3_backup_finish(bk) != SQLITE_OK && rc == SQLITE_OK)
 			rc = sqlite3_errcode(dst);
 		if (rc != SQLITE_OK)
@@ -438,6 +440,14 @@ open_immutable(const char *path, sqlite3 **out, char *err, size_t errlen)
 	return 0;
 }
 
+/* Checking a large file takes a while: it is progress. */
+static int
+load_progress_cb(void *arg)
+{
+	storage_db_progress(arg);
+	return 0;
+}
+
 /* PRAGMA quick_check on an open connection; 0 if it answers "ok". */
 static int
 quick_check(sqlite3 *db, const char *path, char *err, size_t errlen)
@@ -553,7 +563,10 @@ storage_load_file(struct storage_db *db, const char *path, char *err, size_t err
 	 * The backup API copies pages without reading them as b-trees, so a damaged
 	 * file would be installed as is: check it first, whatever the caller did.
 	 */
-	if (quick_check(src, path, err, errlen) == -1)
+	sqlite3_progress_handler(src, 100000, load_progress_cb, db);
+	rc = quick_check(src, path, err, errlen);
+	sqlite3_progress_handler(src, 0, NULL, NULL);
+	if (rc == -1)
 		goto fail;
 	if ((live_pgsz = page_size(rw)) <= 0) {
 		storage_set_err(err, errlen, "load: page size: %s", sqlite3_errmsg(rw));
@@ -563,15 +576,17 @@ storage_load_file(struct storage_db *db, const char *path, char *err, size_t err
 		goto fail;
 
 	/*
-	 * One step copies every page inside one write transaction on the live database:
-	 * readers keep seeing the old pages until it commits, and any error (an I/O
-	 * error, a full disk) rolls the whole copy back.
+	 * The copy is one write transaction on the live database, whatever the number of
+	 * steps (the backup keeps the destination's transaction open until the last one):
+	 * readers keep seeing the old pages until it commits, and any error (an I/O error,
+	 * a full disk) rolls the whole copy back. Steps of STORAGE_LOAD_STEP_PAGES let the
+	 * process report progress while a large file goes in.
 	 */
 	if ((bk = sqlite3_backup_init(rw, "main", src, "main")) == NULL) {
 		storage_set_err(err, errlen, "load %s: %s", path, sqlite3_errmsg(rw));
 		goto fail;
 	}
-	rc = backup_run(bk, -1, NULL);
+	rc = backup_run(bk, STORAGE_LOAD_STEP_PAGES, NULL, db);
 	if (sqlite3_backup_finish(bk) != SQLITE_OK && rc == SQLITE_OK)
 		rc = sqlite3_errcode(rw);
 	if (rc != SQLITE_OK) {

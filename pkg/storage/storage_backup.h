@@ -28,6 +28,8 @@ enum storage_backup_mode {
  * of 4 KiB pages) against 256: p99 of strong reads during snapshots 15 -> 9-11 ms.
  */
 #define STORAGE_BACKUP_STEP_PAGES	64
+/* Pages per step when a file replaces the live database (progress between steps). */
+#define STORAGE_LOAD_STEP_PAGES	4096
 
 /*
  * Writes a consistent copy of the live database into the file `path`: created, or

@@ -99,6 +99,7 @@ sdb_conn_close(struct storage_db *sdb, struct sdb_conn *c)
 	if (sqlite3_close(c->db) != SQLITE_OK)
 		log_warnx("%s: %s", __func__, sqlite3_errmsg(c->db));
 	c->db = NULL;
+	storage_sqlfunc_free(&c->fn);
 }
 
 /* Opens and configures one connection. */
@@ -119,10 +120,13 @@ sdb_conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *e
 	}
 	c->readonly = readonly;
 	sqlite3_busy_timeout(c->db, STORAGE_DB_BUSY_TIMEOUT_MS);
-	if ((rc = storage_policy_install(c->db, &c->pol)) != SQLITE_OK)
+	if ((rc = storage_policy_install(c->db, &c->pol)) != SQLITE_OK ||
+	    (rc = storage_sqlfunc_install(c->db, &c->fn)) != SQLITE_OK)
 		goto fail_msg;
 	if (readonly)
 		sqlite3_limit(c->db, SQLITE_LIMIT_LENGTH, (int)sdb->lim.max_value);
+	else if ((rc = storage_random_install(c->db, &sdb->rng)) != SQLITE_OK)
+		goto fail_msg;
 
 	if (!readonly && !sdb->memory) {
 		rc = sdb_exec_value(c->db, "PRAGMA journal_mode=WAL", val, sizeof(val));
@@ -178,6 +182,7 @@ fail:
 		sqlite3_close(c->db);
 		c->db = NULL;
 	}
+	storage_sqlfunc_free(&c->fn);
 	return -1;
 }
 
@@ -328,6 +333,20 @@ storage_db_counters(const struct storage_db *sdb, struct storage_db_counters *ou
 		out->cache_hits += __atomic_load_n(&sdb->readers[i].cache_hits, __ATOMIC_RELAXED);
 		out->cache_misses += __atomic_load_n(&sdb->readers[i].cache_misses, __ATOMIC_RELAXED);
 	}
+}
+
+void
+storage_db_entry(struct storage_db *sdb, uint64_t index, uint64_t term)
+{
+	sdb->entry_index = index;
+	sdb->entry_term = term;
+}
+
+void
+storage_db_progress(struct storage_db *sdb)
+{
+	if (sdb != NULL && sdb->busy_cb != NULL)
+		sdb->busy_cb(sdb->busy_arg);
 }
 
 struct storage_db_reader *

@@ -169,6 +169,16 @@ int storage_db_client_step(struct storage_db *sdb, struct sqlite3_stmt *s);
 const char *storage_db_client_error(struct storage_db *sdb, char *buf, size_t len);
 void storage_db_client_end(struct storage_db *sdb);
 
+/*
+ * Names the log entry the next storage_db_apply() (or client SQL) belongs to: random()
+ * and randomblob() on the read-write connection are drawn from a sequence seeded by it,
+ * the same on every node (storage_random.h). 0, 0 for work that is no entry.
+ */
+void storage_db_entry(struct storage_db *sdb, uint64_t index, uint64_t term);
+
+/* Tells the owner (opts.busy_cb) that a long call is making progress. */
+void storage_db_progress(struct storage_db *sdb);
+
 /* Sums every connection's counters (callable while readers run). */
 void storage_db_counters(const struct storage_db *sdb, struct storage_db_counters *out);
 

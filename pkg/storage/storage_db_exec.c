@@ -1154,6 +1154,8 @@ req_start(struct sdb_req *rq, struct storage_db *sdb, struct sdb_conn *cn,
 	cn->max_result = 0;
 	if (!cn->readonly) {
 		uint64_t steps = c->steps != 0 ? c->steps : STORAGE_DB_DEFAULT_WRITE_STEPS;
+
+		storage_random_seed(&sdb->rng, sdb->entry_index, sdb->entry_term);
 		uint64_t ml = c->max_value != 0 ? c->max_value : STORAGE_DB_DEFAULT_MAX_VALUE;
 
 		if (c->to_ms > 0 && c->to_ms < steps / STORAGE_DB_STEPS_PER_MS) {
@@ -1382,6 +1384,7 @@ storage_db_client_begin(struct storage_db *sdb, uint64_t steps, uint64_t max_val
 
 	if (max_value == 0)
 		max_value = STORAGE_DB_DEFAULT_MAX_VALUE;
+	storage_random_seed(&sdb->rng, sdb->entry_index, sdb->entry_term);
 	sqlite3_limit(cn->db, SQLITE_LIMIT_LENGTH, max_value > INT32_MAX ? INT32_MAX : (int)max_value);
 
 	cn->budget = true;

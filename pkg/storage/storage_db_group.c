@@ -92,12 +92,17 @@ storage_db_group_end(struct storage_db *sdb)
 	group_forget(sdb);
 }
 
+/* Keeps an entry for a replay: u32 length, u64 index, u64 term, then the command. */
 static void
 group_remember(struct storage_db *sdb, const char *cmd, size_t len)
 {
 	uint32_t n = (uint32_t)len;
 
 	if (msgpack_sbuffer_write(&sdb->group_cmds, (const char *)&n, sizeof(n)) != 0 ||
+	    msgpack_sbuffer_write(&sdb->group_cmds, (const char *)&sdb->entry_index,
+	    sizeof(uint64_t)) != 0 ||
+	    msgpack_sbuffer_write(&sdb->group_cmds, (const char *)&sdb->entry_term,
+	    sizeof(uint64_t)) != 0 ||
 	    msgpack_sbuffer_write(&sdb->group_cmds, cmd, len) != 0)
 		fatalx("out of memory");
 	sdb->group_entries++;
@@ -111,6 +116,7 @@ group_replay(struct storage_db *sdb)
 	msgpack_sbuffer junk;
 	msgpack_packer pk;
 	size_t off = 0;
+	uint64_t index = sdb->entry_index, term = sdb->entry_term;
 
 	SDB_COUNT(&sdb->rw, group_replays);
 	if (!sqlite3_get_autocommit(sdb->rw.db) && group_exec(sdb, "ROLLBACK") != SQLITE_OK)
@@ -119,15 +125,21 @@ group_replay(struct storage_db *sdb)
 	sdb->group_abort = false;
 	msgpack_sbuffer_init(&junk);
 	msgpack_packer_init(&pk, &junk, msgpack_sbuffer_write);
-	while (off + sizeof(uint32_t) <= sdb->group_cmds.size) {
+	while (off + sizeof(uint32_t) + 2 * sizeof(uint64_t) <= sdb->group_cmds.size) {
 		uint32_t n;
 
 		memcpy(&n, sdb->group_cmds.data + off, sizeof(n));
 		off += sizeof(n);
+		memcpy(&sdb->entry_index, sdb->group_cmds.data + off, sizeof(uint64_t));
+		off += sizeof(uint64_t);
+		memcpy(&sdb->entry_term, sdb->group_cmds.data + off, sizeof(uint64_t));
+		off += sizeof(uint64_t);
 		junk.size = 0;
 		(void)sdb_apply_one(sdb, sdb->group_cmds.data + off, n, &pk, false);
 		off += n;
 	}
+	sdb->entry_index = index;	/* the entry that stopped the group runs next */
+	sdb->entry_term = term;
 	msgpack_sbuffer_destroy(&junk);
 	log_debug("%u grouped entries replayed one by one", sdb->group_entries);
 	group_forget(sdb);

@@ -13,6 +13,8 @@
 
 #include "storage/storage_db.h"
 #include "storage/storage_policy.h"
+#include "storage/storage_random.h"
+#include "storage/storage_sqlfunc.h"
 #include "storage/storage_stmt_cache.h"
 
 /* SQLite's busy timeout on every connection, as rqlite. */
@@ -61,6 +63,7 @@ struct sdb_conn {
 	bool readonly;
 	bool busy;		/* handed out by sdb_ro_acquire() */
 	struct storage_policy pol;
+	struct storage_sqlfunc fn;	/* bounded instr/replace/trim/printf */
 
 	msgpack_zone zone;	/* the decoded command of the current call */
 	bool zone_ok;
@@ -114,6 +117,10 @@ struct storage_db {
 
 	void (*busy_cb)(void *arg);
 	void *busy_arg;
+
+	/* The entry being applied (storage_db_entry): seeds random() for it. */
+	uint64_t entry_index, entry_term;
+	struct storage_random rng;
 
 	/* Counters of reader connections that have been closed. */
 	struct storage_db_counters ctr_gone;

@@ -265,6 +265,12 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	(void)ipc_get_u64(m, "ty", &type);
 	if (type != STORAGE_ENTRY_COMMAND)
 		storage_db_group_end(st.db);
+	{
+		uint64_t t = 0;
+
+		(void)ipc_get_u64(m, "t", &t);
+		storage_db_entry(st.db, index, t);	/* seeds random() for this entry */
+	}
 	storage_load_chunks_tick(index);
 	if (type == STORAGE_ENTRY_COMMAND && ipc_msgpack_validate(cmd, len) != 0) {
 		log_warnx("entry %llu holds a malformed command; applied as a no-op",
@@ -619,12 +625,12 @@ storage_remove_db_files(const char *path)
 	}
 }
 
-/* A long statement is running: keep answering the supervisor's heartbeats. */
+/* A long statement is running: it is progress (role.h). */
 static void
 storage_busy_cb(void *arg)
 {
 	(void)arg;
-	role_service_heartbeat(&st.role);
+	role_progress(&st.role);
 }
 
 void

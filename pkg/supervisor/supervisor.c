@@ -1,9 +1,15 @@
 /*
  * Supervisor main loop. Starts each role as `rqlited -P <role> <original args>`
- * with its supervisor link (SEQPACKET) on fd 3, hands it links to the siblings that
- * are running and its listening socket, and keeps it running.
+ * with its supervisor link (SEQPACKET) on fd 3 and its heartbeat link on fd 4, hands
+ * it links to the siblings that are running and its listening socket, and keeps it
+ * running.
  *
- * Sends: SV_LINK, SV_LISTEN, SV_PING, SV_SHUTDOWN. Receives: SV_READY, SV_PONG.
+ * Supervisor link: sends SV_LINK, SV_LISTEN, SV_SHUTDOWN; receives SV_READY.
+ * Heartbeat link: sends SV_PING every second; receives SV_PONG {b: ms the role has
+ * gone without progress}, answered by a thread of the role. A role that misses
+ * SV_PING_MISSES_MAX pongs is hung (or stopped) and is killed; one that answers but
+ * is busy (a long statement, a restore) is reported every SV_BUSY_REPORT_MS and
+ * killed only after SV_BUSY_MAX_MS without progress.
  */
 #include "supervisor.h"
 
@@ -31,6 +37,8 @@
 
 #define SV_PING_INTERVAL_MS	1000
 #define SV_PING_MISSES_MAX	5	/* a hung child is killed after this many */
+#define SV_BUSY_REPORT_MS	5000	/* busy this long: say so, and again this often */
+#define SV_BUSY_MAX_MS		600000	/* no progress for 10 minutes: wedged */
 #define SV_BACKOFF_MIN_MS	100
 #define SV_BACKOFF_MAX_MS	10000
 #define SV_STABLE_MS		10000	/* up this long: back-off resets */
@@ -44,6 +52,9 @@ struct child {
 	pid_t pid;
 	int link;		/* our end of the supervisor link */
 	struct event *link_ev;
+	int hb;			/* our end of the heartbeat link */
+	struct event *hb_ev;
+	uint64_t busy_reported_ms;	/* busy time last reported (0: not busy) */
 	struct event *restart_ev;
 	int missed_pings;
 	int backoff_ms;
@@ -97,6 +108,18 @@ sv_send(struct child *c, enum ipc_type type, const char *key, const char *sval,
 	rc = ipc_fdpass_send(c->link, &w, fd);
 	ipc_writer_destroy(&w);
 	return rc;
+}
+
+static void
+sv_send_hb(struct child *c, enum ipc_type type)
+{
+	struct ipc_writer w;
+
+	ipc_writer_init(&w);
+	ipc_begin(&w, type, 0);
+	ipc_finish(&w);
+	(void)ipc_fdpass_send(c->hb, &w, -1);	/* a full buffer is a missed ping */
+	ipc_writer_destroy(&w);
 }
 
 /* Like mkdir -p: rqlite creates the whole data directory path. */
@@ -209,9 +232,6 @@ supervisor_child_msg_cb(evutil_socket_t fd, short what, void *arg)
 				}
 			}
 			break;
-		case IPC_SV_PONG:
-			c->missed_pings = 0;
-			break;
 		default:
 			log_warnx("unexpected %s from %s", ipc_type_name(m.type), proc_name(c->id));
 		}
@@ -219,6 +239,53 @@ supervisor_child_msg_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+
+/* SV_PONG on the heartbeat link. */
+static void
+supervisor_child_hb_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	static char buf[IPC_SV_PACKET_MAX];
+
+	(void)what;
+	for (;;) {
+		struct ipc_msg m;
+		int passed;
+		int rc = ipc_fdpass_recv(fd, buf, sizeof(buf), &m, &passed);
+		uint64_t busy = 0;
+
+		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (rc <= 0 && rc != -2) {
+			event_del(c->hb_ev);
+			return;
+		}
+		if (passed >= 0)
+			close(passed);
+		if (rc == -2 || m.type != IPC_SV_PONG) {
+			if (rc != -2)
+				ipc_msg_destroy(&m);
+			log_warnx("bad heartbeat frame from %s", proc_name(c->id));
+			continue;
+		}
+		(void)ipc_get_u64(&m, "b", &busy);
+		ipc_msg_destroy(&m);
+		c->missed_pings = 0;
+		if (busy >= SV_BUSY_MAX_MS) {
+			log_warnx("%s made no progress for %llu s, killing it", proc_name(c->id),
+			    (unsigned long long)(busy / 1000));
+			kill(c->pid, SIGKILL);
+		} else if (busy >= SV_BUSY_REPORT_MS &&
+		    busy >= c->busy_reported_ms + SV_BUSY_REPORT_MS) {
+			log_info("%s busy for %llu s (answering heartbeats)", proc_name(c->id),
+			    (unsigned long long)(busy / 1000));
+			c->busy_reported_ms = busy;
+		} else if (busy < SV_BUSY_REPORT_MS && c->busy_reported_ms != 0) {
+			log_info("%s no longer busy", proc_name(c->id));
+			c->busy_reported_ms = 0;
+		}
+	}
+}
 
 static void
 supervisor_restart_cb(evutil_socket_t fd, short what, void *arg)
@@ -233,12 +300,13 @@ supervisor_restart_cb(evutil_socket_t fd, short what, void *arg)
 static void
 supervisor_start_child(struct supervisor *sv, struct child *c)
 {
-	int sp[2];
+	int sp[2], hb[2];
 	pid_t pid;
 	char exe[4096];
 	ssize_t n;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hb) == -1)
 		fatal("socketpair");
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
@@ -250,9 +318,14 @@ supervisor_start_child(struct supervisor *sv, struct child *c)
 		fatal("fork");
 	if (pid == 0) {
 		char **argv = calloc((size_t)sv->opts->argc + 3, sizeof(char *));
+		int link_fd, hb_fd;
+
 		if (argv == NULL)
 			_exit(127);
-		if (dup2(sp[1], PROC_SUPERVISOR_FD) == -1)
+		/* Out of the way of fds 3 and 4 first, whatever numbers the pairs got. */
+		if ((link_fd = fcntl(sp[1], F_DUPFD_CLOEXEC, 10)) == -1 ||
+		    (hb_fd = fcntl(hb[1], F_DUPFD_CLOEXEC, 10)) == -1 ||
+		    dup2(link_fd, PROC_SUPERVISOR_FD) == -1 || dup2(hb_fd, PROC_HEARTBEAT_FD) == -1)
 			_exit(127);
 		argv[0] = sv->opts->argv[0];
 		argv[1] = "-P";
@@ -263,8 +336,14 @@ supervisor_start_child(struct supervisor *sv, struct child *c)
 		_exit(127);
 	}
 	close(sp[1]);
+	close(hb[1]);
 	c->pid = pid;
 	c->link = sp[0];
+	c->hb = hb[0];
+	c->busy_reported_ms = 0;
+	evutil_make_socket_nonblocking(c->hb);
+	c->hb_ev = event_new(sv->base, c->hb, EV_READ | EV_PERSIST, supervisor_child_hb_cb, c);
+	event_add(c->hb_ev, NULL);
 	c->state = CHILD_STARTING;
 	c->missed_pings = 0;
 	c->started_ms = now_ms();
@@ -316,6 +395,10 @@ supervisor_reap(struct supervisor *sv)
 		c->link_ev = NULL;
 		close(c->link);
 		c->link = -1;
+		event_free(c->hb_ev);
+		c->hb_ev = NULL;
+		close(c->hb);
+		c->hb = -1;
 		c->pid = 0;
 		if (c->state == CHILD_STOPPING) {
 			log_info("%s stopped (%s)", proc_name(c->id), why);
@@ -374,7 +457,7 @@ supervisor_ping_cb(evutil_socket_t fd, short what, void *arg)
 			kill(c->pid, SIGKILL);
 			continue;
 		}
-		sv_send(c, IPC_SV_PING, NULL, NULL, 0, -1);
+		sv_send_hb(c, IPC_SV_PING);
 	}
 }
 
@@ -497,6 +580,7 @@ supervisor_main(const struct supervisor_options *opts)
 	for (int i = 0; i < PROC_MAX; i++) {
 		sv.children[i].id = (enum proc_id)i;
 		sv.children[i].link = -1;
+		sv.children[i].hb = -1;
 		sv.children[i].backoff_ms = SV_BACKOFF_MIN_MS;
 		sv.children[i].restart_ev = evtimer_new(sv.base, supervisor_restart_cb, &sv.children[i]);
 	}
