@@ -403,6 +403,14 @@ static const struct validate_case validate_cases[] = {
 	{ { "-raft-reap-node-timeout=0s" }, "fatal: -raft-reap-node-timeout must be greater than 0" },
 	{ { "-raft-reap-read-only-node-timeout=-1m" },
 	    "fatal: -raft-reap-read-only-node-timeout must be greater than 0" },
+	{ { "-db-write-steps=0" }, "fatal: -db-write-steps must be at least 10000" },
+	{ { "-db-max-value-size=10" },
+	    "fatal: -db-max-value-size must be between 1024 and 1000000000 bytes" },
+	{ { "-db-max-value-size=2000000000" },
+	    "fatal: -db-max-value-size must be between 1024 and 1000000000 bytes" },
+	{ { "-db-max-result-size=100000000" },
+	    "fatal: -db-max-result-size must be between 1024 and 62914560 bytes" },
+	{ { "-db-read-timeout=-1s" }, "fatal: -db-read-timeout must not be negative" },
 };
 
 static int
