@@ -49,40 +49,72 @@ role_tick_cb(evutil_socket_t fd, short what, void *arg)
 	role_progress(arg);
 }
 
-/* The heartbeat thread: every SV_PING gets an SV_PONG {b: ms without progress}. */
+/*
+ * Answers what waits on the heartbeat link: every SV_PING gets an SV_PONG {b: ms
+ * without progress}. 1 when the link is gone, else 0 (-1 with errno EAGAIN: nothing
+ * more for now on a non-blocking link).
+ */
+static int
+role_heartbeat_answer(char *buf, size_t len, struct ipc_writer *w)
+{
+	struct ipc_msg m;
+	int passed, rc = ipc_fdpass_recv(PROC_HEARTBEAT_FD, buf, len, &m, &passed);
+	uint64_t at, now;
+
+	if (rc == -1 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return -1;
+	if (rc == 0 || rc == -1)
+		return 1;	/* the node is going away; the loop sees it on fd 3 */
+	if (passed >= 0)
+		close(passed);
+	if (rc == -2)
+		return 0;
+	if (m.type == IPC_SV_PING) {
+		at = __atomic_load_n(&role_progress_at, __ATOMIC_RELAXED);
+		now = role_now_ms();
+		ipc_begin(w, IPC_SV_PONG, 0);
+		ipc_add_u64(w, "b", now > at ? now - at : 0);
+		ipc_finish(w);
+		(void)ipc_fdpass_send(PROC_HEARTBEAT_FD, w, -1);
+	}
+	ipc_msg_destroy(&m);
+	return 0;
+}
+
 static void *
 role_heartbeat_main(void *arg)
 {
 	static char buf[IPC_SV_PACKET_MAX];
 	struct ipc_writer w;
+	int rc;
 
 	(void)arg;
 	ipc_writer_init(&w);
-	for (;;) {
-		struct ipc_msg m;
-		int passed, rc = ipc_fdpass_recv(PROC_HEARTBEAT_FD, buf, sizeof(buf), &m, &passed);
-		uint64_t at, now;
-
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == 0 || rc == -1)
-			break;		/* the node is going away; the loop sees it on fd 3 */
-		if (passed >= 0)
-			close(passed);
-		if (rc == -2)
-			continue;
-		if (m.type == IPC_SV_PING) {
-			at = __atomic_load_n(&role_progress_at, __ATOMIC_RELAXED);
-			now = role_now_ms();
-			ipc_begin(&w, IPC_SV_PONG, 0);
-			ipc_add_u64(&w, "b", now > at ? now - at : 0);
-			ipc_finish(&w);
-			(void)ipc_fdpass_send(PROC_HEARTBEAT_FD, &w, -1);
-		}
-		ipc_msg_destroy(&m);
-	}
+	while ((rc = role_heartbeat_answer(buf, sizeof(buf), &w)) <= 0)
+		;
 	ipc_writer_destroy(&w);
 	return NULL;
+}
+
+static void
+role_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static char buf[IPC_SV_PACKET_MAX];
+	static struct ipc_writer w;
+	static bool w_ok;
+	struct role *r = arg;
+	int rc;
+
+	(void)fd; (void)what;
+	if (!w_ok) {
+		ipc_writer_init(&w);
+		w_ok = true;
+	}
+	role_progress(r);	/* the loop is running: that is progress */
+	while ((rc = role_heartbeat_answer(buf, sizeof(buf), &w)) == 0)
+		;
+	if (rc == 1)
+		event_del(r->hb_ev);
 }
 
 static void
@@ -93,6 +125,13 @@ role_start_heartbeats(struct role *r)
 	pthread_t tid;
 
 	role_progress(r);
+	if (!r->ops->heartbeat_thread) {
+		evutil_make_socket_nonblocking(PROC_HEARTBEAT_FD);
+		r->hb_ev = event_new(r->base, PROC_HEARTBEAT_FD, EV_READ | EV_PERSIST,
+		    role_heartbeat_cb, r);
+		event_add(r->hb_ev, NULL);
+		return;
+	}
 	r->tick_ev = event_new(r->base, -1, EV_PERSIST, role_tick_cb, r);
 	event_add(r->tick_ev, &tick);
 	sigfillset(&all);

@@ -6,6 +6,8 @@
 #ifndef RQ_COMMON_ROLE_H
 #define RQ_COMMON_ROLE_H
 
+#include <stdbool.h>
+
 #include <event2/event.h>
 
 #include "proc.h"
@@ -18,6 +20,12 @@ struct role_ops {
 	void (*on_listen)(const char *name, int fd, void *ctx);
 	/* Orderly stop requested; call role_exit() when done (may be at once). */
 	void (*on_shutdown)(void *ctx);
+	/*
+	 * Answer heartbeats from a thread of their own, for a role that makes long calls
+	 * (storage). Otherwise the loop answers them: a second thread would make every
+	 * malloc in the process take glibc's arena lock.
+	 */
+	bool heartbeat_thread;
 };
 
 struct role {
@@ -27,6 +35,7 @@ struct role {
 	struct event *sv_ev;
 	struct event *sigterm_ev;
 	struct event *tick_ev;		/* marks progress while the loop runs */
+	struct event *hb_ev;		/* heartbeats answered by the loop */
 	int sv_fd;
 	int ready_sent;
 };

@@ -131,6 +131,15 @@ uint32_t storage_db_group_size(const struct storage_db *sdb);
 int storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk);
 
 /*
+ * storage_db_query() in the caller's thread for a read expected to be short: if it
+ * takes more than `steps` SQLite steps it is stopped, nothing is packed and 2 is
+ * returned, so the caller can run it on a reader instead (a point read takes tens of
+ * steps; a handoff to a thread costs two wake-ups).
+ */
+int storage_db_query_inline(struct storage_db *sdb, const char *cmd, size_t len,
+    msgpack_packer *pk, uint64_t steps);
+
+/*
  * Packs one map of facts for /status (API.md §10.1, store.sqlite3): "version",
  * "compile_options", "db_size" (page_count*page_size), "size" (file bytes, 0 in
  * memory), "wal_size", "path", "rw_dsn", "ro_dsn", "pragmas":{"rw":{…},"ro":{…}}

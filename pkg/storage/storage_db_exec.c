@@ -1290,10 +1290,14 @@ sdb_apply_one(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packe
 	return 0;
 }
 
-/* A read on connection cn, which belongs to the calling thread for the call. */
+/*
+ * A read on connection cn, which belongs to the calling thread for the call. With
+ * inline_steps, gives up once the read has taken that many steps: returns 2 and packs
+ * nothing (a read writes nothing, so it can simply run again elsewhere).
+ */
 static int
 query_on(struct storage_db *sdb, struct sdb_conn *cn, const char *cmd, size_t len,
-    msgpack_packer *pk)
+    msgpack_packer *pk, uint64_t inline_steps)
 {
 	struct sdb_req rq = { 0 };
 	struct sdb_cmd c;
@@ -1314,6 +1318,10 @@ query_on(struct storage_db *sdb, struct sdb_conn *cn, const char *cmd, size_t le
 		return -1;
 	}
 	req_start(&rq, sdb, cn, &c);
+	if (inline_steps > 0) {
+		cn->budget = true;
+		cn->steps_left = cn->budget_steps = inline_steps;
+	}
 	if (c.kind == STORAGE_CMD_REQUEST && request_needs_log(&rq, &c)) {
 		msgpack_pack_map(pk, 1);
 		pack_lit(pk, "w");
@@ -1325,9 +1333,28 @@ query_on(struct storage_db *sdb, struct sdb_conn *cn, const char *cmd, size_t le
 		return 0;
 	}
 	run_statements(&rq, &c, MODE_QUERY, true);
+	if (inline_steps > 0 && cn->budget_hit) {
+		req_abandon(&rq);
+		msgpack_zone_clear(&cn->zone);
+		return 2;
+	}
 	req_finish(&rq, pk);
 	msgpack_zone_clear(&cn->zone);
 	return 0;
+}
+
+int
+storage_db_query_inline(struct storage_db *sdb, const char *cmd, size_t len,
+    msgpack_packer *pk, uint64_t steps)
+{
+	struct sdb_conn *cn;
+	char err[256];
+
+	if ((cn = sdb_ro_acquire(sdb, err, sizeof(err))) == NULL) {
+		pack_top_error(pk, err);
+		return 0;
+	}
+	return query_on(sdb, cn, cmd, len, pk, steps);
 }
 
 int
@@ -1340,7 +1367,7 @@ storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpack_pa
 		pack_top_error(pk, err);
 		return 0;
 	}
-	return query_on(sdb, cn, cmd, len, pk);
+	return query_on(sdb, cn, cmd, len, pk, 0);
 }
 
 int
@@ -1359,7 +1386,7 @@ storage_db_reader_query(struct storage_db_reader *r, const char *cmd, size_t len
 		}
 		__atomic_store_n(&r->live, r->c.db, __ATOMIC_RELEASE);
 	}
-	rc = query_on(sdb, &r->c, cmd, len, pk);
+	rc = query_on(sdb, &r->c, cmd, len, pk, 0);
 	storage_stmt_cache_stats(r->c.cache, &h, &m, NULL);
 	__atomic_store_n(&r->cache_hits, h, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->cache_misses, m, __ATOMIC_RELAXED);

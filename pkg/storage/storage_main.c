@@ -40,6 +40,8 @@
 /* Read threads at most (fewer if -db-max-ro-conns is smaller): reads are mostly CPU
  * work, and more threads only help the long ones not to queue behind each other. */
 #define STORAGE_READ_THREADS	8
+/* Steps a read may take in the loop before it moves to a read thread (~1 ms). */
+#define STORAGE_READ_INLINE_STEPS	50000
 
 /* A read waiting until the database has applied index `min_index`. */
 struct storage_wait {
@@ -122,20 +124,31 @@ storage_read_done(const struct storage_read_done *d, void *arg)
 	    d->res_len);
 }
 
+/*
+ * Reads first run here with a small step budget (most are point reads of tens of
+ * steps, and a thread handoff costs two wake-ups each way); one that needs more goes
+ * to a read thread and starts over there, so a long read never holds the loop.
+ */
 static void
 storage_run_query(enum proc_id from, uint64_t request_id, const char *cmd, size_t len)
 {
 	struct ipc_conn *to = st.links[from];
+	int rc;
 
-	if (st.readers != NULL) {
-		storage_readers_submit(st.readers, from, st.link_gen[from], request_id,
-		    st.applied_index, cmd, len);
-		return;
-	}
 	if (to == NULL)
 		return;
 	st.res.size = 0;
-	if (storage_db_query(st.db, cmd, len, &st.res_pk) != 0 && st.res.size == 0) {
+	if (st.readers != NULL) {
+		rc = storage_db_query_inline(st.db, cmd, len, &st.res_pk, STORAGE_READ_INLINE_STEPS);
+		if (rc == 2) {
+			storage_readers_submit(st.readers, from, st.link_gen[from], request_id,
+			    st.applied_index, cmd, len);
+			return;
+		}
+	} else {
+		rc = storage_db_query(st.db, cmd, len, &st.res_pk);
+	}
+	if (rc != 0 && st.res.size == 0) {
 		msgpack_pack_map(&st.res_pk, 2);
 		msgpack_pack_str_with_body(&st.res_pk, "r", 1);
 		msgpack_pack_array(&st.res_pk, 0);
@@ -610,6 +623,7 @@ static const struct role_ops storage_ops = {
 	.on_link = storage_on_link,
 	.on_listen = storage_on_listen,
 	.on_shutdown = storage_on_shutdown,
+	.heartbeat_thread = true,	/* restores and statements can be long */
 };
 
 static void

@@ -127,7 +127,9 @@ UNIT_TEST(explained_statements_are_not_run_so_they_change_no_transaction)
 UNIT_TEST(text_that_does_not_tokenize_is_left_to_sqlite)
 {
 	ALLOWED("[\"SELECT 'unterminated\"]");
-	ALLOWED("[\"BEGIN\", \"SELECT 'unterminated\"]");	/* cannot tell: storage decides */
+	ALLOWED("[\"BEGIN\", \"COMMIT 'unterminated\"]");	/* cannot tell: storage decides */
+	/* A SELECT cannot end the transaction, broken or not. */
+	REFUSED("[\"BEGIN\", \"SELECT 'unterminated\"]", SQL_POLICY_ERR_TX_OPEN);
 	ALLOWED("[\"\"]");
 }
 
