@@ -23,9 +23,10 @@
 /* Largest request body we read; a larger one gets 413 (before we read it, when the
  * client sends Content-Length). Bounded by the largest frame between processes. */
 #define GW_BODY_MAX	(32u * 1024 * 1024)
-/* /db/load and /boot take a SQLite file up to this size (rqlite's default limit between
- * nodes); past GW_BODY_MAX it is spooled to a file and proposed in chunks. */
-#define GW_LOAD_MAX	(1024ull * 1024 * 1024)
+/* /db/load and /boot take a SQLite file up to this size; past GW_BODY_MAX it is spooled
+ * to a file and proposed in chunks. A load needs about five times its size free in the
+ * data directory while it runs (spool, log, staged copy, database, snapshot). */
+#define GW_LOAD_MAX	(64ull * 1024 * 1024 * 1024)
 
 /* Counters shown in /debug/vars under "http" (rqlite's names). */
 #define GW_COUNTERS(X)	X(executions) X(queued_executions) X(queries) X(requests) X(num_status) \
