@@ -1236,9 +1236,7 @@ cs_cluster_init(int raft_listen_fd)
 			fatalx("cluster key %s: %s", cs.opts->cluster_key_file, err);
 		po.key = key;
 		cs.keyed = true;
-	} else {
-		log_warnx("no -cluster-key: links to other nodes are not authenticated");
-	}
+	}	/* without a key the transport says so, once */
 	rc = peer_transport_new(cs.role.base, &po, cs_on_peer_frame, NULL, &cs.peers);
 	if (rc != PEER_OK)
 		fatalx("peer transport: %s", peer_strerror(rc));

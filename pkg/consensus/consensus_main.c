@@ -684,9 +684,17 @@ consensus_process_ready(void)
 			cs_cluster_config_committed(raft_commit_index(cs.raft));
 		consensus_deliver_reads(&rd);
 		if (rd.soft_state_changed) {
-			log_info("raft state %s, term %llu, leader \"%s\"",
+			static char said[RAFT_ID_MAX + 64];
+			char now[sizeof(said)];
+
+			/* A membership change also reports soft state; say only what changed. */
+			snprintf(now, sizeof(now), "raft state %s, term %llu, leader \"%s\"",
 			    raft_state_name(rd.state), (unsigned long long)raft_term(cs.raft),
 			    rd.leader_id != NULL ? rd.leader_id : "");
+			if (strcmp(now, said) != 0) {
+				log_info("%s", now);
+				memcpy(said, now, sizeof(said));
+			}
 			cs_cluster_on_state_change();
 			cs_send_state();
 		}

@@ -801,7 +801,13 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		len = ipc_frame_len(hdr);
 		/* An unauthenticated peer may not make us buffer a big frame. */
 		if (c->state != PC_UP && len > PEER_HELLO_MAX) {
-			log_warnx("peer %s: handshake frame of %u bytes, closing", c->name, len);
+			if (memcmp(hdr, "GET ", 4) == 0 || memcmp(hdr, "POST", 4) == 0 ||
+			    memcmp(hdr, "HEAD", 4) == 0 || memcmp(hdr, "PUT ", 4) == 0)
+				log_warnx("peer %s: an HTTP request on the Raft port, closing (is an "
+				    "HTTP address given where a Raft address belongs, as in -join?)",
+				    c->name);
+			else
+				log_warnx("peer %s: handshake frame of %u bytes, closing", c->name, len);
 			pt->st.frames_bad++;
 			conn_close(c, "bad handshake frame");
 			break;

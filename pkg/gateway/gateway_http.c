@@ -360,11 +360,8 @@ gw_route(struct gw_req *r)
 		gw_respond_empty(r, MHD_HTTP_OK);
 		return;
 	}
-	if (strcmp(p, "/") == 0 || p[0] == '\0') {
-		gw_respond_empty(r, MHD_HTTP_FOUND);
-		gw_add_header(r, "Location", "/console/");
-		return;
-	}
+	/* rqlite sends / to its web console (302 /console/); until we serve one, a
+	 * redirect would only lead to a 404, so / is a 404 itself. */
 	for (size_t i = 0; i < sizeof(gw_routes) / sizeof(gw_routes[0]); i++) {
 		const struct gw_route *rt = &gw_routes[i];
 		size_t n = strlen(rt->path);

@@ -159,11 +159,12 @@ datadir_lock(const char *dir)
 		return -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		ssize_t n = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
+		const char *pid;
+
 		pidbuf[n > 0 ? n : 0] = '\0';
-		fprintf(stderr, "fatal: data directory %s is in use by another rqlited%s%s\n",
-		    dir, n > 0 ? " (pid " : "", n > 0 ? strtok(pidbuf, "\n") : "");
-		if (n > 0)
-			fprintf(stderr, "\n");
+		pid = strtok(pidbuf, "\n");
+		fprintf(stderr, "fatal: data directory %s is in use by another rqlited%s%s%s\n",
+		    dir, pid != NULL ? " (pid " : "", pid != NULL ? pid : "", pid != NULL ? ")" : "");
 		close(fd);
 		errno = EBUSY;
 		return -2;

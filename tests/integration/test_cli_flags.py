@@ -150,6 +150,8 @@ def test_second_node_on_same_data_dir_is_refused():
         # ours must exit with a message naming the problem.
         check(any(w in msg for w in ["lock", "in use", "already"]),
               "stderr should say the data directory is in use: %r" % msg[-400:])
+        want = "(pid %d)\n" % a.pid
+        check(want in msg, "stderr should name the owner as %r: %r" % (want, msg[-400:]))
         # The first node is unharmed.
         body_is(a.get("/readyz"), "[+]node ok\n[+]leader ok\n[+]store ok\n[+]db ok")
         a.ex_ok(["CREATE TABLE still (id integer primary key)"])
