@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "common/log.h"
 #include "common/proc.h"
 #include "config.h"
 #include "consensus/consensus.h"
+#include "consensus/peer_transport.h"
 #include "gateway/gateway.h"
 #include "storage/storage.h"
 #include "supervisor/supervisor.h"
@@ -164,6 +166,19 @@ main(int argc, char **argv)
 		run_role(role, argc, argv);
 	}
 	log_init("rqlited", level);
+	if (cfg.cluster_key[0] != '\0') {
+		/* Checked before any role starts: consensus would otherwise die on it at
+		 * every restart while the node looked up to its service manager. */
+		unsigned char key[32];
+		char kerr[512];
+
+		if (peer_load_key(cfg.cluster_key, key, kerr, sizeof(kerr)) != 0) {
+			fprintf(stderr, "fatal: -cluster-key: %s\n", kerr);	/* kerr names the file */
+			config_free(&cfg);
+			return 1;
+		}
+		sodium_memzero(key, sizeof(key));
+	}
 	{
 		struct supervisor_options so = {
 			.data_dir = cfg.data_dir,

@@ -43,6 +43,10 @@
 #define SV_BACKOFF_MAX_MS	10000
 #define SV_STABLE_MS		10000	/* up this long: back-off resets */
 #define SV_STOP_GRACE_MS	10000
+/* A child that dies this many times in a row within SV_STABLE_MS of starting cannot
+ * start (a bad key file, a broken database): the node stops with status 1, so that
+ * systemd or OpenRC sees the failure instead of a node that never serves. */
+#define SV_QUICK_DEATHS_MAX	5
 
 enum child_state { CHILD_DOWN, CHILD_STARTING, CHILD_READY, CHILD_STOPPING };
 
@@ -58,6 +62,7 @@ struct child {
 	struct event *restart_ev;
 	int missed_pings;
 	int backoff_ms;
+	int quick_deaths;	/* in a row, each within SV_STABLE_MS of its start */
 	uint64_t started_ms;
 	const char *listener;	/* "http", "raft" or NULL */
 };
@@ -410,6 +415,16 @@ supervisor_reap(struct supervisor *sv)
 		log_warnx("lost child: %s (%s)", proc_name(c->id), why);
 		if (WIFEXITED(status) && WEXITSTATUS(status) == PROC_EXIT_FATAL && !sv->stopping) {
 			log_warnx("%s cannot continue; stopping the node", proc_name(c->id));
+			c->state = CHILD_DOWN;
+			sv->exit_status = 1;
+			supervisor_begin_stop(sv);
+			continue;
+		}
+		if (now_ms() - c->started_ms > SV_STABLE_MS)
+			c->quick_deaths = 0;
+		else if (++c->quick_deaths >= SV_QUICK_DEATHS_MAX && !sv->stopping) {
+			log_warnx("%s died %d times in a row within %d s of starting; stopping the "
+			    "node", proc_name(c->id), c->quick_deaths, SV_STABLE_MS / 1000);
 			c->state = CHILD_DOWN;
 			sv->exit_status = 1;
 			supervisor_begin_stop(sv);
