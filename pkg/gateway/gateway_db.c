@@ -219,6 +219,21 @@ gw_retry(struct gw_req *r, const char *e)
 	return true;
 }
 
+/*
+ * Errors that mean "this node is not the leader". rqlite's store turns a lost
+ * leadership into ErrNotLeader for reads (strong reads through the log, and the
+ * leader check of linearizable ones), so their clients get 503 "leader not found";
+ * a write that loses it answers the error in the body (200), as there.
+ */
+static bool
+gw_not_leader(const struct gw_req *r, const char *e)
+{
+	if (strcmp(e, "not leader") == 0)
+		return true;
+	return strncmp(e, "leadership lost", 15) == 0 &&
+	    (r->kind == GATEWAY_CMD_QUERY || r->stage == STAGE_BARRIER);
+}
+
 static void
 gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
 {
@@ -230,7 +245,7 @@ gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
 		snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
 		if (gw_retry(r, ebuf))
 			return;
-		if (strcmp(ebuf, "not leader") == 0)
+		if (gw_not_leader(r, ebuf))
 			gw_leader_not_found(r);
 		else
 			gw_respond_json_error(r, ebuf);
@@ -403,7 +418,7 @@ gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 		snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
 		if (gw_retry(r, ebuf))
 			return;
-		if (strcmp(ebuf, "not leader") == 0)
+		if (gw_not_leader(r, ebuf))
 			gw_leader_not_found(r);
 		else
 			gw_respond_json_error(r, ebuf);

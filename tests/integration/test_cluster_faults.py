@@ -569,3 +569,22 @@ def test_readyz_sync_on_a_restarted_follower_waits_for_the_leaders_writes():
     eq(r.body.decode(), "[+]node ok\n[+]leader ok\n[+]store ok\n"
        "[+]sync timeout waiting for commit index", "readyz?sync timeout body")
     check(took < 3, "answered within its timeout (%.2f s)" % took)
+
+
+@cluster_test(90)
+def test_reads_on_a_leader_that_loses_its_quorum_answer_503_as_rqlite():
+    """rqlite turns a lost leadership into "not leader" for reads (strong reads and the
+    leader check of linearizable ones): it looks for the leader, finds none, and answers
+    503 "leader not found", not 200 with an error."""
+    soft = Checks()
+    for level in ("linearizable", "strong"):
+        c = Cluster(3)
+        lead = c.start()
+        lead.ex_ok(["CREATE TABLE acks (id INTEGER PRIMARY KEY)"])
+        for f in c.followers(lead):
+            f.kill()
+        r = lead.query([ACKS], q="?level=" + level, timeout=25)
+        soft.eq((r.status, r.text), (503, "leader not found\n"),
+                "%s read sent as the leader lost its quorum" % level)
+        c.close()
+    soft.done()
