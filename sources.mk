@@ -168,6 +168,7 @@ tests_unit_test_raftlog_SOURCES = tests/unit/test_raftlog.c tests/unit/unit.c te
 tests_unit_test_rqlitectl_text_SOURCES = tests/unit/test_rqlitectl_text.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_rqlitectl_text_SOURCES += cmd/rqlitectl/cli_sql.c cmd/rqlitectl/cli_value.c cmd/rqlitectl/cli_output.c cmd/rqlitectl/cli_history.c
 tests_unit_test_storage_backup_SOURCES = tests/unit/test_storage_backup.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_storage_backup_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_db_SOURCES = tests/unit/test_storage_db.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_db_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_policy_SOURCES = tests/unit/test_storage_policy.c tests/unit/unit.c tests/unit/unit.h

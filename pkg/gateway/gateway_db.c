@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "gateway_internal.h"
 #include "gateway_policy.h"
-#include "gateway_pragma.h"
 #include "gateway_render.h"
 #include "gateway_rewrite.h"
 
@@ -161,12 +160,6 @@ gw_build_command(struct gw_req *r, struct gateway_body *b, int kind, bool rewrit
 
 	const char *refused;
 
-	for (size_t i = 0; i < b->n; i++) {
-		if (gateway_pragma_disallowed(b->stmts[i].sql, b->stmts[i].sql_len)) {
-			gw_respond_json_error(r, GATEWAY_PRAGMA_ERROR);
-			return false;
-		}
-	}
 	if ((refused = gateway_policy_check(b, r->params.transaction)) != NULL) {
 		gw.counters.policy_refusals++;
 		gw_respond_json_error(r, refused);
@@ -573,13 +566,6 @@ gw_execute_queued(struct gw_req *r)
 			return;
 		}
 		memset(&b, 0, sizeof(b));
-	}
-	for (size_t i = 0; i < b.n; i++) {
-		if (gateway_pragma_disallowed(b.stmts[i].sql, b.stmts[i].sql_len)) {
-			gateway_body_free(&b);
-			gw_respond_json_error(r, GATEWAY_PRAGMA_ERROR);
-			return;
-		}
 	}
 	{
 		/* Queued requests share an entry, inside one transaction with -write-queue-tx:

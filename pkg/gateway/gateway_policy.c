@@ -23,6 +23,7 @@
 
 #include "common/sql_policy.h"
 #include "gateway_body.h"
+#include "gateway_pragma.h"
 #include "gateway_sqltok.h"
 
 #define TX_NAMES_MAX	32
@@ -342,6 +343,10 @@ gateway_policy_check(const struct gateway_body *b, bool transaction)
 	char err[128];
 	const char *why = NULL;
 
+	/* rqlite's own refusals first, with its exact rules (gateway_pragma.c). */
+	for (size_t n = 0; n < b->n; n++)
+		if (gateway_pragma_disallowed(b->stmts[n].sql, b->stmts[n].sql_len))
+			return GATEWAY_PRAGMA_ERROR;
 	memset(&tx, 0, sizeof(tx));
 	memset(&tk, 0, sizeof(tk));
 	for (size_t n = 0; n < b->n && why == NULL; n++) {

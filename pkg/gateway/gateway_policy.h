@@ -6,6 +6,7 @@
  *   outlive the request: a BEGIN or SAVEPOINT its own statements do not end, or any
  *   BEGIN/COMMIT/END/ROLLBACK in a request made with `transaction` (whose own
  *   transaction they would break).
+ * rqlite's own PRAGMA rules (gateway_pragma.c, its regular expressions) come first.
  * Statements are judged from their tokens (gateway_sqltok.h), across every statement
  * of the request in order; text that does not tokenize is left to SQLite, and storage
  * checks everything again with its authorizer, so this is the early answer, not the

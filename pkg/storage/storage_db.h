@@ -134,7 +134,7 @@ int storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpac
  * storage_db_query() in the caller's thread for a read expected to be short: if it
  * takes more than `steps` SQLite steps it is stopped, nothing is packed and 2 is
  * returned, so the caller can run it on a reader instead (a point read takes tens of
- * steps; a handoff to a thread costs two wake-ups).
+ * steps; a handoff to a thread costs two wake-ups). steps 0: no such budget.
  */
 int storage_db_query_inline(struct storage_db *sdb, const char *cmd, size_t len,
     msgpack_packer *pk, uint64_t steps);

@@ -1360,14 +1360,7 @@ storage_db_query_inline(struct storage_db *sdb, const char *cmd, size_t len,
 int
 storage_db_query(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packer *pk)
 {
-	struct sdb_conn *cn;
-	char err[256];
-
-	if ((cn = sdb_ro_acquire(sdb, err, sizeof(err))) == NULL) {
-		pack_top_error(pk, err);
-		return 0;
-	}
-	return query_on(sdb, cn, cmd, len, pk, 0);
+	return storage_db_query_inline(sdb, cmd, len, pk, 0);
 }
 
 int

@@ -260,7 +260,7 @@ storage_consensus_drained(struct ipc_conn *c, void *arg)
 static void
 storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 {
-	uint64_t index, type = 0;
+	uint64_t index, type = 0, term = 0;
 	const char *cmd;
 	size_t len;
 	int kind;
@@ -278,12 +278,10 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	(void)ipc_get_u64(m, "ty", &type);
 	if (type != STORAGE_ENTRY_COMMAND)
 		storage_db_group_end(st.db);
-	{
-		uint64_t t = 0;
-
-		(void)ipc_get_u64(m, "t", &t);
-		storage_db_entry(st.db, index, t);	/* seeds random() for this entry */
-	}
+	/* The entry's term seeds random() for it, and goes back with the result so
+	 * consensus can tell its proposal from another leader's entry at that index. */
+	(void)ipc_get_u64(m, "t", &term);
+	storage_db_entry(st.db, index, term);
 	storage_load_chunks_tick(index);
 	if (type == STORAGE_ENTRY_COMMAND && ipc_msgpack_validate(cmd, len) != 0) {
 		log_warnx("entry %llu holds a malformed command; applied as a no-op",
@@ -311,13 +309,7 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 		msgpack_pack_str_with_body(&st.res_pk, "apply failed", 12);
 	}
 	st.applied_index = index;
-	{
-		/* The entry's term goes back so consensus can tell its proposal from another
-		 * leader's entry at the same index. */
-		uint64_t term = 0;
-		(void)ipc_get_u64(m, "t", &term);
-		storage_hold_result(m, index, term);
-	}
+	storage_hold_result(m, index, term);
 }
 
 /* The copy for SNAPSHOT is made (or failed): answer consensus. */

@@ -47,7 +47,7 @@ struct storage_readers {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stopping;
-	struct read_job *todo, **todo_tail;	/* waiting for a thread */
+	struct read_job *waiting, **wait_tail;	/* waiting for a thread */
 	struct read_job *out, **out_tail;	/* results for the loop */
 	bool out_signalled;
 	unsigned pending;			/* submitted, not yet delivered */
@@ -94,14 +94,14 @@ reader_main(void *arg)
 		struct read_job *j;
 		bool wake;
 
-		while (!rs->stopping && rs->todo == NULL)
+		while (!rs->stopping && rs->waiting == NULL)
 			pthread_cond_wait(&rs->cv, &rs->mu);
 		if (rs->stopping)
 			break;
-		j = rs->todo;
-		rs->todo = j->next;
-		if (rs->todo == NULL)
-			rs->todo_tail = &rs->todo;
+		j = rs->waiting;
+		rs->waiting = j->next;
+		if (rs->waiting == NULL)
+			rs->wait_tail = &rs->waiting;
 		pthread_mutex_unlock(&rs->mu);
 
 		job_run(t, j);
@@ -162,7 +162,7 @@ storage_readers_new(struct event_base *base, struct storage_db *db, int nthreads
 	rs->db = db;
 	rs->done = done;
 	rs->arg = arg;
-	rs->todo_tail = &rs->todo;
+	rs->wait_tail = &rs->waiting;
 	rs->out_tail = &rs->out;
 	pthread_mutex_init(&rs->mu, NULL);
 	pthread_cond_init(&rs->cv, NULL);
@@ -212,8 +212,8 @@ storage_readers_submit(struct storage_readers *rs, int from, uint64_t link_gen,
 	msgpack_sbuffer_init(&j->res);
 	rs->pending++;
 	pthread_mutex_lock(&rs->mu);
-	*rs->todo_tail = j;
-	rs->todo_tail = &j->next;
+	*rs->wait_tail = j;
+	rs->wait_tail = &j->next;
 	pthread_cond_signal(&rs->cv);
 	pthread_mutex_unlock(&rs->mu);
 }
@@ -241,8 +241,8 @@ storage_readers_free(struct storage_readers *rs)
 	for (int i = 0; i < rs->nthreads; i++)
 		if (rs->threads[i].started)
 			pthread_join(rs->threads[i].tid, NULL);
-	while ((j = rs->todo) != NULL) {
-		rs->todo = j->next;
+	while ((j = rs->waiting) != NULL) {
+		rs->waiting = j->next;
 		job_free(j);
 	}
 	while ((j = rs->out) != NULL) {

@@ -200,13 +200,16 @@ supervisor_link(struct supervisor *sv, struct child *a, struct child *b)
 	close(sp[1]);
 }
 
+/*
+ * Reads every frame waiting on one of a child's links and hands each to on_msg; at
+ * EOF (the child is exiting: SIGCHLD does the bookkeeping) stops watching the link.
+ */
 static void
-supervisor_child_msg_cb(evutil_socket_t fd, short what, void *arg)
+sv_drain(evutil_socket_t fd, struct child *c, struct event *ev, const char *what,
+    void (*on_msg)(struct child *c, struct ipc_msg *m))
 {
-	struct child *c = arg;
 	static char buf[IPC_SV_PACKET_MAX];
 
-	(void)what;
 	for (;;) {
 		struct ipc_msg m;
 		int passed;
@@ -215,82 +218,83 @@ supervisor_child_msg_cb(evutil_socket_t fd, short what, void *arg)
 		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (rc <= 0 && rc != -2) {
-			/* EOF: the child is exiting; SIGCHLD does the bookkeeping. */
-			event_del(c->link_ev);
+			event_del(ev);
 			return;
 		}
 		if (passed >= 0)
 			close(passed);
 		if (rc == -2) {
-			log_warnx("bad frame from %s", proc_name(c->id));
+			log_warnx("bad %s frame from %s", what, proc_name(c->id));
 			continue;
 		}
-		switch (m.type) {
-		case IPC_SV_READY:
-			if (c->state == CHILD_STARTING) {
-				c->state = CHILD_READY;
-				log_info("%s ready (pid %ld)", proc_name(c->id), (long)c->pid);
-				/* The gateway starts last: with it the node serves. */
-				if (c->id == PROC_GATEWAY && !the_sv->notified_ready) {
-					the_sv->notified_ready = 1;
-					if (sd_notify_send("READY=1") < 0)
-						log_warn("sd_notify READY");
-				}
-			}
-			break;
-		default:
-			log_warnx("unexpected %s from %s", ipc_type_name(m.type), proc_name(c->id));
-		}
+		on_msg(c, &m);
 		ipc_msg_destroy(&m);
 	}
 }
 
+static void
+sv_on_link_msg(struct child *c, struct ipc_msg *m)
+{
+	if (m->type != IPC_SV_READY) {
+		log_warnx("unexpected %s from %s", ipc_type_name(m->type), proc_name(c->id));
+		return;
+	}
+	if (c->state != CHILD_STARTING)
+		return;
+	c->state = CHILD_READY;
+	log_info("%s ready (pid %ld)", proc_name(c->id), (long)c->pid);
+	/* The gateway starts last: with it the node serves. */
+	if (c->id == PROC_GATEWAY && !the_sv->notified_ready) {
+		the_sv->notified_ready = 1;
+		if (sd_notify_send("READY=1") < 0)
+			log_warn("sd_notify READY");
+	}
+}
 
-/* SV_PONG on the heartbeat link. */
+/* SV_PONG {b: ms the child has gone without progress}. */
+static void
+sv_on_pong(struct child *c, struct ipc_msg *m)
+{
+	uint64_t busy = 0;
+
+	if (m->type != IPC_SV_PONG) {
+		log_warnx("unexpected %s on the heartbeat link of %s", ipc_type_name(m->type),
+		    proc_name(c->id));
+		return;
+	}
+	(void)ipc_get_u64(m, "b", &busy);
+	c->missed_pings = 0;
+	if (busy >= SV_BUSY_MAX_MS) {
+		log_warnx("%s made no progress for %llu s, killing it", proc_name(c->id),
+		    (unsigned long long)(busy / 1000));
+		kill(c->pid, SIGKILL);
+	} else if (busy >= SV_BUSY_REPORT_MS &&
+	    busy >= c->busy_reported_ms + SV_BUSY_REPORT_MS) {
+		log_info("%s busy for %llu s (answering heartbeats)", proc_name(c->id),
+		    (unsigned long long)(busy / 1000));
+		c->busy_reported_ms = busy;
+	} else if (busy < SV_BUSY_REPORT_MS && c->busy_reported_ms != 0) {
+		log_info("%s no longer busy", proc_name(c->id));
+		c->busy_reported_ms = 0;
+	}
+}
+
+static void
+supervisor_child_msg_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	(void)what;
+	sv_drain(fd, c, c->link_ev, "supervisor-link", sv_on_link_msg);
+}
+
 static void
 supervisor_child_hb_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct child *c = arg;
-	static char buf[IPC_SV_PACKET_MAX];
 
 	(void)what;
-	for (;;) {
-		struct ipc_msg m;
-		int passed;
-		int rc = ipc_fdpass_recv(fd, buf, sizeof(buf), &m, &passed);
-		uint64_t busy = 0;
-
-		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (rc <= 0 && rc != -2) {
-			event_del(c->hb_ev);
-			return;
-		}
-		if (passed >= 0)
-			close(passed);
-		if (rc == -2 || m.type != IPC_SV_PONG) {
-			if (rc != -2)
-				ipc_msg_destroy(&m);
-			log_warnx("bad heartbeat frame from %s", proc_name(c->id));
-			continue;
-		}
-		(void)ipc_get_u64(&m, "b", &busy);
-		ipc_msg_destroy(&m);
-		c->missed_pings = 0;
-		if (busy >= SV_BUSY_MAX_MS) {
-			log_warnx("%s made no progress for %llu s, killing it", proc_name(c->id),
-			    (unsigned long long)(busy / 1000));
-			kill(c->pid, SIGKILL);
-		} else if (busy >= SV_BUSY_REPORT_MS &&
-		    busy >= c->busy_reported_ms + SV_BUSY_REPORT_MS) {
-			log_info("%s busy for %llu s (answering heartbeats)", proc_name(c->id),
-			    (unsigned long long)(busy / 1000));
-			c->busy_reported_ms = busy;
-		} else if (busy < SV_BUSY_REPORT_MS && c->busy_reported_ms != 0) {
-			log_info("%s no longer busy", proc_name(c->id));
-			c->busy_reported_ms = 0;
-		}
-	}
+	sv_drain(fd, c, c->hb_ev, "heartbeat", sv_on_pong);
 }
 
 static void

@@ -171,17 +171,25 @@ cell(const msgpack_object *res, uint32_t row, uint32_t col)
 /* ---- shortcuts ---- */
 
 struct storage_db *
-open_db(const char *path, bool fk)
+open_db_lim(const char *path, bool fk, const struct storage_db_limits *lim)
 {
 	struct storage_db_options o = { .path = path, .fk = fk, .max_ro_conns = 1 };
 	struct storage_db *sdb = NULL;
 	char err[256];
 
+	if (lim != NULL)
+		o.lim = *lim;
 	if (storage_db_open(&o, &sdb, err, sizeof(err)) == -1) {
 		fprintf(stderr, "open: %s\n", err);
 		return NULL;
 	}
 	return sdb;
+}
+
+struct storage_db *
+open_db(const char *path, bool fk)
+{
+	return open_db_lim(path, fk, NULL);
 }
 
 /* Runs statements without arguments. */

@@ -47,6 +47,8 @@ long nres(const struct res *r);
 /* rows[row][col] of a query-form result */
 const msgpack_object *cell(const msgpack_object *res, uint32_t row, uint32_t col);
 struct storage_db *open_db(const char *path, bool fk);
+/* The same with limits (NULL: the defaults). */
+struct storage_db *open_db_lim(const char *path, bool fk, const struct storage_db_limits *lim);
 /* Runs statements without arguments. */
 void runv(struct storage_db *sdb, unsigned kind, bool tx, unsigned to, bool read,
     struct res *r, unsigned n, const char *const *sqls);

@@ -1,4 +1,5 @@
 /* rqlited's flags: Go flag syntax, rqlite's defaults and validation, and re-exec argv round trips. */
+#include "storage/storage_db.h"
 #include "unit.h"
 
 #include <limits.h>
@@ -38,6 +39,11 @@ UNIT_TEST(defaults_match_rqlite)
 	CHECK_INT_EQ(c.join_attempts, 5);
 	CHECK_INT_EQ(c.bootstrap_expect, 0);
 	CHECK_INT_EQ(c.db_max_ro_conns, 256);
+	/* Ours: the flags' defaults are storage's defaults for entries that carry none. */
+	CHECK(c.db_write_steps == STORAGE_DB_DEFAULT_WRITE_STEPS);
+	CHECK(c.db_max_value_size == STORAGE_DB_DEFAULT_MAX_VALUE);
+	CHECK(c.db_max_result_size == STORAGE_DB_DEFAULT_MAX_RESULT);
+	CHECK(c.db_read_timeout == (int64_t)STORAGE_DB_DEFAULT_READ_TIMEOUT_MS * 1000000);
 	CHECK_INT_EQ(c.write_queue_capacity, 1024);
 	CHECK_INT_EQ(c.write_queue_batch_size, 128);
 	CHECK_INT_EQ(c.raft_snap, 8192);

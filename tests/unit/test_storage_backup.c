@@ -17,6 +17,7 @@
 #include <msgpack.h>
 #include <sqlite3.h>
 
+#include "sdb_helpers.h"
 #include "storage/storage_backup.h"
 #include "storage/storage_db.h"
 #include "storage/storage_dump.h"
@@ -81,7 +82,7 @@ fsize(const char *path)
 
 /* Opens a fresh database at tpath(name) (name ":memory:" for memory). */
 static struct storage_db *
-open_db(const char *name, bool fk)
+open_named(const char *name, bool fk)
 {
 	struct storage_db_options o = { 0 };
 	struct storage_db *db = NULL;
@@ -117,40 +118,6 @@ rw_exec(struct storage_db *db, const char *sql)
 		fprintf(stderr, "    exec %s: %s\n", sql, e ? e : "?");
 	sqlite3_free(e);
 	return rc;
-}
-
-static void
-lit(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-static const msgpack_object *
-mget(const msgpack_object *m, const char *key)
-{
-	size_t n = strlen(key);
-
-	if (m == NULL || m->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *k = &m->via.map.ptr[i].key;
-
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-		    memcmp(k->via.str.ptr, key, n) == 0)
-			return &m->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
-static const msgpack_object *
-aget(const msgpack_object *a, uint32_t i)
-{
-	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY || i >= a->via.array.size)
-		return NULL;
-	return &a->via.array.ptr[i];
 }
 
 /*
@@ -345,7 +312,7 @@ writer_main(void *arg)
 
 UNIT_TEST(backup_while_another_connection_writes_is_a_consistent_copy)
 {
-	struct storage_db *db = open_db("live.db", false);
+	struct storage_db *db = open_named("live.db", false);
 	struct writer w = { 0 };
 	pthread_t th;
 	char err[256];
@@ -379,7 +346,7 @@ UNIT_TEST(backup_while_another_connection_writes_is_a_consistent_copy)
 
 UNIT_TEST(backup_of_memory_database_has_its_rows)
 {
-	struct storage_db *db = open_db(":memory:", false);
+	struct storage_db *db = open_named(":memory:", false);
 	char err[256];
 
 	CHECK(db != NULL);
@@ -396,7 +363,7 @@ UNIT_TEST(backup_of_memory_database_has_its_rows)
 
 UNIT_TEST(backup_header_says_wal_or_delete_as_asked)
 {
-	struct storage_db *db = open_db("hdr.db", false);
+	struct storage_db *db = open_named("hdr.db", false);
 	unsigned char h[100];
 	char err[256];
 	const char *cases[4] = { "wal.db", "delete.db", "walv.db", "deletev.db" };
@@ -424,7 +391,7 @@ UNIT_TEST(backup_header_says_wal_or_delete_as_asked)
 
 UNIT_TEST(backup_overwrites_an_existing_file_and_its_stale_wal)
 {
-	struct storage_db *db = open_db("ow.db", false);
+	struct storage_db *db = open_named("ow.db", false);
 	char err[256];
 	FILE *f;
 
@@ -450,7 +417,7 @@ UNIT_TEST(backup_overwrites_an_existing_file_and_its_stale_wal)
 
 UNIT_TEST(vacuum_backup_is_smaller_after_deletes)
 {
-	struct storage_db *db = open_db("vac.db", false);
+	struct storage_db *db = open_named("vac.db", false);
 	char err[256];
 
 	CHECK(db != NULL);
@@ -507,7 +474,7 @@ static const char schema_dump[] =
 
 UNIT_TEST(dump_matches_rqlite_text_exactly)
 {
-	struct storage_db *db = open_db("dump.db", false);
+	struct storage_db *db = open_named("dump.db", false);
 	char *d;
 
 	CHECK(db != NULL);
@@ -523,7 +490,7 @@ UNIT_TEST(dump_matches_rqlite_text_exactly)
 
 UNIT_TEST(dump_of_empty_database_is_just_the_transaction)
 {
-	struct storage_db *db = open_db(":memory:", false);
+	struct storage_db *db = open_named(":memory:", false);
 	char *d;
 
 	CHECK(db != NULL);
@@ -535,7 +502,7 @@ UNIT_TEST(dump_of_empty_database_is_just_the_transaction)
 
 UNIT_TEST(dump_writes_sqlite_stat1_as_analyze)
 {
-	struct storage_db *db = open_db(":memory:", false);
+	struct storage_db *db = open_named(":memory:", false);
 	char *d;
 
 	CHECK(db != NULL);
@@ -559,7 +526,7 @@ UNIT_TEST(dump_writes_sqlite_stat1_as_analyze)
 
 UNIT_TEST(dump_tables_filter_limits_only_the_table_section)
 {
-	struct storage_db *db = open_db(":memory:", false);
+	struct storage_db *db = open_named(":memory:", false);
 	const char *const only[] = { "seq", "foo", "nosuch" };
 	char *d;
 
@@ -587,7 +554,7 @@ UNIT_TEST(dump_tables_filter_limits_only_the_table_section)
 
 UNIT_TEST(dump_fails_cleanly_on_a_closed_stream)
 {
-	struct storage_db *db = open_db(":memory:", false);
+	struct storage_db *db = open_named(":memory:", false);
 	char err[256] = "";
 	FILE *f = fopen("/dev/full", "w");
 
@@ -607,8 +574,8 @@ UNIT_TEST(dump_fails_cleanly_on_a_closed_stream)
 
 UNIT_TEST(dump_loaded_into_empty_database_dumps_identically)
 {
-	struct storage_db *src = open_db("rt-src.db", false);
-	struct storage_db *dst = open_db("rt-dst.db", true);
+	struct storage_db *src = open_named("rt-src.db", false);
+	struct storage_db *dst = open_named("rt-dst.db", true);
 	struct load_res r;
 	char *d1, *d2;
 
@@ -638,7 +605,7 @@ UNIT_TEST(dump_loaded_into_empty_database_dumps_identically)
 
 UNIT_TEST(load_sql_reports_last_insert_id_and_rows_affected_of_last_statement)
 {
-	struct storage_db *db = open_db(":memory:", false);
+	struct storage_db *db = open_named(":memory:", false);
 	struct load_res r;
 
 	CHECK(db != NULL);
@@ -677,7 +644,7 @@ UNIT_TEST(load_sql_reports_last_insert_id_and_rows_affected_of_last_statement)
 
 UNIT_TEST(load_sql_with_a_bad_statement_rolls_back_everything)
 {
-	struct storage_db *db = open_db("badload.db", false);
+	struct storage_db *db = open_named("badload.db", false);
 	struct load_res r;
 
 	CHECK(db != NULL);
@@ -722,8 +689,8 @@ UNIT_TEST(load_sql_with_a_bad_statement_rolls_back_everything)
 
 UNIT_TEST(load_sql_with_foreign_keys_on_loads_a_dump_in_name_order)
 {
-	struct storage_db *src = open_db(":memory:", false);
-	struct storage_db *dst = open_db(":memory:", true);
+	struct storage_db *src = open_named(":memory:", false);
+	struct storage_db *dst = open_named(":memory:", true);
 	struct load_res r;
 	char *d;
 
@@ -806,7 +773,7 @@ copy_prefix(const char *from, const char *to, long long n)
 static int
 make_source(const char *name, int n, enum storage_backup_mode mode)
 {
-	struct storage_db *db = open_db(name[0] == ':' ? name : "mk.db", false);
+	struct storage_db *db = open_named(name[0] == ':' ? name : "mk.db", false);
 	char sql[256], err[256];
 	int rc;
 
@@ -865,7 +832,7 @@ UNIT_TEST(validate_file_accepts_a_backup_and_refuses_truncated_or_foreign_files)
 static void
 check_load_replaces(const char *live, enum storage_backup_mode srcmode, int *unit_failed_)
 {
-	struct storage_db *db = open_db(live, true);
+	struct storage_db *db = open_named(live, true);
 	char err[256];
 
 	CHECK(db != NULL);
@@ -920,7 +887,7 @@ UNIT_TEST(load_file_replaces_a_memory_database_and_readers_see_it)
 static void
 check_load_refused(const char *live, int *unit_failed_)
 {
-	struct storage_db *db = open_db(live, false);
+	struct storage_db *db = open_named(live, false);
 	char err[256];
 	FILE *f;
 
@@ -964,7 +931,7 @@ UNIT_TEST(load_file_into_memory_refuses_truncated_file_and_old_data_survives)
 
 UNIT_TEST(load_file_with_a_corrupt_page_fails_and_old_data_survives)
 {
-	struct storage_db *db = open_db("corrupt-live.db", false);
+	struct storage_db *db = open_named("corrupt-live.db", false);
 	char err[256];
 	char junk[4096];
 	int fd;
@@ -986,7 +953,7 @@ UNIT_TEST(load_file_with_a_corrupt_page_fails_and_old_data_survives)
 static void
 check_load_page_size(const char *live, int *unit_failed_)
 {
-	struct storage_db *db = open_db(live, false);
+	struct storage_db *db = open_named(live, false);
 	sqlite3 *s = NULL;
 	char err[256];
 

@@ -23,15 +23,19 @@
 #define INFINITE_CTE \
 	"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
 
-/* One statement as a write; its result's error, or "" if it had none. */
+/* One statement as a write (or a read, kind 2 through storage_db_query); its
+ * result's error, the request's error, or "" if it had none. */
 static const char *
-exec_err(struct storage_db *sdb, const char *sql)
+first_err(struct storage_db *sdb, const char *sql, bool read)
 {
 	static char buf[512];
 	struct res r;
 	const msgpack_object *e;
 
-	exec1(sdb, sql, &r);
+	if (read)
+		query1(sdb, sql, &r);
+	else
+		exec1(sdb, sql, &r);
 	e = mget(res_at(&r, 0), "e");
 	if (e == NULL)
 		e = mget(r.top, "e");
@@ -40,22 +44,8 @@ exec_err(struct storage_db *sdb, const char *sql)
 	return buf;
 }
 
-/* The same as a read (kind 2 through storage_db_query). */
-static const char *
-query_err(struct storage_db *sdb, const char *sql)
-{
-	static char buf[512];
-	struct res r;
-	const msgpack_object *e;
-
-	query1(sdb, sql, &r);
-	e = mget(res_at(&r, 0), "e");
-	if (e == NULL)
-		e = mget(r.top, "e");
-	snprintf(buf, sizeof(buf), "%s", e == NULL ? "" : str(e));
-	res_free(&r);
-	return buf;
-}
+#define exec_err(sdb, sql)	first_err(sdb, sql, false)
+#define query_err(sdb, sql)	first_err(sdb, sql, true)
 
 static bool
 file_exists(const char *path)
@@ -354,17 +344,10 @@ UNIT_TEST(a_write_value_over_the_entrys_size_limit_fails_cleanly)
 static struct storage_db *
 open_limited(const char *path, uint64_t read_timeout_ms, uint64_t max_result)
 {
-	struct storage_db_options o = { .path = path, .max_ro_conns = 1 };
-	struct storage_db *sdb = NULL;
-	char err[256];
+	struct storage_db_limits lim = { .read_timeout_ms = read_timeout_ms,
+	    .max_result = max_result };
 
-	o.lim.read_timeout_ms = read_timeout_ms;
-	o.lim.max_result = max_result;
-	if (storage_db_open(&o, &sdb, err, sizeof(err)) == -1) {
-		fprintf(stderr, "open: %s\n", err);
-		return NULL;
-	}
-	return sdb;
+	return open_db_lim(path, false, &lim);
 }
 
 UNIT_TEST(a_read_without_db_timeout_stops_at_the_nodes_read_timeout)
