@@ -567,7 +567,7 @@ is_text_type(const char *t)
 		"varchar", "varying character", "nchar", "native character", "nvarchar", "clob",
 	};
 
-	if (t == NULL || *t == '\0' || strcasecmp(t, "text") == 0 || strcasecmp(t, "json") == 0)
+	if (strcasecmp(t, "text") == 0 || strcasecmp(t, "json") == 0)
 		return true;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
 		if (strncasecmp(t, prefixes[i], strlen(prefixes[i])) == 0)
@@ -667,7 +667,13 @@ pack_rows(struct sdb_req *rq, sqlite3_stmt *s, int64_t t0)
 	for (i = 0; i < ncols; i++) {
 		const char *d = sqlite3_column_decltype(s, i);
 		sdb->cols[i].has_decl = d != NULL && *d != '\0';
-		sdb->cols[i].text_like = is_text_type(d);
+		/*
+		 * Only a declared text type turns a BLOB into text. rqlite also treats an
+		 * empty declared type as text, which garbles any non-UTF-8 bytes of an
+		 * expression or untyped column (x'deadbeef', randomblob()); issue 15 chose
+		 * type "blob" and base64 there so that clients get their bytes back.
+		 */
+		sdb->cols[i].text_like = sdb->cols[i].has_decl && is_text_type(d);
 	}
 	has_rows = ncols > 0 && rc == SQLITE_ROW;
 

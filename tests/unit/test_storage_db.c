@@ -326,15 +326,24 @@ UNIT_TEST(blob_arguments_bind_as_blobs_and_read_back_as_bin)
 	storage_db_close(sdb);
 }
 
-UNIT_TEST(blob_under_text_like_or_missing_declared_type_reads_as_text)
+UNIT_TEST(blob_reads_as_text_only_under_a_declared_text_type)
 {
 	struct storage_db *sdb = open_db(":memory:", false);
 	struct res r;
+	const msgpack_object *v;
 
 	CHECK(sdb != NULL);
-	/* rqlite's Test_DB_HexQuery. */
+	/* An expression has no declared type: its BLOB stays bytes (issue 15). */
 	query1(sdb, "SELECT x'53514C697465'", &r);
-	CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "ty"), 0)), "text");
+	CHECK_STR_EQ(str(aget(mget(res_at(&r, 0), "ty"), 0)), "blob");
+	v = cell(res_at(&r, 0), 0, 0);
+	CHECK(v->type == MSGPACK_OBJECT_BIN && v->via.bin.size == 6 &&
+	    memcmp(v->via.bin.ptr, "SQLite", 6) == 0);
+	res_free(&r);
+	/* A declared text type reads it as text, as rqlite does. */
+	CHECK(must(sdb, "CREATE TABLE tx (v varchar(10))"));
+	CHECK(must(sdb, "INSERT INTO tx(v) VALUES(x'53514C697465')"));
+	query1(sdb, "SELECT v FROM tx", &r);
 	CHECK_STR_EQ(str(cell(res_at(&r, 0), 0, 0)), "SQLite");
 	res_free(&r);
 	/* Text stored in a BLOB column comes back by storage class: a string. */
@@ -521,7 +530,7 @@ UNIT_TEST(declared_types_are_lower_cased_verbatim_and_missing_ones_come_from_fir
 	CHECK_STR_EQ(str(aget(ty, 1)), "real");
 	CHECK_STR_EQ(str(aget(ty, 2)), "text");
 	CHECK_STR_EQ(str(aget(ty, 3)), "");		/* first row NULL, even if later rows are not */
-	CHECK_STR_EQ(str(aget(ty, 4)), "text");
+	CHECK_STR_EQ(str(aget(ty, 4)), "blob");
 	CHECK_STR_EQ(str(aget(ty, 5)), "integer");
 	CHECK_INT_EQ(alen(mget(res_at(&r, 0), "v")), 2);
 	CHECK_INT_EQ(ival(cell(res_at(&r, 0), 1, 3)), 4);
