@@ -13,6 +13,7 @@ RQ_SRCS = \
 	pkg/common/trash.c \
 	pkg/consensus/consensus_cluster.c \
 	pkg/consensus/consensus_main.c \
+	pkg/consensus/consensus_maintenance.c \
 	pkg/consensus/consensus_recovery.c \
 	pkg/consensus/consensus_snapshot.c \
 	pkg/consensus/consensus_snapshot_send.c \
@@ -66,6 +67,7 @@ RQ_SRCS = \
 	pkg/storage/storage_load.c \
 	pkg/storage/storage_load_chunks.c \
 	pkg/storage/storage_main.c \
+	pkg/storage/storage_maintenance.c \
 	pkg/storage/storage_policy.c \
 	pkg/storage/storage_random.c \
 	pkg/storage/storage_readers.c \
@@ -116,6 +118,7 @@ RQ_HDRS = \
 	pkg/storage/storage_dump.h \
 	pkg/storage/storage_load.h \
 	pkg/storage/storage_load_chunks.h \
+	pkg/storage/storage_maintenance.h \
 	pkg/storage/storage_policy.h \
 	pkg/storage/storage_random.h \
 	pkg/storage/storage_readers.h \

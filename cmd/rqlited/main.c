@@ -69,6 +69,8 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.connect_timeout_ms = cfg.cluster_connect_timeout / 1000000;
 		co.snap_threshold = cfg.raft_snap;
 		co.snap_interval_ms = cfg.raft_snap_int / 1000000;
+		co.auto_vacuum_ms = cfg.auto_vacuum_int / 1000000;
+		co.auto_optimize_ms = cfg.auto_optimize_int / 1000000;
 		co.snap_wal_size = cfg.raft_snap_wal_size;
 		co.log_segment_size = cfg.raft_log_segment_size;
 		co.on_disk = cfg.on_disk;

@@ -28,10 +28,12 @@ struct consensus_options {
 	int64_t connect_timeout_ms;
 	uint64_t snap_threshold;	/* -raft-snap: entries between snapshots */
 	int64_t snap_interval_ms;	/* -raft-snap-int */
-	uint64_t snap_wal_size;
-	uint64_t log_segment_size;	/* -raft-log-segment-size */		/* -raft-snap-wal-size: also snapshot past this WAL size */
+	uint64_t snap_wal_size;		/* -raft-snap-wal-size: also snapshot past this WAL size */
+	uint64_t log_segment_size;	/* -raft-log-segment-size */
 	bool on_disk;			/* a WAL file exists only for an on-disk database */
 	int64_t apply_timeout_ms;	/* -raft-apply-timeout: longest wait for a commit */
+	int64_t auto_vacuum_ms;		/* -auto-vacuum-int, 0 = off */
+	int64_t auto_optimize_ms;	/* -auto-optimize-int, 0 = off */
 };
 
 void consensus_main(const struct consensus_options *opts) __attribute__((__noreturn__));

@@ -154,6 +154,11 @@ void cs_cluster_config_committed(uint64_t commit_index);
 bool cs_cluster_shutdown_transfer(void);
 bool cs_cluster_removal_done(void);
 
+/* consensus_maintenance.c */
+void cs_maintenance_init(void);
+void cs_maintenance_applied(const void *cmd, size_t len);
+void cs_maintenance_status(struct ipc_writer *w);
+
 /* consensus_snapshot.c */
 void cs_snapshot_load(void);
 void cs_snapshot_init(void);

@@ -205,6 +205,8 @@ consensus_send_apply(const struct raft_entry *e)
 	ipc_add_u64(&cs.w, "t", e->term);
 	ipc_add_u64(&cs.w, "ty", (uint64_t)e->type);
 	ipc_add_bin(&cs.w, "c", e->data != NULL ? e->data : "", e->len);
+	if (e->type == RAFT_ENTRY_NORMAL && e->len < 64 && e->data != NULL)
+		cs_maintenance_applied(e->data, e->len);
 	if (direct != NULL) {
 		ipc_add_u64(&cs.w, "gw", direct->w.request_id);
 		ipc_add_str(&cs.w, "lr", cs.opts->raft_adv_addr);
@@ -524,6 +526,7 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 		ipc_add_str(&cs.w, "snapshot_dir", cs_snapshot_dir());
 		ipc_add_u64(&cs.w, "snapshot_threshold", cs.opts->snap_threshold);
 	}
+	cs_maintenance_status(&cs.w);
 	ipc_add_u64(&cs.w, "log_appends", cs.n_appends);
 	ipc_add_u64(&cs.w, "log_entries", cs.n_entries);
 	ipc_add_u64(&cs.w, "log_fsyncs", cs.n_fsyncs);
@@ -1060,6 +1063,7 @@ consensus_main(const struct consensus_options *opts)
 	cs.housekeeping_ev = event_new(cs.role.base, -1, EV_PERSIST, consensus_housekeeping_cb, NULL);
 	cs_sync_init(consensus_synced);
 	cs_snapshot_init();
+	cs_maintenance_init();
 	event_add(cs.housekeeping_ev, &hk);
 	if (raft_start(cs.raft, cs_now_ms()) != 0)
 		fatalx("raft_start failed");

@@ -106,17 +106,52 @@ gw_respond_jansson(struct gw_req *r, json_t *j)
 	gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", s, strlen(s));
 }
 
+/* Go's time.Time in JSON: RFC 3339 with nanoseconds, UTC. */
+static void
+gw_rfc3339(const struct timespec *ts, char *buf, size_t len)
+{
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09ldZ", ts->tv_nsec);
+}
+
 static void
 gw_rfc3339_now(char *buf, size_t len)
 {
 	struct timespec ts;
-	struct tm tm;
-	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+	gw_rfc3339(&ts, buf, len);
+}
+
+static json_t *
+gw_rfc3339_ms(json_int_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+	char buf[64];
+
+	gw_rfc3339(&ts, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+/* rqlite's store.auto_vacuum, present only while -auto-vacuum-int is set. */
+static void
+gw_status_auto_vacuum(json_t *store, json_t *c)
+{
+	json_int_t last = json_integer_value(json_object_get(c, "auto_vacuum_last_ms"));
+	json_t *av;
+
+	if (json_integer_value(json_object_get(c, "auto_vacuum_ms")) <= 0)
+		return;
+	av = json_object();
+	if (last > 0)
+		json_object_set_new(av, "last_vacuum", gw_rfc3339_ms(last));
+	json_object_set_new(av, "next_vacuum_after",
+	    gw_rfc3339_ms(json_integer_value(json_object_get(c, "auto_vacuum_next_ms"))));
+	json_object_set_new(store, "auto_vacuum", av);
 }
 
 static char *
@@ -311,6 +346,7 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 	json_object_set(store, "num_snapshots", json_object_get(c, "num_snapshots"));
 	json_object_set(store, "num_restores", json_object_get(c, "num_restores"));
 	json_object_set(store, "num_installs", json_object_get(c, "num_installs"));
+	gw_status_auto_vacuum(store, c);
 	json_object_set_new(root, "store", store);
 	json_decref(c);
 	r->aux = root;
@@ -806,6 +842,9 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 			json_object_set(store, "num_snapshots", json_object_get(c, "num_snapshots"));
 			json_object_set(store, "num_restores", json_object_get(c, "num_restores"));
 			json_object_set(store, "num_installs", json_object_get(c, "num_installs"));
+			json_object_set(store, "num_auto_vacuums", json_object_get(c, "num_auto_vacuums"));
+			json_object_set(store, "num_auto_optimizes",
+			    json_object_get(c, "num_auto_optimizes"));
 			/* Group commit at work: entries per append and fsyncs per proposal. */
 			json_object_set_new(vars, "raft", json_pack("{s:O, s:O, s:O, s:O}",
 			    "log_appends", json_object_get(c, "log_appends"),
@@ -818,7 +857,15 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 	json_object_set_new(vars, "queue", json_pack("{s:I}", "depth",
 	    (json_int_t)gw_queue_depth()));
 	json_decref(st);
-	f = fopen("/proc/self/cmdline", "r");
+	/*
+	 * expvar's cmdline is the node's command line: the supervisor's (our parent). This
+	 * process's own argv area holds its title ("rqlited: gateway"), not arguments.
+	 */
+	{
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)getppid());
+		f = fopen(path, "r");
+	}
 	if (f != NULL) {
 		char arg[4096];
 		size_t n = 0;

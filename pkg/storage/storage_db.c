@@ -43,6 +43,20 @@ storage_set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * After each commit to the WAL: a passive checkpoint once the WAL holds
+ * STORAGE_DB_WAL_MAX_FRAMES, so that it stays bounded even with -raft-snap-wal-size 0
+ * and a large -raft-snap. PASSIVE never waits for readers.
+ */
+static int
+sdb_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)arg;
+	if (frames >= STORAGE_DB_WAL_MAX_FRAMES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 /* Runs one pragma-like statement that may return a row; copies its first value. */
 int
 sdb_exec_value(sqlite3 *db, const char *sql, char *val, size_t vallen)
@@ -140,12 +154,16 @@ sdb_conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *e
 	if ((rc = sdb_exec_value(c->db, sql, NULL, 0)) != SQLITE_OK ||
 	    (rc = sdb_exec_value(c->db, "PRAGMA synchronous=OFF", NULL, 0)) != SQLITE_OK)
 		goto fail_msg;
-	if (!readonly && STORAGE_DB_WAL_AUTOCHECKPOINT >= 0) {
-		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%d",
-		    STORAGE_DB_WAL_AUTOCHECKPOINT);
-		if ((rc = sdb_exec_value(c->db, sql, NULL, 0)) != SQLITE_OK)
-			goto fail_msg;
-	}
+	/*
+	 * rqlite turns SQLite's automatic checkpoint off and checkpoints itself; so do we
+	 * (storage_snapshot.c folds the WAL after each snapshot). The hook below only
+	 * bounds the WAL when snapshots are far apart. Readers never commit; they report
+	 * 0 too, as a client reading the pragma expects.
+	 */
+	if ((rc = sdb_exec_value(c->db, "PRAGMA wal_autocheckpoint=0", NULL, 0)) != SQLITE_OK)
+		goto fail_msg;
+	if (!readonly && !sdb->memory)
+		sqlite3_wal_hook(c->db, sdb_wal_hook, NULL);
 	if (!readonly && !sdb->memory) {
 		/*
 		 * Touch the database in WAL mode now so the -wal and -shm files exist

@@ -20,11 +20,10 @@
 /* SQLite's busy timeout on every connection, as rqlite. */
 #define STORAGE_DB_BUSY_TIMEOUT_MS	5000
 /*
- * PRAGMA wal_autocheckpoint on the read-write connection; -1 keeps SQLite's default
- * (1000 pages). rqlite uses 0 because it checkpoints itself; switch to 0 once the
- * storage process owns checkpointing.
+ * WAL frames after which a commit checkpoints (PASSIVE). Snapshots fold the WAL long
+ * before this with the default -raft-snap-wal-size (4 MiB); this is the backstop.
  */
-#define STORAGE_DB_WAL_AUTOCHECKPOINT	(-1)
+#define STORAGE_DB_WAL_MAX_FRAMES	16384
 /* Statements cached per connection. */
 #define STORAGE_DB_STMT_CACHE_SIZE	256
 /* VM instructions between progress-handler calls: deadline, step budget, heartbeat. */

@@ -32,6 +32,7 @@
 #include "storage_backup.h"
 #include "storage_clean.h"
 #include "storage_load_chunks.h"
+#include "storage_maintenance.h"
 #include "storage_readers.h"
 #include "storage_snapshot.h"
 #include "storage_db.h"
@@ -298,6 +299,9 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	    kind == STORAGE_CMD_LOAD_SQL) {
 		storage_db_group_end(st.db);
 		(void)storage_apply_load(st.db, st.opts->data_dir, cmd, len, &st.res_pk);
+	} else if (kind == STORAGE_CMD_MAINTENANCE) {
+		storage_db_group_end(st.db);	/* VACUUM cannot run inside a transaction */
+		(void)storage_maintenance_apply(st.db, cmd, len, &st.res_pk);
 	} else if (kind == STORAGE_CMD_LOAD_CHUNK) {
 		storage_db_group_end(st.db);
 		storage_apply_load_chunk(st.db, st.opts->data_dir, index, cmd, len, &st.res_pk);

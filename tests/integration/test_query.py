@@ -338,3 +338,14 @@ def test_untyped_blobs_come_back_as_their_bytes(n):
     n.ex_ok(["CREATE TABLE tb (v TEXT)", "INSERT INTO tb VALUES(x'4142')"])
     body_is(n.query_get("SELECT v FROM tb"),
             '{"results":[{"columns":["v"],"types":["text"],"values":[["AB"]]}]}')
+
+
+def test_pragmas_report_what_rqlite_reports(n):
+    # rqlite's connections: WAL, synchronous OFF, busy timeout 5 s, and no automatic
+    # checkpoint (it checkpoints itself); the read pool is query_only.
+    want = {"wal_autocheckpoint": 0, "journal_mode": "wal", "synchronous": 0,
+            "busy_timeout": 5000, "foreign_keys": 0}
+    for p, v in want.items():
+        for r in (n.query_get("PRAGMA %s" % p), n.request(["PRAGMA %s" % p])):
+            status_is(r, 200)
+            eq(r.json()["results"][0]["values"], [[v]], what=p)

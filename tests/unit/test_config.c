@@ -3,6 +3,8 @@
 #include "unit.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cmd/rqlited/config.h"
@@ -506,7 +508,15 @@ UNIT_TEST(unsupported_features_name_the_first_flag_set)
 		{ "-auto-restore=r", "-auto-restore" }, { "-cdc-config=stdout", "-cdc-config" },
 		{ "-extensions-path=/x", "-extensions-path" }, { "-otlp-endpoint=c:1", "-otlp-endpoint" },
 		{ "-cpu-profile=p", "-cpu-profile" }, { "-mem-profile=p", "-mem-profile" },
-		{ "-trace-profile=p", "-trace-profile" },
+		{ "-trace-profile=p", "-trace-profile" }, { "-join-as=u", "-join-as" },
+		{ "-raft-remove-shutdown", "-raft-remove-shutdown" },
+		{ "-compress-snap-transport", "-compress-snap-transport" },
+		{ "-node-no-verify", "-node-no-verify" }, { "-node-verify-client", "-node-verify-client" },
+		{ "-node-verify-server-name=h", "-node-verify-server-name" },
+		{ "-node-verify-common-name=c", "-node-verify-common-name" },
+		{ "-http-verify-common-name=c", "-http-verify-common-name" },
+		{ "-otlp-insecure", "-otlp-insecure" }, { "-otlp-ca-cert=c", "-otlp-ca-cert" },
+		{ "-extensions-path=.", "-extensions-path" },
 	};
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		struct rqlited_config c;
@@ -525,6 +535,37 @@ UNIT_TEST(unsupported_features_name_the_first_flag_set)
 	CHECK_STR_EQ(err, "flag -http-cert is not supported by this rqlited yet");
 	config_free(&c);
 
+}
+
+UNIT_TEST(extensions_path_of_empty_directories_loads_nothing_and_starts)
+{
+	char d1[] = "/tmp/rq-ext-XXXXXX", d2[] = "/tmp/rq-ext-XXXXXX", both[80], arg[100];
+	struct rqlited_config c;
+	char err[256];
+
+	CHECK(mkdtemp(d1) != NULL && mkdtemp(d2) != NULL);
+	snprintf(both, sizeof(both), "%s,%s", d1, d2);
+	snprintf(arg, sizeof(arg), "-extensions-path=%s", both);
+	CHECK_INT_EQ(PARSE(&c, err, arg, "d"), 0);
+	CHECK_INT_EQ(config_unsupported(&c, err, sizeof(err)), 0);
+	config_free(&c);
+	/* A file in one of them is an extension to load: not supported yet. */
+	snprintf(arg, sizeof(arg), "%s/ext.so", d2);
+	FILE *f = fopen(arg, "w");
+	CHECK(f != NULL);
+	fclose(f);
+	snprintf(arg, sizeof(arg), "-extensions-path=%s", both);
+	CHECK_INT_EQ(PARSE(&c, err, arg, "d"), 0);
+	CHECK_INT_EQ(config_unsupported(&c, err, sizeof(err)), -1);
+	config_free(&c);
+	/* A path that does not exist is not an empty directory either. */
+	CHECK_INT_EQ(PARSE(&c, err, "-extensions-path=/nonexistent-rq-ext", "d"), 0);
+	CHECK_INT_EQ(config_unsupported(&c, err, sizeof(err)), -1);
+	config_free(&c);
+	snprintf(arg, sizeof(arg), "%s/ext.so", d2);
+	unlink(arg);
+	rmdir(d1);
+	rmdir(d2);
 }
 
 UNIT_TEST(supported_flags_pass_the_unsupported_check)
