@@ -709,12 +709,27 @@ config_path_exists(const char *path)
 /*
  * rqlite's join checks, address by address in list order: syntax, then (when not
  * bootstrapping) joining itself and auto-restore. Returns NULL or the message.
+ * Unlike rqlite, the node's own address in a longer list is skipped (consensus never
+ * asks itself), so that one -join list can serve every node of a cluster; a list of
+ * nothing but itself is still refused, with rqlite's words.
  */
 static char *
 config_check_join(const struct rqlited_config *cfg)
 {
 	const char *p = cfg->join;
 	char *msg = NULL;
+	bool others = false;
+
+	for (const char *q = cfg->join; *q != '\0';) {
+		const char *comma = strchr(q, ',');
+		size_t n = comma != NULL ? (size_t)(comma - q) : strlen(q);
+		bool self = (strlen(cfg->raft_adv_addr) == n && strncmp(q, cfg->raft_adv_addr, n) == 0) ||
+		    (strlen(cfg->raft_addr) == n && strncmp(q, cfg->raft_addr, n) == 0);
+		others = others || (!self && n > 0);
+		if (comma == NULL)
+			break;
+		q = comma + 1;
+	}
 
 	for (;;) {
 		const char *comma = strchr(p, ',');
@@ -729,7 +744,8 @@ config_check_join(const struct rqlited_config *cfg)
 			if (asprintf(&msg, "%s is an invalid join address", addr) == -1)
 				fatal("%s", __func__);
 		} else if (cfg->bootstrap_expect == 0) {
-			if (strcmp(addr, cfg->raft_adv_addr) == 0 || strcmp(addr, cfg->raft_addr) == 0)
+			if (!others && (strcmp(addr, cfg->raft_adv_addr) == 0 ||
+			    strcmp(addr, cfg->raft_addr) == 0))
 				msg = config_strdup("node cannot join with itself unless bootstrapping");
 			else if (cfg->auto_restore[0] != '\0')
 				msg = config_strdup("auto-restoring cannot be used when joining a cluster");

@@ -481,6 +481,8 @@ cs_wait_config(uint64_t index, const struct waiter *w)
 	config_waits = cw;
 }
 
+static void cs_join_queue_run(void);
+
 void
 cs_cluster_config_committed(uint64_t commit_index)
 {
@@ -499,6 +501,7 @@ cs_cluster_config_committed(uint64_t commit_index)
 		cs_answer(&cw->w);
 		free(cw);
 	}
+	cs_join_queue_run();
 }
 
 void
@@ -585,25 +588,63 @@ cs_cluster_membership(struct ipc_msg *m)
 
 /* ---- joining: member side ------------------------------------------------------------- */
 
+/*
+ * Joins that arrive while another membership change is in flight wait here, in order,
+ * and go ahead as each change commits (rqlite's leader serialises them the same way);
+ * before, the second of two nodes joining together was refused and waited a whole
+ * -join-interval.
+ */
+#define CS_JOIN_QUEUE_MAX 64
+struct join_queued {
+	struct waiter w;
+	char id[RAFT_ID_MAX], addr[RAFT_ADDR_MAX];
+	bool voter;
+	struct join_queued *next;
+};
+static struct {
+	struct join_queued *head, *tail;
+	unsigned n;
+	uint64_t ignored, removed_before;	/* rqlite's num_ignored_joins, num_removed_before_joins */
+} jq;
+
 static void
-cs_serve_join(struct peer_conn *c, struct ipc_msg *m)
+cs_join_enqueue(const struct waiter *w, const char *id, const char *addr, bool voter)
 {
-	struct waiter w = { WAITER_JOIN, m->request_id, peer_conn_handle(c), IPC_PEER_JOIN_RESULT, 0 };
-	char id[RAFT_ID_MAX] = "", addr[RAFT_ADDR_MAX] = "";
-	bool voter = true;
+	struct join_queued *q;
+
+	if (jq.n >= CS_JOIN_QUEUE_MAX || (q = calloc(1, sizeof(*q))) == NULL) {
+		cs_answer_error(w, "too many membership changes waiting; retry");
+		return;
+	}
+	q->w = *w;
+	snprintf(q->id, sizeof(q->id), "%s", id);
+	snprintf(q->addr, sizeof(q->addr), "%s", addr);
+	q->voter = voter;
+	if (jq.tail != NULL)
+		jq.tail->next = q;
+	else
+		jq.head = q;
+	jq.tail = q;
+	jq.n++;
+	log_info("node %s asks to join while a membership change is in flight: queued (%u waiting)",
+	    id, jq.n);
+}
+
+/*
+ * Admits one joiner on the leader. Returns false when a membership change is in
+ * flight (nothing answered: the caller queues the request).
+ */
+static bool
+cs_join_admit(const struct waiter *wp, const char *id, const char *addr, bool voter)
+{
+	struct waiter w = *wp;
 	const struct raft_server *s;
 	uint64_t index = 0;
 	int rc;
 
-	if (ipc_get_strbuf(m, "id", id, sizeof(id)) != IPC_OK ||
-	    ipc_get_strbuf(m, "addr", addr, sizeof(addr)) != IPC_OK || id[0] == '\0') {
-		cs_answer_error(&w, "invalid join request");
-		return;
-	}
-	(void)ipc_get_bool(m, "voter", &voter);
 	if (raft_state(cs.raft) != RAFT_LEADER) {
 		cs_answer_error(&w, "not leader");
-		return;
+		return true;
 	}
 	{
 		/* Another id at this address: that node was replaced; its entry goes first. */
@@ -614,12 +655,16 @@ cs_serve_join(struct peer_conn *c, struct ipc_msg *m)
 				char old[RAFT_ID_MAX];
 				snprintf(old, sizeof(old), "%s", cfg->servers[i].id);
 				rc = raft_remove_server(cs.raft, old, &index);
+				if (rc == RAFT_ECONFIGBUSY)
+					return false;
 				log_info("node %s joins at %s, where %s was: removing %s", id, addr,
 				    old, old);
+				if (rc == 0)
+					jq.removed_before++;
 				cs_answer_error(&w, rc == 0 ? "removing old entry, retry" :
 				    raft_strerror(rc));
 				cs_schedule_ready();
-				return;
+				return true;
 			}
 		}
 	}
@@ -627,27 +672,77 @@ cs_serve_join(struct peer_conn *c, struct ipc_msg *m)
 	if (s != NULL && strcmp(s->address, addr) == 0 &&
 	    (s->suffrage == RAFT_VOTER) == voter) {
 		/* Rejoining with the same id and address changes nothing. */
-		ipc_begin(&cs.w, IPC_PEER_JOIN_RESULT, m->request_id);
+		jq.ignored++;
+		ipc_begin(&cs.w, IPC_PEER_JOIN_RESULT, w.request_id);
 		ipc_finish(&cs.w);
 		cs_answer(&w);
-		return;
+		return true;
 	}
 	if (s != NULL) {
 		/* Changed address or suffrage: the old entry goes first; the joiner retries. */
 		rc = raft_remove_server(cs.raft, id, &index);
+		if (rc == RAFT_ECONFIGBUSY)
+			return false;
 		log_info("node %s rejoins with address %s: removing its old entry", id, addr);
+		if (rc == 0)
+			jq.removed_before++;
 		cs_answer_error(&w, rc == 0 ? "removing old entry, retry" : raft_strerror(rc));
 		cs_schedule_ready();
-		return;
+		return true;
 	}
 	rc = raft_add_server(cs.raft, id, addr, voter ? RAFT_VOTER : RAFT_NONVOTER, &index);
+	if (rc == RAFT_ECONFIGBUSY)
+		return false;
 	if (rc != 0) {
 		cs_answer_error(&w, raft_strerror(rc));
-		return;
+		return true;
 	}
 	log_info("adding node %s at %s as a %s", id, addr, voter ? "voter" : "non-voter");
 	cs_wait_config(index, &w);
 	cs_schedule_ready();
+	return true;
+}
+
+/* After a membership change commits: the queued joins go ahead, in order, while they can. */
+static void
+cs_join_queue_run(void)
+{
+	while (jq.head != NULL) {
+		struct join_queued *q = jq.head;
+		if (!cs_join_admit(&q->w, q->id, q->addr, q->voter))
+			return;		/* the change just made is in flight now */
+		jq.head = q->next;
+		if (jq.head == NULL)
+			jq.tail = NULL;
+		jq.n--;
+		free(q);
+	}
+}
+
+void
+cs_cluster_join_counters(uint64_t *ignored, uint64_t *removed_before)
+{
+	*ignored = jq.ignored;
+	*removed_before = jq.removed_before;
+}
+
+static void
+cs_serve_join(struct peer_conn *c, struct ipc_msg *m)
+{
+	struct waiter w = { WAITER_JOIN, m->request_id, peer_conn_handle(c), IPC_PEER_JOIN_RESULT, 0 };
+	char id[RAFT_ID_MAX] = "", addr[RAFT_ADDR_MAX] = "";
+	bool voter = true;
+
+	if (ipc_get_strbuf(m, "id", id, sizeof(id)) != IPC_OK ||
+	    ipc_get_strbuf(m, "addr", addr, sizeof(addr)) != IPC_OK || id[0] == '\0') {
+		cs_answer_error(&w, "invalid join request");
+		return;
+	}
+	(void)ipc_get_bool(m, "voter", &voter);
+	if (jq.head != NULL && raft_state(cs.raft) != RAFT_LEADER)
+		cs_join_queue_run();	/* leadership lost: each queued joiner hears "not leader" */
+	if (jq.head != NULL || !cs_join_admit(&w, id, addr, voter))
+		cs_join_enqueue(&w, id, addr, voter);
 }
 
 /* ---- joining: joiner side ----------------------------------------------------------- */

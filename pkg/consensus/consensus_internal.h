@@ -151,6 +151,7 @@ void cs_cluster_on_read_released(uint64_t cookie, uint64_t index, int status);
 bool cs_cluster_on_query_result(struct ipc_msg *m);
 void cs_cluster_start_join(void);
 void cs_cluster_config_committed(uint64_t commit_index);
+void cs_cluster_join_counters(uint64_t *ignored, uint64_t *removed_before);
 bool cs_cluster_shutdown_transfer(void);
 bool cs_cluster_removal_done(void);
 

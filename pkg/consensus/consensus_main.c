@@ -527,6 +527,12 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 		ipc_add_u64(&cs.w, "snapshot_threshold", cs.opts->snap_threshold);
 	}
 	cs_maintenance_status(&cs.w);
+	{
+		uint64_t ignored, removed;
+		cs_cluster_join_counters(&ignored, &removed);
+		ipc_add_u64(&cs.w, "num_ignored_joins", ignored);
+		ipc_add_u64(&cs.w, "num_removed_before_joins", removed);
+	}
 	ipc_add_u64(&cs.w, "log_appends", cs.n_appends);
 	ipc_add_u64(&cs.w, "log_entries", cs.n_entries);
 	ipc_add_u64(&cs.w, "log_fsyncs", cs.n_fsyncs);

@@ -843,6 +843,9 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 			json_object_set(store, "num_restores", json_object_get(c, "num_restores"));
 			json_object_set(store, "num_installs", json_object_get(c, "num_installs"));
 			json_object_set(store, "num_auto_vacuums", json_object_get(c, "num_auto_vacuums"));
+			json_object_set(store, "num_ignored_joins", json_object_get(c, "num_ignored_joins"));
+			json_object_set(store, "num_removed_before_joins",
+			    json_object_get(c, "num_removed_before_joins"));
 			json_object_set(store, "num_auto_optimizes",
 			    json_object_get(c, "num_auto_optimizes"));
 			/* Group commit at work: entries per append and fsyncs per proposal. */

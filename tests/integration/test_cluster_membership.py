@@ -13,7 +13,8 @@ import subprocess
 import time
 
 from harness import (CLUSTER_TIMING, Cluster, Node, TestFailure, check, cluster_test, eq,
-                     free_ports, mkdtemp, rows, run_rqlited, status_is, write_cluster_key)
+                     free_ports, mkdtemp, rows, run_rqlited, set_flag, status_is,
+                     write_cluster_key)
 
 SERVED_BY = "X-RQLITE-SERVED-BY"
 SQL = "SELECT id FROM t ORDER BY id"
@@ -220,13 +221,13 @@ def test_cluster_key_admits_members_and_refuses_others():
 
 
 @cluster_test(30)
-def test_a_plain_join_must_not_name_the_node_itself():
-    # cmd/rqlited/flags.go: "node cannot join with itself unless bootstrapping".
+def test_a_plain_join_must_not_name_only_the_node_itself():
+    # cmd/rqlited/flags.go: "node cannot join with itself unless bootstrapping". Unlike
+    # rqlite, its own address among others is skipped (issue 15, test below).
     h, r = free_ports(2)
     me = "127.0.0.1:%d" % r
-    other = "127.0.0.1:%d" % free_ports(1)[0]
     rc, out, err = run_rqlited(["-node-id", "1", "-http-addr", "127.0.0.1:%d" % h,
-                                "-raft-addr", me, "-join", other + "," + me,
+                                "-raft-addr", me, "-join", me + "," + me,
                                 os.path.join(mkdtemp(), "data")], timeout=10)
     check(rc != 0, "exit status %r" % rc)
     check("node cannot join with itself unless bootstrapping" in err,
@@ -306,3 +307,42 @@ def test_a_node_rejoins_under_a_new_raft_address():
     e = lead.get("/nodes").json()[mover.node_id]
     eq((e.get("addr"), e.get("reachable")), (mover.raft_addr, True),
        "/nodes entry of the moved node")
+
+
+@cluster_test(60)
+def test_a_member_restarted_with_every_node_in_its_join_list_rejoins_quietly():
+    # Issue 15: one -join list for all nodes (this one included) used to be fatal.
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t(id) VALUES(1)"])
+    f = c.followers(lead)[0]
+    eq(f.stop(), 0, "exit status of the clean stop")
+    c.start_node(f, join=c.nodes)           # its own Raft address is in the list
+    c.wait_formed()
+    lead = c.leader()
+    lead.ex_ok(["INSERT INTO t(id) VALUES(2)"])
+    c.wait_rows(f, SQL, [[1], [2]])
+    eq(sorted(m["id"] for m in lead.status("store")["nodes"]), ["1", "2", "3"],
+       "membership after the rejoin")
+    vars_ = lead.get("/debug/vars").json()
+    check(vars_["store"].get("num_ignored_joins", 0) >= 1,
+          "the leader counts the no-op join: %r" % vars_["store"])
+
+
+@cluster_test(60)
+def test_nodes_joining_at_the_same_moment_are_queued_not_refused():
+    # Issue 15: the second of two simultaneous joins was refused ("configuration change
+    # already in progress") and waited a whole -join-interval.
+    c = Cluster(4, extra_args=["-join-interval", "20s"])
+    first = c.nodes[0]
+    first.start()
+    c.wait_formed([first])
+    t0 = time.monotonic()
+    for n in c.nodes[1:]:
+        set_flag(n.extra_args, "-join", first.raft_addr)
+        n.start(wait=False)
+    c.wait_formed(timeout=15)
+    took = time.monotonic() - t0
+    check(took < 15, "three simultaneous joins took %.1fs (-join-interval 20s)" % took)
+    logs = "\n".join(line for n in c.nodes for line in n.log_tail(200))
+    check("join refused" not in logs, "a join was refused:\n%s" % logs[-2000:])

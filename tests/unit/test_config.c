@@ -393,7 +393,9 @@ static const struct validate_case validate_cases[] = {
 	{ { "-node-verify-common-name=cn" }, "fatal: -node-verify-common-name requires -node-verify-client" },
 	{ { "-bootstrap-expect=3", "-raft-non-voter" }, "fatal: bootstrapping only applicable to voting nodes" },
 	{ { "-join=h:1,nope" }, "fatal: nope is an invalid join address" },
-	{ { "-join=h:1,localhost:4002" }, "fatal: node cannot join with itself unless bootstrapping" },
+	{ { "-join=localhost:4002" }, "fatal: node cannot join with itself unless bootstrapping" },
+	{ { "-join=127.0.0.1:4002,127.0.0.1:4002", "-raft-addr=127.0.0.1:4002" },
+	    "fatal: node cannot join with itself unless bootstrapping" },
 	{ { "-join=h:1", "-auto-restore=f" }, "fatal: auto-restoring cannot be used when joining a cluster" },
 	{ { "-join=h:1", "-disco-mode=dns" }, "fatal: disco mode cannot be used when also explicitly joining a cluster" },
 	{ { "-cdc-config=stdout", "-raft-non-voter" }, "fatal: CDC cannot be enabled on non-voting nodes" },
@@ -420,6 +422,17 @@ static const struct validate_case validate_cases[] = {
 	    "fatal: -db-max-result-size must be between 1024 and 62914560 bytes" },
 	{ { "-db-read-timeout=-1s" }, "fatal: -db-read-timeout must not be negative" },
 };
+
+static int validate_args(const char *const *args, char *err, size_t errlen);
+
+UNIT_TEST(a_join_list_naming_this_node_among_others_is_valid)
+{
+	/* One -join list for every node of a cluster: each skips its own address. */
+	static const char *const args[] = { "-join=h:1,localhost:4002,h:3", NULL };
+	char err[256] = "";
+
+	CHECK_INT_EQ(validate_args(args, err, sizeof(err)), 0);
+}
 
 static int
 validate_args(const char *const *args, char *err, size_t errlen)
