@@ -155,6 +155,13 @@ void cs_cluster_join_counters(uint64_t *ignored, uint64_t *removed_before);
 bool cs_cluster_shutdown_transfer(void);
 bool cs_cluster_removal_done(void);
 
+/* consensus_hold.c */
+typedef void cs_hold_dispatch_fn(struct ipc_msg *m);
+void cs_hold_init(cs_hold_dispatch_fn *dispatch);
+bool cs_hold_maybe(struct ipc_msg *m);
+void cs_hold_retry(void);
+uint64_t cs_hold_count(void);
+
 /* consensus_maintenance.c */
 void cs_maintenance_init(void);
 void cs_maintenance_applied(const void *cmd, size_t len);

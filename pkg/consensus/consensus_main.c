@@ -417,6 +417,8 @@ consensus_on_propose(struct ipc_msg *m)
 		cs_answer_error(&w, "invalid proposal");
 		return;
 	}
+	if (cs_hold_maybe(m))
+		return;		/* no leader yet: it waits for one (consensus_hold.c) */
 	(void)ipc_get_u64(m, "at", &w.apply_timeout_ms);
 	rc = raft_propose(cs.raft, cmd, len, &index, &term);
 	if (rc == RAFT_ENOTLEADER && cs_cluster_forward_propose(m))
@@ -438,6 +440,8 @@ consensus_on_barrier(struct ipc_msg *m)
 	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_BARRIER_RESULT, 0 };
 	int rc;
 
+	if (cs_hold_maybe(m))
+		return;		/* leadership is being established (consensus_hold.c) */
 	(void)ipc_get_strbuf(m, "l", level, sizeof(level));
 	if (strcmp(level, "none") == 0) {
 		/* A local read with a staleness bound: the leader itself is never stale. */
@@ -554,6 +558,16 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 	}
 	ipc_finish(&cs.w);
 	ipc_conn_send(c, &cs.w);
+}
+
+/* A request held while leadership settled, dispatched again (consensus_hold.c). */
+static void
+consensus_redispatch(struct ipc_msg *m)
+{
+	if (m->type == IPC_PROPOSE)
+		consensus_on_propose(m);
+	else if (m->type == IPC_BARRIER)
+		consensus_on_barrier(m);
 }
 
 static void
@@ -717,6 +731,9 @@ consensus_process_ready(void)
 	}
 	if (cs.raft != NULL && cs.links[PROC_GATEWAY] != NULL)
 		cs_push_lease();
+	/* A leader known or a lease gained: held requests go ahead. */
+	if (cs.raft != NULL)
+		cs_hold_retry();
 	/* A new role (leader: heartbeats) may need the timer sooner than it was set. */
 	if (cs.raft != NULL && cs.tick_ev != NULL && raft_state(cs.raft) != RAFT_SHUTDOWN)
 		consensus_arm_tick();
@@ -758,6 +775,7 @@ consensus_housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = cs_now_ms();
 
 	(void)fd; (void)what; (void)arg;
+	cs_hold_retry();	/* held past their deadline: answered now */
 	/* -raft-apply-timeout: a proposal not applied by then is reported as timed out
 	 * (it may still commit later; it was not acknowledged). */
 	if (cs.opts->apply_timeout_ms > 0) {
@@ -1070,6 +1088,7 @@ consensus_main(const struct consensus_options *opts)
 	cs_sync_init(consensus_synced);
 	cs_snapshot_init();
 	cs_maintenance_init();
+	cs_hold_init(consensus_redispatch);
 	event_add(cs.housekeeping_ev, &hk);
 	if (raft_start(cs.raft, cs_now_ms()) != 0)
 		fatalx("raft_start failed");

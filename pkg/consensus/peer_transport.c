@@ -1157,6 +1157,14 @@ peer_pending(const struct peer_transport *pt, const char *addr)
 	return pending;
 }
 
+bool
+peer_link_down(const struct peer_transport *pt, const char *addr)
+{
+	const struct peer_out *o = out_find(pt, addr);
+
+	return o != NULL && (o->conn == NULL || o->conn->dead || o->conn->state != PC_UP);
+}
+
 int
 peer_reply(struct peer_conn *c, const struct ipc_writer *w)
 {

@@ -125,6 +125,8 @@ size_t peer_pending(const struct peer_transport *pt, const char *addr);
 /* Writes every frame queued during this loop pass now instead of at its end (before the
  * caller blocks, e.g. on an fsync). */
 void peer_transport_flush(struct peer_transport *pt);
+/* True when a link to addr was made before and is not up now (lost, or redialling). */
+bool peer_link_down(const struct peer_transport *pt, const char *addr);
 
 /* Replies on the connection a request arrived on (same bound as peer_send). */
 int peer_reply(struct peer_conn *c, const struct ipc_writer *w);

@@ -588,3 +588,46 @@ def test_reads_on_a_leader_that_loses_its_quorum_answer_503_as_rqlite():
                 "%s read sent as the leader lost its quorum" % level)
         c.close()
     soft.done()
+
+
+@cluster_test(90)
+def test_requests_during_an_election_wait_for_the_new_leader():
+    # Issue 15: as soon as /status on a survivor said Leader, a weak read there answered
+    # 503 "leader not found" for ~100 ms; writes during the election failed at once.
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t(id) VALUES(1)"])
+    rest = c.followers(lead)
+    for n in rest:
+        c.wait_rows(n, "SELECT id FROM t", [[1]])
+    lead.kill()
+    time.sleep(0.05)    # the survivors see the links close (a request already in
+    #                     flight to the dead leader is lost, and answered so)
+    # A write sent to a survivor while no leader is known waits for the election.
+    got = {}
+
+    def write():
+        got["w"] = rest[1].execute(["INSERT INTO t(id) VALUES(2)"], timeout=FAILOVER + 5)
+    w = threading.Thread(target=write)
+    w.start()
+    deadline = time.monotonic() + FAILOVER
+    new = None
+    while new is None and time.monotonic() < deadline:
+        for n in rest:
+            try:
+                if n.status("store.raft")["state"] == "Leader":
+                    new = n
+            except TestFailure:
+                pass
+        time.sleep(0.005)
+    check(new is not None, "no survivor became leader within %.1fs" % FAILOVER)
+    # The first reads on the new leader, right away: none may fail.
+    for i in range(20):
+        r = new.query(["SELECT count(*) FROM t"], q="?level=weak")
+        status_is(r, 200, "weak read %d on the new leader (%s)" % (i, r.text[:200]))
+        check("error" not in r.json(), "weak read %d: %s" % (i, r.text[:200]))
+    w.join(FAILOVER + 10)
+    status_is(got["w"], 200, "write during the election")
+    j = got["w"].json()
+    check("error" not in j and "error" not in j["results"][0], "write: %s" % got["w"].text)
+    c.wait_rows(new, "SELECT id FROM t ORDER BY id", [[1], [2]])
