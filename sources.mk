@@ -4,6 +4,7 @@ RQ_SRCS = \
 	ipc/ipc_conn.c \
 	ipc/ipc_fdpass.c \
 	pkg/common/crc32c.c \
+	pkg/common/dir_size.c \
 	pkg/common/duration.c \
 	pkg/common/log.c \
 	pkg/common/net.c \
@@ -84,6 +85,7 @@ RQ_HDRS = \
 	ipc/ipc_fdpass.h \
 	ipc/ipc_msg.h \
 	pkg/common/crc32c.h \
+	pkg/common/dir_size.h \
 	pkg/common/duration.h \
 	pkg/common/log.h \
 	pkg/common/net.h \

@@ -297,6 +297,8 @@ cs_cluster_forward_read(struct ipc_msg *m)
 
 /* ---- forwarding: leader side ------------------------------------------------------------- */
 
+static struct cs_cluster_counters ctr;
+
 static struct fwd_read *
 cs_fwd_read_new(const struct waiter *w, const char *cmd, size_t len, int kind)
 {
@@ -414,7 +416,38 @@ cs_cluster_on_query_result(struct ipc_msg *m)
 static void
 cs_serve_forward(struct peer_conn *c, struct ipc_msg *m)
 {
-	struct waiter w = { WAITER_PEER, m->request_id, peer_conn_handle(c), IPC_PEER_FORWARD_RESULT, 0 };
+	char op[16] = "";
+	uint64_t kind = 0;
+
+	(void)ipc_get_strbuf(m, "op", op, sizeof(op));
+	(void)ipc_get_u64(m, "k", &kind);
+	if (strcmp(op, "remove") == 0)
+		ctr.remove_node++;
+	else if (strcmp(op, "stepdown") == 0)
+		ctr.stepdown++;
+	else if (kind == 2)
+		ctr.query++;
+	else if (kind == 3)
+		ctr.request++;
+	else if (kind >= 5 && kind <= 7)
+		ctr.load++;
+	else
+		ctr.execute++;
+	if (cs_hold_maybe(m, peer_conn_handle(c)))
+		return;		/* our lease is not established yet (consensus_hold.c) */
+	cs_cluster_serve_forward(peer_conn_handle(c), m);
+}
+
+void
+cs_cluster_counters(struct cs_cluster_counters *out)
+{
+	*out = ctr;
+}
+
+void
+cs_cluster_serve_forward(uint64_t peer_handle, struct ipc_msg *m)
+{
+	struct waiter w = { WAITER_PEER, m->request_id, peer_handle, IPC_PEER_FORWARD_RESULT, 0 };
 	char op[16] = "", level[32] = "weak", id[RAFT_ID_MAX] = "";
 	const char *cmd = NULL;
 	size_t len = 0;
@@ -733,6 +766,7 @@ cs_serve_join(struct peer_conn *c, struct ipc_msg *m)
 	char id[RAFT_ID_MAX] = "", addr[RAFT_ADDR_MAX] = "";
 	bool voter = true;
 
+	ctr.join++;
 	if (ipc_get_strbuf(m, "id", id, sizeof(id)) != IPC_OK ||
 	    ipc_get_strbuf(m, "addr", addr, sizeof(addr)) != IPC_OK || id[0] == '\0') {
 		cs_answer_error(&w, "invalid join request");
@@ -1030,6 +1064,7 @@ cs_serve_meta(struct peer_conn *c, struct ipc_msg *m)
 {
 	struct waiter w = { WAITER_PEER, m->request_id, peer_conn_handle(c), IPC_PEER_META_RESULT, 0 };
 
+	ctr.get_node_api++;
 	ipc_begin(&cs.w, IPC_PEER_META_RESULT, m->request_id);
 	ipc_add_str(&cs.w, "id", cs.opts->node_id);
 	ipc_add_str(&cs.w, "addr", cs.opts->raft_adv_addr);

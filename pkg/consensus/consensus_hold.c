@@ -24,6 +24,7 @@
 
 struct held {
 	msgpack_sbuffer frame;	/* the message as ipc_decode() takes it */
+	uint64_t peer_handle;	/* a forward from a peer: its link; 0 = from our gateway */
 	uint64_t deadline_ms;
 	struct held *next;
 };
@@ -46,15 +47,23 @@ cs_hold_init(cs_hold_dispatch_fn *dispatch)
 static bool
 cs_hold_needed(enum ipc_type type, const struct ipc_msg *m)
 {
-	char level[32] = "weak";
+	char level[32] = "weak", op[16] = "";
 
 	if (raft_state(cs.raft) == RAFT_LEADER) {
-		if (type != IPC_BARRIER)
+		if (type == IPC_PEER_FORWARD) {
+			/* A follower's weak read, forwarded to us: the same lease applies. */
+			(void)ipc_get_strbuf(m, "op", op, sizeof(op));
+			if (strcmp(op, "read") != 0)
+				return false;
+		} else if (type != IPC_BARRIER) {
 			return false;
+		}
 		(void)ipc_get_strbuf(m, "l", level, sizeof(level));
 		/* linearizable waits in the core already; none never needs a leader */
 		return strcmp(level, "weak") == 0 && !raft_lease_valid(cs.raft, cs_now_ms());
 	}
+	if (type == IPC_PEER_FORWARD)
+		return false;	/* not ours to serve: the sender hears "not leader" */
 	if (type == IPC_BARRIER) {
 		(void)ipc_get_strbuf(m, "l", level, sizeof(level));
 		if (strcmp(level, "none") == 0)
@@ -67,7 +76,7 @@ cs_hold_needed(enum ipc_type type, const struct ipc_msg *m)
 }
 
 bool
-cs_hold_maybe(struct ipc_msg *m)
+cs_hold_maybe(struct ipc_msg *m, uint64_t peer_handle)
 {
 	struct held *h;
 	msgpack_packer pk;
@@ -83,6 +92,7 @@ cs_hold_maybe(struct ipc_msg *m)
 		free(h);
 		return false;
 	}
+	h->peer_handle = peer_handle;
 	h->deadline_ms = cs_now_ms() +
 	    (uint64_t)cs.opts->election_timeout_ms * CS_HOLD_ELECTIONS;
 	if (hold.tail != NULL)
@@ -117,7 +127,7 @@ cs_hold_retry(void)
 			continue;
 		} else {
 			hold.replaying = true;
-			hold.dispatch(&m);
+			hold.dispatch(&m, h->peer_handle);
 			hold.replaying = false;
 		}
 		ipc_msg_destroy(&m);

@@ -152,13 +152,19 @@ bool cs_cluster_on_query_result(struct ipc_msg *m);
 void cs_cluster_start_join(void);
 void cs_cluster_config_committed(uint64_t commit_index);
 void cs_cluster_join_counters(uint64_t *ignored, uint64_t *removed_before);
+void cs_cluster_serve_forward(uint64_t peer_handle, struct ipc_msg *m);
+/* rqlite's expvar "cluster" map: requests this node served for other nodes. */
+struct cs_cluster_counters {
+	uint64_t join, execute, query, request, load, remove_node, stepdown, get_node_api;
+};
+void cs_cluster_counters(struct cs_cluster_counters *out);
 bool cs_cluster_shutdown_transfer(void);
 bool cs_cluster_removal_done(void);
 
 /* consensus_hold.c */
-typedef void cs_hold_dispatch_fn(struct ipc_msg *m);
+typedef void cs_hold_dispatch_fn(struct ipc_msg *m, uint64_t peer_handle);
 void cs_hold_init(cs_hold_dispatch_fn *dispatch);
-bool cs_hold_maybe(struct ipc_msg *m);
+bool cs_hold_maybe(struct ipc_msg *m, uint64_t peer_handle);
 void cs_hold_retry(void);
 uint64_t cs_hold_count(void);
 

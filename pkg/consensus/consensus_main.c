@@ -24,8 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/dir_size.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "consensus_internal.h"
+#include "raftlog/snapshot_store.h"
 
 struct consensus cs;
 
@@ -417,7 +420,7 @@ consensus_on_propose(struct ipc_msg *m)
 		cs_answer_error(&w, "invalid proposal");
 		return;
 	}
-	if (cs_hold_maybe(m))
+	if (cs_hold_maybe(m, 0))
 		return;		/* no leader yet: it waits for one (consensus_hold.c) */
 	(void)ipc_get_u64(m, "at", &w.apply_timeout_ms);
 	rc = raft_propose(cs.raft, cmd, len, &index, &term);
@@ -440,7 +443,7 @@ consensus_on_barrier(struct ipc_msg *m)
 	struct waiter w = { WAITER_GATEWAY, m->request_id, 0, IPC_BARRIER_RESULT, 0 };
 	int rc;
 
-	if (cs_hold_maybe(m))
+	if (cs_hold_maybe(m, 0))
 		return;		/* leadership is being established (consensus_hold.c) */
 	(void)ipc_get_strbuf(m, "l", level, sizeof(level));
 	if (strcmp(level, "none") == 0) {
@@ -480,6 +483,59 @@ consensus_on_barrier(struct ipc_msg *m)
 	ipc_add_u64(&cs.w, "i", raft_commit_index(cs.raft));
 	ipc_finish(&cs.w);
 	cs_answer(&w);
+}
+
+static void
+status_duration(const char *key, int64_t ms)
+{
+	char buf[DURATION_FMT_MAX];
+
+	duration_format(ms * 1000000, buf, sizeof(buf));
+	ipc_add_str(&cs.w, key, buf);
+}
+
+/* The keys of rqlite's /status store section that come from here, in its formats. */
+static void
+consensus_status_rqlite(msgpack_packer *pk)
+{
+	const struct raft_config *cfg = raft_configuration(cs.raft);
+	char path[PATH_MAX], **names = NULL;
+	int n;
+	msgpack_sbuffer lc;
+
+	status_duration("apply_timeout", cs.opts->apply_timeout_ms);
+	status_duration("heartbeat_timeout", cs.opts->heartbeat_timeout_ms);
+	status_duration("election_timeout", cs.opts->election_timeout_ms);
+	status_duration("commit_timeout", cs.opts->commit_timeout_ms);
+	status_duration("snapshot_interval", cs.opts->snap_interval_ms);
+	status_duration("reap_timeout", cs.opts->reap_voter_ms);
+	status_duration("reap_read_only_timeout", cs.opts->reap_nonvoter_ms);
+	ipc_add_u64(&cs.w, "dir_size", dir_size(cs.opts->data_dir));
+	snprintf(path, sizeof(path), "%s/raft", cs.opts->data_dir);
+	ipc_add_u64(&cs.w, "log_size", dir_size(path));
+	ipc_add_u64(&cs.w, "snapshot_dir_size", dir_size(cs_snapshot_dir()));
+	n = snapshot_store_names(cs_snapshot_dir(), &names);
+	ipc_add_key(&cs.w, "snapshot_ids");
+	msgpack_pack_array(pk, (size_t)n);
+	for (int i = 0; i < n; i++)
+		msgpack_pack_str_with_body(pk, names[i], strlen(names[i]));
+	snapshot_store_names_free(names, n);
+	/* hashicorp/raft's Stats() prints the configuration with Go's %+v. */
+	msgpack_sbuffer_init(&lc);
+	msgpack_sbuffer_write(&lc, "[", 1);
+	for (unsigned i = 0; i < cfg->n; i++) {
+		const struct raft_server *s = &cfg->servers[i];
+		char one[RAFT_ID_MAX + RAFT_ADDR_MAX + 48];
+		int len = snprintf(one, sizeof(one), "%s{Suffrage:%s ID:%s Address:%s}",
+		    i > 0 ? " " : "", s->suffrage == RAFT_VOTER ? "Voter" : "Nonvoter", s->id,
+		    s->address);
+		msgpack_sbuffer_write(&lc, one, (size_t)len < sizeof(one) ? (size_t)len :
+		    sizeof(one) - 1);
+	}
+	msgpack_sbuffer_write(&lc, "]", 1);
+	ipc_add_key(&cs.w, "latest_configuration");
+	msgpack_pack_str_with_body(pk, lc.data, lc.size);
+	msgpack_sbuffer_destroy(&lc);
 }
 
 static void
@@ -531,11 +587,30 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 		ipc_add_u64(&cs.w, "snapshot_threshold", cs.opts->snap_threshold);
 	}
 	cs_maintenance_status(&cs.w);
+	consensus_status_rqlite(pk);
 	{
 		uint64_t ignored, removed;
 		cs_cluster_join_counters(&ignored, &removed);
 		ipc_add_u64(&cs.w, "num_ignored_joins", ignored);
 		ipc_add_u64(&cs.w, "num_removed_before_joins", removed);
+	}
+	{
+		struct cs_cluster_counters cc;
+		cs_cluster_counters(&cc);
+		ipc_add_key(&cs.w, "cluster");
+		msgpack_pack_map(pk, 9);
+#define CS_CTR_(name, v) \
+		msgpack_pack_str_with_body(pk, name, strlen(name)); msgpack_pack_uint64(pk, v);
+		CS_CTR_("num_join_req", cc.join)
+		CS_CTR_("num_execute_req", cc.execute)
+		CS_CTR_("num_query_req", cc.query)
+		CS_CTR_("num_request_req", cc.request)
+		CS_CTR_("num_load_req", cc.load)
+		CS_CTR_("num_remove_node_req", cc.remove_node)
+		CS_CTR_("num_stepdown_req", cc.stepdown)
+		CS_CTR_("num_get_node_api_req", cc.get_node_api)
+		CS_CTR_("num_held_for_leader", cs_hold_count())
+#undef CS_CTR_
 	}
 	ipc_add_u64(&cs.w, "log_appends", cs.n_appends);
 	ipc_add_u64(&cs.w, "log_entries", cs.n_entries);
@@ -562,9 +637,11 @@ consensus_on_status(struct ipc_conn *c, struct ipc_msg *m)
 
 /* A request held while leadership settled, dispatched again (consensus_hold.c). */
 static void
-consensus_redispatch(struct ipc_msg *m)
+consensus_redispatch(struct ipc_msg *m, uint64_t peer_handle)
 {
-	if (m->type == IPC_PROPOSE)
+	if (m->type == IPC_PEER_FORWARD)
+		cs_cluster_serve_forward(peer_handle, m);
+	else if (m->type == IPC_PROPOSE)
 		consensus_on_propose(m);
 	else if (m->type == IPC_BARRIER)
 		consensus_on_barrier(m);

@@ -3,6 +3,7 @@
  * paths, so they build their answers with jansson from the status maps consensus
  * and storage send (CONS_STATUS_RESULT, STORE_STATUS_RESULT).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "common/dir_size.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "gateway_internal.h"
@@ -137,6 +139,29 @@ gw_rfc3339_ms(json_int_t ms)
 	return json_string(buf);
 }
 
+/*
+ * hashicorp/raft's last_contact: 0 on the leader; elsewhere the time since the leader
+ * was last heard as a Go duration ("41.8ms"), or "never".
+ */
+static void
+gw_status_last_contact(json_t *raft, json_t *c)
+{
+	const char *state = json_string_value(json_object_get(c, "state"));
+	json_int_t ms = json_integer_value(json_object_get(c, "last_contact_ms"));
+	char buf[DURATION_FMT_MAX];
+
+	if (state != NULL && strcmp(state, "Leader") == 0) {
+		json_object_set_new(raft, "last_contact", json_integer(0));
+		return;
+	}
+	if (ms < 0) {
+		json_object_set_new(raft, "last_contact", json_string("never"));
+		return;
+	}
+	duration_format((int64_t)ms * 1000000, buf, sizeof(buf));
+	json_object_set_new(raft, "last_contact", json_string(buf));
+}
+
 /* rqlite's store.auto_vacuum, present only while -auto-vacuum-int is set. */
 static void
 gw_status_auto_vacuum(json_t *store, json_t *c)
@@ -214,9 +239,20 @@ gw_status_base(void)
 	    "unknown",
 #endif
 	    "num_cpu", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "version", "C11"));
-	json_object_set_new(root, "http", json_pack("{s:s, s:s, s:{s:s}}",
+	/* rqlite writes http.tls.enabled as a string. */
+	json_object_set_new(root, "http", json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}",
 	    "bind_addr", gw.opts->http_addr, "auth", "disabled",
-	    "cluster", "local_node_addr", gw.opts->raft_adv_addr));
+	    "cluster", "local_node_addr", gw.opts->raft_adv_addr, "tls", "enabled", "false"));
+	if (gw.opts->allow_origin != NULL && gw.opts->allow_origin[0] != '\0')
+		json_object_set_new(json_object_get(root, "http"), "allow_origin",
+		    json_string(gw.opts->allow_origin));
+	{
+		/* No extension is loaded (-extensions-path naming files is refused). */
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s/extensions", gw.opts->data_dir);
+		json_object_set_new(root, "extensions", json_pack("{s:s, s:[]}", "dir", dir,
+		    "names"));
+	}
 	{
 		char to[DURATION_FMT_MAX];
 		duration_format(gw.opts->write_queue_timeout_ns, to, sizeof(to));
@@ -330,9 +366,16 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 	    json_array_size(json_object_get(c, "nodes")) - 1 : 0));
 	json_object_set(raft, "latest_configuration_index",
 	    json_object_get(c, "latest_configuration_index"));
-	json_object_set(raft, "last_contact", json_object_get(c, "last_contact_ms"));
+	gw_status_last_contact(raft, c);
+	json_object_set(raft, "latest_configuration", json_object_get(c, "latest_configuration"));
+	json_object_set(raft, "log_size", json_object_get(c, "log_size"));
+	{
+		char fr[32];
+		dir_size_friendly((uint64_t)json_integer_value(json_object_get(c, "log_size")), fr,
+		    sizeof(fr));
+		json_object_set_new(raft, "log_size_friendly", json_string(fr));
+	}
 	json_object_set(raft, "peer_auth", json_object_get(c, "peer_auth"));
-	json_object_set(raft, "snapshot_threshold", json_object_get(c, "snapshot_threshold"));
 	json_object_set(raft, "peer_handshakes_refused", json_object_get(c, "peer_handshakes_refused"));
 	store = json_pack("{s:b, s:O, s:O, s:{s:O, s:O}, s:o, s:o, s:s, s:b}",
 	    "open", 1, "node_id", json_object_get(c, "node_id"), "addr", json_object_get(c, "addr"),
@@ -340,9 +383,23 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 	    "addr", json_object_get(c, "leader_addr"),
 	    "nodes", gw_sorted_by_id(json_object_get(c, "nodes")), "raft", raft,
 	    "dir", gw.opts->data_dir, "ready", 0);
-	json_object_set_new(store, "snapshot_store", json_pack("{s:O, s:O}",
+	json_object_set_new(store, "snapshot_store", json_pack("{s:O, s:O, s:O}",
 	    "dir", json_object_get(c, "snapshot_dir"),
-	    "snapshots", json_object_get(c, "snapshot_count")));
+	    "dir_size", json_object_get(c, "snapshot_dir_size"),
+	    "snapshots", json_object_get(c, "snapshot_ids")));
+	{
+		static const char *const same[] = {
+			"apply_timeout", "heartbeat_timeout", "election_timeout", "commit_timeout",
+			"snapshot_threshold", "snapshot_interval", "reap_timeout",
+			"reap_read_only_timeout", "dir_size",
+		};
+		char fr[32];
+		for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+			json_object_set(store, same[i], json_object_get(c, same[i]));
+		dir_size_friendly((uint64_t)json_integer_value(json_object_get(c, "dir_size")), fr,
+		    sizeof(fr));
+		json_object_set_new(store, "dir_size_friendly", json_string(fr));
+	}
 	json_object_set(store, "num_snapshots", json_object_get(c, "num_snapshots"));
 	json_object_set(store, "num_restores", json_object_get(c, "num_restores"));
 	json_object_set(store, "num_installs", json_object_get(c, "num_installs"));
@@ -844,6 +901,7 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 			json_object_set(store, "num_installs", json_object_get(c, "num_installs"));
 			json_object_set(store, "num_auto_vacuums", json_object_get(c, "num_auto_vacuums"));
 			json_object_set(store, "num_ignored_joins", json_object_get(c, "num_ignored_joins"));
+			json_object_set(vars, "cluster", json_object_get(c, "cluster"));
 			json_object_set(store, "num_removed_before_joins",
 			    json_object_get(c, "num_removed_before_joins"));
 			json_object_set(store, "num_auto_optimizes",

@@ -421,3 +421,20 @@ snapshot_store_count(const char *root)
 		snapshot_list_free(names, n);
 	return n;
 }
+
+int
+snapshot_store_names(const char *root, char ***names)
+{
+	int n = snapshot_list(root, names);
+
+	if (n <= 0)
+		*names = NULL;
+	return n < 0 ? 0 : n;
+}
+
+void
+snapshot_store_names_free(char **names, int n)
+{
+	if (names != NULL)
+		snapshot_list_free(names, n);
+}

@@ -54,5 +54,9 @@ int snapshot_store_latest(const char *root, struct snapshot_info *si);
 int snapshot_store_prune(const char *root);
 /* How many published snapshots there are (valid or not). */
 int snapshot_store_count(const char *root);
+/* Their directory names, oldest first (rqlite's snapshot IDs in /status); free with
+ * snapshot_store_names_free. Returns how many (0 on error). */
+int snapshot_store_names(const char *root, char ***names);
+void snapshot_store_names_free(char **names, int n);
 
 #endif

@@ -493,3 +493,19 @@ def test_linearizable_reads_on_the_leader_see_every_earlier_write(c):
     early = after["linearizable_early"] - before.get("linearizable_early", 0)
     redone = after["linearizable_redone"] - before.get("linearizable_redone", 0)
     check(early > 0, "no linearizable read was answered early (%d redone)" % redone)
+
+
+@cluster_test(30)
+def test_status_of_a_follower_has_rqlites_types(c):
+    lead = c.leader()
+    f = c.followers(lead)[0]
+    f.execute(["INSERT INTO foo(name) VALUES('via follower')"])   # a forwarded write
+    raft = f.status("store.raft")
+    lc = raft["last_contact"]
+    check(isinstance(lc, str) and (lc == "never" or lc[-1] == "s"),
+          "a follower's last_contact is a Go duration: %r" % lc)
+    check(raft["latest_configuration"].count("Suffrage:Voter") == 3,
+          "latest_configuration: %r" % raft["latest_configuration"])
+    cl = lead.get("/debug/vars").json()["cluster"]
+    check(cl["num_join_req"] >= 2 and cl["num_execute_req"] >= 1,
+          "the leader's cluster counters: %r" % cl)

@@ -236,3 +236,39 @@ def test_served_by_on_data_endpoints_only(n):
     eq(n.get("/status").header("X-RQLITE-SERVED-BY"), None, "status has no SERVED-BY")
 
 
+
+
+def test_keys_rqlite_tooling_reads_have_rqlites_types(n):
+    # Issue 15: rqlite's system tests call len() on store.snapshot_store.snapshots, read
+    # extensions.names, and expvar cluster/store counters; cmdline was a list of "".
+    n.ex_ok(["CREATE TABLE IF NOT EXISTS ks (id INTEGER PRIMARY KEY)",
+             "INSERT INTO ks(id) VALUES(1)"])
+    status_is(n.post("/snapshot"), 200)
+    st = n.status()
+    store = st["store"]
+    snaps = store["snapshot_store"]["snapshots"]
+    check(isinstance(snaps, list) and len(snaps) >= 1 and all(isinstance(s, str) for s in snaps),
+          "snapshot_store.snapshots: %r" % store["snapshot_store"])
+    check(isinstance(store["snapshot_store"]["dir_size"], int) and
+          store["snapshot_store"]["dir_size"] > 0, "snapshot_store.dir_size")
+    for k in ["apply_timeout", "heartbeat_timeout", "election_timeout", "commit_timeout",
+              "snapshot_interval", "reap_timeout", "reap_read_only_timeout",
+              "dir_size_friendly"]:
+        check(isinstance(store.get(k), str), "store.%s: %r" % (k, store.get(k)))
+    eq(store["commit_timeout"], "50ms", "store.commit_timeout")
+    eq(store["snapshot_threshold"], 8192, "store.snapshot_threshold")
+    check(isinstance(store["dir_size"], int) and store["dir_size"] > 0, "store.dir_size")
+    raft = store["raft"]
+    eq(raft["last_contact"], 0, "the leader's last_contact")
+    eq(raft["latest_configuration"],
+       "[{Suffrage:Voter ID:%s Address:%s}]" % (n.node_id, n.raft_addr),
+       "raft.latest_configuration")
+    check(isinstance(raft["log_size"], int), "raft.log_size")
+    eq(st["extensions"]["names"], [], "extensions.names")
+    eq(st["http"]["tls"], {"enabled": "false"}, "http.tls")
+    v = n.get("/debug/vars").json()
+    eq(v["cmdline"], n.argv(), "cmdline is the node's command line")
+    for k in ["num_join_req", "num_execute_req", "num_query_req", "num_remove_node_req"]:
+        check(isinstance(v["cluster"].get(k), int), "cluster.%s: %r" % (k, v.get("cluster")))
+    for k in ["num_ignored_joins", "num_removed_before_joins", "num_snapshots"]:
+        check(isinstance(v["store"].get(k), int), "store.%s: %r" % (k, v["store"]))
