@@ -13,6 +13,7 @@ RQ_SRCS = \
 	pkg/common/sql_policy.c \
 	pkg/common/trash.c \
 	pkg/consensus/consensus_cluster.c \
+	pkg/consensus/consensus_freshness.c \
 	pkg/consensus/consensus_hold.c \
 	pkg/consensus/consensus_main.c \
 	pkg/consensus/consensus_maintenance.c \

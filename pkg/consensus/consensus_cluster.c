@@ -228,8 +228,10 @@ cs_on_peer_raft(struct ipc_msg *m)
 	rc = raft_recv(cs.raft, cs_now_ms(), &rm);
 	/* The leader's commit index as its latest AppendEntries said (/readyz?sync). */
 	if (rc == 0 && rm.type == RAFT_MSG_APPEND_ENTRIES &&
-	    strcmp(rm.from, raft_leader_id(cs.raft)) == 0)
+	    strcmp(rm.from, raft_leader_id(cs.raft)) == 0) {
 		cs.leader_commit_heard = rm.append_entries.leader_commit;
+		cs_fresh_heard(cs.leader_commit_heard, cs_now_ms());
+	}
 	if (rc != 0 && rc != RAFT_ESHUTDOWN)
 		log_debug("raft_recv %s from %s: %s", raft_message_type_name(rm.type), rm.from,
 		    raft_strerror(rc));

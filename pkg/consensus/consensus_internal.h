@@ -161,6 +161,10 @@ void cs_cluster_counters(struct cs_cluster_counters *out);
 bool cs_cluster_shutdown_transfer(void);
 bool cs_cluster_removal_done(void);
 
+/* consensus_freshness.c */
+void cs_fresh_heard(uint64_t commit, uint64_t now_ms);
+uint64_t cs_fresh_lag_ms(uint64_t applied, uint64_t now_ms);
+
 /* consensus_hold.c */
 typedef void cs_hold_dispatch_fn(struct ipc_msg *m, uint64_t peer_handle);
 void cs_hold_init(cs_hold_dispatch_fn *dispatch);

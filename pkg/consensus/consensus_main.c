@@ -93,6 +93,7 @@ cs_send_state(void)
 	ipc_begin(&cs.w, IPC_STATE, 0);
 	ipc_add_str(&cs.w, "st", raft_state_name(raft_state(cs.raft)));
 	ipc_add_u64(&cs.w, "t", raft_term(cs.raft));
+	ipc_add_bool(&cs.w, "vo", raft_is_voter(cs.raft));
 	ipc_add_str(&cs.w, "ld", raft_leader_id(cs.raft));
 	ipc_add_str(&cs.w, "la", raft_leader_address(cs.raft));
 	if (strcmp(cs.leader_api_for, raft_leader_id(cs.raft)) == 0)
@@ -449,10 +450,13 @@ consensus_on_barrier(struct ipc_msg *m)
 	if (strcmp(level, "none") == 0) {
 		/* A local read with a staleness bound: the leader itself is never stale. */
 		uint64_t fr = 0;
+		bool strict = false;
 		int64_t contact = raft_last_contact(cs.raft, now);
 		(void)ipc_get_u64(m, "fr", &fr);
+		(void)ipc_get_bool(m, "fs", &strict);
 		if (raft_state(cs.raft) != RAFT_LEADER && fr > 0 &&
-		    (contact < 0 || (uint64_t)contact > fr)) {
+		    ((contact < 0 || (uint64_t)contact > fr) ||
+		    (strict && cs_fresh_lag_ms(cs.storage_applied, now) > fr))) {
 			cs_answer_error(&w, "stale read");
 			return;
 		}

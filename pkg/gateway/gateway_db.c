@@ -35,12 +35,13 @@ gw_is_text_plain(const struct gw_req *r)
 	return ct != NULL && strncasecmp(ct, "text/plain", 10) == 0;
 }
 
-/* Level `auto` is `none` on a read replica and `weak` on a voter (API.md §2.5). */
+/* Level `auto` is `none` on a read replica and `weak` on a voter (API.md §2.5), as the
+ * live configuration says (rqlite's IsVoter), not the flag the node started with. */
 static enum gateway_level
 gw_effective_level(const struct gw_req *r)
 {
 	if (r->params.level == GATEWAY_LEVEL_AUTO)
-		return gw.opts->non_voter ? GATEWAY_LEVEL_NONE : GATEWAY_LEVEL_WEAK;
+		return gw.voter ? GATEWAY_LEVEL_WEAK : GATEWAY_LEVEL_NONE;
 	return r->params.level;
 }
 
@@ -448,8 +449,13 @@ gw_barrier(struct gw_req *r, const char *level)
 	/* The command travels along: on a follower consensus runs it on the leader. */
 	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
 	ipc_add_u64(&gw.w, "k", (uint64_t)r->kind);
-	if (r->params.freshness_ns > 0)
-		ipc_add_u64(&gw.w, "fr", (uint64_t)(r->params.freshness_ns / 1000000));
+	if (r->params.freshness_ns > 0) {
+		/* Whole milliseconds, at least one: a shorter freshness still asks. */
+		uint64_t ms = (uint64_t)(r->params.freshness_ns / 1000000);
+		ipc_add_u64(&gw.w, "fr", ms > 0 ? ms : 1);
+		if (r->params.freshness_strict)
+			ipc_add_bool(&gw.w, "fs", true);
+	}
 	if (gw_send_wait(r, PROC_CONSENSUS, gw_on_barrier_result, r->params.timeout_ns) != 0)
 		gw_leader_not_found(r);
 }

@@ -118,6 +118,7 @@ struct gateway {
 	size_t waiting_mask;
 	/* from consensus STATE */
 	char raft_state[16];
+	bool voter;		/* in the live configuration, as consensus last said */
 	char leader_id[256];
 	char leader_addr[256];
 	char leader_api[300];		/* leader's HTTP host:port, for ?redirect */

@@ -28,6 +28,7 @@ gw_on_state(struct ipc_msg *m)
 	if (ipc_get_u64(m, "ci", &v) == IPC_OK)
 		gw.commit_index = v;
 	gw.lease_until_ms = ipc_get_u64(m, "lu", &v) == IPC_OK ? v : 0;
+	(void)ipc_get_bool(m, "vo", &gw.voter);
 }
 
 static void
@@ -148,6 +149,7 @@ gateway_main(const struct gateway_options *opts)
 
 	memset(&gw, 0, sizeof(gw));
 	gw.opts = opts;
+	gw.voter = !opts->non_voter;	/* until consensus says */
 	gw.limits.steps = opts->write_steps;
 	gw.limits.max_value = opts->max_value;
 	clock_gettime(CLOCK_MONOTONIC, &gw.start_mono);

@@ -7,7 +7,9 @@ come from rqlite's http/service.go, proxy/proxy.go, store/store.go and API.md §
 address, one served locally carries the node's own HTTP address.
 """
 
+import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -509,3 +511,29 @@ def test_status_of_a_follower_has_rqlites_types(c):
     cl = lead.get("/debug/vars").json()["cluster"]
     check(cl["num_join_req"] >= 2 and cl["num_execute_req"] >= 1,
           "the leader's cluster counters: %r" % cl)
+
+
+@cluster_test(40)
+def test_freshness_strict_refuses_a_follower_whose_data_lags(c):
+    # Issue 15: freshness_strict was accepted and ignored. A follower whose storage is
+    # stopped still hears the leader (plain freshness passes) but its data falls behind.
+    lead = c.leader()
+    f = c.followers(lead)[0]
+    lead.ex_ok(["CREATE TABLE IF NOT EXISTS fr (id INTEGER PRIMARY KEY)"])
+    c.wait_rows(f, "SELECT count(*) FROM fr", rows(lead.query(["SELECT count(*) FROM fr"])))
+    strict = "?level=none&freshness=300ms&freshness_strict"
+    r = f.query(["SELECT count(*) FROM fr"], q=strict)
+    eq((r.status, "error" in r.json()), (200, False), "a caught-up follower: %s" % r.text)
+    pid = f.kill_role("storage", signal.SIGSTOP)
+    try:
+        lead.ex_ok(["INSERT INTO fr(id) VALUES(NULL)"])
+        time.sleep(0.6)
+        r = f.query(["SELECT count(*) FROM fr"], q=strict, timeout=5)
+        eq((r.status, r.text), (200, '{"results":[],"error":"stale read"}'),
+           "strict read on a follower 600 ms behind")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    want = rows(lead.query(["SELECT count(*) FROM fr"]))
+    c.wait_rows(f, "SELECT count(*) FROM fr", want)
+    r = f.query(["SELECT count(*) FROM fr"], q=strict)
+    eq((r.status, rows(r)), (200, want), "strict read once caught up")

@@ -346,3 +346,23 @@ def test_nodes_joining_at_the_same_moment_are_queued_not_refused():
     check(took < 15, "three simultaneous joins took %.1fs (-join-interval 20s)" % took)
     logs = "\n".join(line for n in c.nodes for line in n.log_tail(200))
     check("join refused" not in logs, "a join was refused:\n%s" % logs[-2000:])
+
+
+@cluster_test(60)
+def test_level_auto_follows_the_live_configuration_not_the_flag():
+    # Issue 15: a member restarted with -raft-non-voter (no -join: it keeps its state) is
+    # still a voter in the configuration, so level=auto is weak there (forwarded).
+    c = Cluster(3)
+    lead = c.start()
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t(id) VALUES(1)"])
+    f = c.followers(lead)[0]
+    eq(f.stop(), 0, "clean stop")
+    set_flag(f.extra_args, "-join", None)
+    f.extra_args.append("-raft-non-voter")
+    f.start()
+    c.wait_formed()
+    lead = c.leader()
+    eq(f.status("store.raft")["voter"], True, "still a voter in the configuration")
+    r = f.query([SQL], q="?level=auto")
+    eq(rows(r), [[1]], "level auto on it")
+    eq(r.header(SERVED_BY), lead.raft_addr, "level auto on a voter is weak: " + SERVED_BY)
