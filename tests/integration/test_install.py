@@ -126,3 +126,76 @@ echo started
             else:
                 os.kill(pid, 9)
                 raise AssertionError("the node did not stop within 15s of SIGTERM")
+
+
+def _unit_service():
+    """The [Service] section of the unit in the source tree."""
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str
+    cp.read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "conf",
+                         "rqlited.service"))
+    return cp["Service"]
+
+
+def test_the_service_user_reaches_the_key_in_the_units_config_directory():
+    # Issue 15: the unit made /etc/rqlite root:root 0750, so the service user could not
+    # read the -cluster-key file rqlited.env.example points at. Lay the unit's directories
+    # out as systemd would (config dir root-owned with ConfigurationDirectoryMode, state
+    # dir owned by the user with StateDirectoryMode), the key as the example says (owned
+    # by the user, 0600), and start rqlited as an unprivileged user ("nobody").
+    import pwd
+    import time
+    import urllib.request
+    from harness import free_ports
+    check(os.geteuid() == 0, "this test lays out system directories: run it as root")
+    svc = _unit_service()
+    nobody = pwd.getpwnam("nobody")
+    root = mkdtemp()
+    os.chmod(root, 0o755)
+    etc = os.path.join(root, "etc-rqlite")
+    os.mkdir(etc)
+    os.chmod(etc, int(svc.get("ConfigurationDirectoryMode"), 8))
+    state = os.path.join(root, "var-lib-rqlite")
+    os.mkdir(state)
+    os.chown(state, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(state, int(svc.get("StateDirectoryMode"), 8))
+    key = os.path.join(etc, "cluster.key")
+    rqlitectl = os.path.join(BUILD, "rqlitectl")
+    r = subprocess.run([rqlitectl, "keygen", key], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=20)
+    check(r.returncode == 0, "rqlitectl keygen: %s" % r.stdout.decode())
+    os.chown(key, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(key, 0o600)
+    http, raft = free_ports(2)
+    argv = ["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid,
+            "--clear-groups", RQLITED, "-node-id", "1",
+            "-http-addr", "127.0.0.1:%d" % http, "-raft-addr", "127.0.0.1:%d" % raft,
+            "-cluster-key", key, os.path.join(state, "data")]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=state,
+                         start_new_session=True)
+    try:
+        ready = False
+        for _ in range(150):
+            if p.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % http, timeout=1) as u:
+                    ready = u.status == 200
+            except OSError:
+                pass
+            if ready:
+                break
+            time.sleep(0.1)
+        if not ready:
+            p.kill()
+            out = p.communicate(timeout=10)[0].decode("utf-8", "replace")
+            check(False, "rqlited as the service user did not become ready:\n%s" % out[-1500:])
+    finally:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+    eq(p.returncode, 0, "exit status after SIGTERM")
