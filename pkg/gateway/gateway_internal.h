@@ -190,6 +190,7 @@ void gw_queue_forget(struct gw_req *r);
 void gw_queue_fail_all(void);
 uint64_t gw_queue_written_seq(void);
 uint64_t gw_queue_depth(void);
+void gw_queue_stats(uint64_t *rx, uint64_t *tx, uint64_t *timeouts, uint64_t *flushes);
 
 /* Route handlers. */
 void gw_handle_execute(struct gw_req *r);

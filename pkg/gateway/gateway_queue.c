@@ -61,6 +61,8 @@ static struct {
 	bool timer_armed;
 	uint64_t next_seq;
 	uint64_t written_seq;
+	/* rqlite's expvar "queue": statements in and out, timer and `wait` flushes. */
+	uint64_t objects_rx, objects_tx, num_timeout, num_flush;
 	struct gw_waiter *waiters;
 } q;
 
@@ -221,6 +223,7 @@ gw_queue_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what; (void)arg;
 	q.timer_armed = false;
+	q.num_timeout++;
 	gw_queue_flush();
 }
 
@@ -287,6 +290,7 @@ gw_queue_flush(void)
 			q.ready_tail = NULL;
 		b->next = NULL;
 		q.flight = b;
+		q.objects_tx += b->nstmts;
 	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -343,6 +347,15 @@ gw_queue_depth(void)
 	return q.depth;
 }
 
+void
+gw_queue_stats(uint64_t *rx, uint64_t *tx, uint64_t *timeouts, uint64_t *flushes)
+{
+	*rx = q.objects_rx;
+	*tx = q.objects_tx;
+	*timeouts = q.num_timeout;
+	*flushes = q.num_flush;
+}
+
 /* Answers r now, or registers it to be answered once its write is committed (`wait`). */
 static void
 gw_queue_answer(struct gw_req *r, uint64_t seq)
@@ -378,6 +391,7 @@ gw_queue_take(uint32_t nstmts)
 	uint64_t seq = q.next_seq++;
 
 	q.filling->nstmts += nstmts;
+	q.objects_rx += nstmts;
 	q.filling->nreqs++;
 	q.filling->last_seq = seq;
 	q.depth++;
@@ -480,6 +494,8 @@ gw_queue_submit(struct gw_req *r, struct gateway_body *b)
 		gw_queue_arm((int)(gw.opts->write_queue_timeout_ns / 1000000));
 	gw_queue_answer(r, seq);
 	/* `wait` asks for the batch now rather than at the next timer. */
-	if (r->params.wait)
+	if (r->params.wait) {
+		q.num_flush++;
 		gw_queue_flush();
+	}
 }

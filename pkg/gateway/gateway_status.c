@@ -307,8 +307,17 @@ gw_status_store_cb(struct gw_req *r, struct ipc_msg *m)
 		json_object_set(store, "db_applied_index", json_object_get(st, "applied_index"));
 		json_object_set(store, "fsm_index", json_object_get(st, "applied_index"));
 		json_object_set(store, "on_disk", json_object_get(st, "on_disk"));
-		if (sqlite != NULL)
+		if (sqlite != NULL) {
+			char fr[32];
+			dir_size_friendly((uint64_t)json_integer_value(json_object_get(sqlite,
+			    "db_size")), fr, sizeof(fr));
+			json_object_set_new(sqlite, "db_size_friendly", json_string(fr));
 			json_object_set(store, "sqlite3", sqlite);
+		}
+		json_object_set(store, "fsm_term", json_object_get(st, "applied_term"));
+		json_object_set(store, "fsm_update_time", json_object_get(st, "applied_at"));
+		json_object_set_new(store, "db_conf", json_pack("{s:O}", "fk_constraints",
+		    json_object_get(st, "fk")));
 		json_object_set_new(store, "ready", json_true());
 	}
 	json_decref(st);
@@ -915,8 +924,14 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 		}
 		json_object_set_new(vars, "store", store);
 	}
-	json_object_set_new(vars, "queue", json_pack("{s:I}", "depth",
-	    (json_int_t)gw_queue_depth()));
+	{
+		uint64_t rx, tx, to, fl;
+		gw_queue_stats(&rx, &tx, &to, &fl);
+		json_object_set_new(vars, "queue", json_pack("{s:I, s:I, s:I, s:I, s:I}",
+		    "depth", (json_int_t)gw_queue_depth(), "objects_rx", (json_int_t)rx,
+		    "objects_tx", (json_int_t)tx, "num_timeout", (json_int_t)to,
+		    "num_flush", (json_int_t)fl));
+	}
 	json_decref(st);
 	/*
 	 * expvar's cmdline is the node's command line: the supervisor's (our parent). This

@@ -404,6 +404,49 @@ file_size(const char *path)
 	return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
+/* rqlite's sqlite3.mem_stats: these PRAGMAs of the read-write connection, as numbers. */
+static void
+pack_mem_stats(msgpack_packer *pk, sqlite3 *db)
+{
+	static const char *const names[] = {
+		"max_page_count", "page_count", "page_size", "hard_heap_limit",
+		"soft_heap_limit", "cache_size", "freelist_count",
+	};
+	char sql[64], val[32];
+
+	msgpack_pack_map(pk, sizeof(names) / sizeof(names[0]));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(sql, sizeof(sql), "PRAGMA %s", names[i]);
+		pack_cstr(pk, names[i]);
+		val[0] = '\0';
+		(void)sdb_exec_value(db, sql, val, sizeof(val));
+		msgpack_pack_int64(pk, strtoll(val, NULL, 10));
+	}
+}
+
+/* rqlite's sqlite3.last_modified: the newer mtime of the database file and its WAL, as
+ * Go writes a time (RFC 3339, nanoseconds, UTC). false if neither can be read. */
+static bool
+last_modified(const char *db, const char *wal, char *buf, size_t len)
+{
+	struct stat a, b;
+	bool ha = stat(db, &a) == 0, hb = stat(wal, &b) == 0;
+	struct timespec t;
+	struct tm tm;
+	size_t n;
+
+	if (!ha && !hb)
+		return false;
+	t = ha ? a.st_mtim : b.st_mtim;
+	if (ha && hb && (b.st_mtim.tv_sec > t.tv_sec ||
+	    (b.st_mtim.tv_sec == t.tv_sec && b.st_mtim.tv_nsec > t.tv_nsec)))
+		t = b.st_mtim;
+	gmtime_r(&t.tv_sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09ldZ", t.tv_nsec);
+	return true;
+}
+
 static const char *const stats_pragmas[] = {
 	"synchronous", "journal_mode", "foreign_keys", "wal_autocheckpoint", "busy_timeout",
 };
@@ -429,7 +472,8 @@ int
 storage_db_stats(struct storage_db *sdb, msgpack_packer *pk)
 {
 	struct sdb_conn *ro;
-	char val[32], walpath[4096], rodsn[160];
+	char val[32], walpath[4096], rodsn[160], mod[64];
+	bool have_mod;
 	int64_t db_size = 0;
 	int ncopts = 0, ret = 0;
 	const char *o;
@@ -448,7 +492,16 @@ storage_db_stats(struct storage_db *sdb, msgpack_packer *pk)
 
 	if (ro == NULL)
 		ret = -1;
-	msgpack_pack_map(pk, ret == 0 ? 10 : 11);
+	have_mod = !sdb->memory && last_modified(sdb->path, walpath, mod, sizeof(mod));
+	msgpack_pack_map(pk, (ret == 0 ? 12 : 13) + (have_mod ? 1 : 0));
+	pack_cstr(pk, "extensions");
+	msgpack_pack_array(pk, 0);	/* none is loaded (-extensions-path is refused) */
+	pack_cstr(pk, "mem_stats");
+	pack_mem_stats(pk, sdb->rw.db);
+	if (have_mod) {
+		pack_cstr(pk, "last_modified");
+		pack_cstr(pk, mod);
+	}
 	pack_cstr(pk, "version");
 	pack_cstr(pk, sqlite3_libversion());
 	pack_cstr(pk, "compile_options");

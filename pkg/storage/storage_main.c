@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -64,6 +65,8 @@ struct storage {
 	uint64_t link_gen[PROC_MAX];
 	struct storage_readers *readers;	/* NULL: reads run in the loop */
 	uint64_t applied_index;
+	uint64_t applied_term;		/* /status store.fsm_term */
+	struct timespec applied_at;	/* wall clock of the last apply: store.fsm_update_time */
 	char db_path[PATH_MAX];
 	struct storage_wait *waits;
 	struct ipc_writer w;
@@ -313,6 +316,8 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 		msgpack_pack_str_with_body(&st.res_pk, "apply failed", 12);
 	}
 	st.applied_index = index;
+	st.applied_term = term;
+	clock_gettime(CLOCK_REALTIME, &st.applied_at);
 	storage_hold_result(m, index, term);
 }
 
@@ -461,7 +466,27 @@ storage_on_status(struct ipc_conn *c, struct ipc_msg *m)
 
 	storage_db_counters(st.db, &dc);
 	st.res.size = 0;
-	msgpack_pack_map(&st.res_pk, 4);
+	msgpack_pack_map(&st.res_pk, 7);
+	{
+		/* Go's zero time when nothing was applied by this process yet. */
+		char at[64] = "0001-01-01T00:00:00Z";
+		struct tm tm;
+		if (st.applied_at.tv_sec != 0) {
+			size_t n;
+			gmtime_r(&st.applied_at.tv_sec, &tm);
+			n = strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%S", &tm);
+			snprintf(at + n, sizeof(at) - n, ".%09ldZ", st.applied_at.tv_nsec);
+		}
+		msgpack_pack_str_with_body(&st.res_pk, "applied_term", 12);
+		msgpack_pack_uint64(&st.res_pk, st.applied_term);
+		msgpack_pack_str_with_body(&st.res_pk, "applied_at", 10);
+		msgpack_pack_str_with_body(&st.res_pk, at, strlen(at));
+		msgpack_pack_str_with_body(&st.res_pk, "fk", 2);
+		if (st.opts->fk)
+			msgpack_pack_true(&st.res_pk);
+		else
+			msgpack_pack_false(&st.res_pk);
+	}
 	msgpack_pack_str_with_body(&st.res_pk, "db", 2);
 	msgpack_pack_map(&st.res_pk, 12);
 #define STORAGE_COUNTER_(n) \

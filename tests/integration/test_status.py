@@ -272,3 +272,23 @@ def test_keys_rqlite_tooling_reads_have_rqlites_types(n):
         check(isinstance(v["cluster"].get(k), int), "cluster.%s: %r" % (k, v.get("cluster")))
     for k in ["num_ignored_joins", "num_removed_before_joins", "num_snapshots"]:
         check(isinstance(v["store"].get(k), int), "store.%s: %r" % (k, v["store"]))
+    eq(store["db_conf"], {"fk_constraints": False}, "store.db_conf")
+    check(isinstance(store["fsm_term"], int) and store["fsm_term"] >= 1, "store.fsm_term")
+    check(store["fsm_update_time"].endswith("Z") and store["fsm_update_time"][:4] >= "2025",
+          "store.fsm_update_time: %r" % store["fsm_update_time"])
+    sq = store["sqlite3"]
+    eq(sq["extensions"], [], "sqlite3.extensions")
+    eq(sorted(sq["mem_stats"]), ["cache_size", "freelist_count", "hard_heap_limit",
+                                 "max_page_count", "page_count", "page_size",
+                                 "soft_heap_limit"], "sqlite3.mem_stats keys")
+    check(sq["mem_stats"]["page_size"] > 0, "mem_stats.page_size")
+    check(isinstance(sq["db_size_friendly"], str) and "T" in sq["last_modified"],
+          "sqlite3.db_size_friendly, last_modified: %r" % sq)
+    # The write queue's counters, as rqlite's expvar "queue".
+    before = v["queue"]
+    r = n.post("/db/execute?queue&wait", json.dumps(["INSERT INTO ks(id) VALUES(NULL)"]),
+               ctype="application/json")
+    status_is(r, 200)
+    after = n.get("/debug/vars").json()["queue"]
+    eq((after["objects_rx"] - before["objects_rx"], after["objects_tx"] - before["objects_tx"],
+        after["num_flush"] - before["num_flush"]), (1, 1, 1), "queue counters: %r" % after)
