@@ -280,9 +280,11 @@ gw_status_send(struct gw_req *r, json_t *root)
 	gw.counters.num_status++;
 	if (r->params.key != NULL && r->params.key[0] != '\0') {
 		char *path = strdup(r->params.key), *save = NULL;
-		for (char *k = strtok_r(path, ".", &save); k != NULL && sel != NULL;
-		    k = strtok_r(NULL, ".", &save))
-			sel = json_is_object(sel) ? json_object_get(sel, k) : NULL;
+		/* rqlite's getSubJSON: the walk stops at the first value that is not an
+		 * object and answers it (?key=store.nodes.0 gives the nodes list). */
+		for (char *k = strtok_r(path, ".", &save); k != NULL && sel != NULL &&
+		    json_is_object(sel); k = strtok_r(NULL, ".", &save))
+			sel = json_object_get(sel, k);
 		free(path);
 		sel = sel != NULL ? json_incref(sel) : json_object();
 		json_decref(root);
@@ -547,9 +549,12 @@ gw_node_json(json_t *n, const char *leader_id)
 	if (reachable) {
 		double secs = json_number_value(json_object_get(n, "time"));
 		char took[DURATION_FMT_MAX];
-		duration_format((int64_t)(secs * 1e9), took, sizeof(took));
-		json_object_set_new(o, "time", json_real(secs));
-		json_object_set_new(o, "time_s", json_string(took));
+		/* Go's omitempty: no round trip measured (this node), no keys. */
+		if (secs > 0) {
+			duration_format((int64_t)(secs * 1e9), took, sizeof(took));
+			json_object_set_new(o, "time", json_real(secs));
+			json_object_set_new(o, "time_s", json_string(took));
+		}
 	} else {
 		json_object_set_new(o, "error", json_string(error != NULL && error[0] != '\0' ?
 		    error : "node not reachable"));

@@ -87,6 +87,9 @@ def test_status_key_selects_a_sub_value(n):
             '{"addr":"%s","node_id":"1"}' % n.raft_addr)
     body_is(n.get("/status?key=nonexistent"), "{}")
     body_is(n.get("/status?key=store.nonexistent.deeper"), "{}")
+    # rqlite stops at the first value that is not an object and answers it.
+    body_is(n.get("/status?key=store.raft.state.deeper"), '"Leader"')
+    check(isinstance(n.get("/status?key=store.nodes.0").json(), list), "key=store.nodes.0")
     j = n.get("/status?key=store").json()
     eq(j.get("node_id"), "1", "key=store node_id")
 
