@@ -573,6 +573,8 @@ gw_execute_queued(struct gw_req *r)
 		}
 		memset(&b, 0, sizeof(b));
 	}
+	gw.counters.execute_stmts_rx += b.n;
+	gw.counters.queued_executions_num_stmts_rx += b.n;
 	{
 		/* Queued requests share an entry, inside one transaction with -write-queue-tx:
 		 * each must still end what it opens. */
@@ -612,6 +614,7 @@ gw_handle_execute(struct gw_req *r)
 	}
 	if (!gw_parse_body(r, &b, true))
 		return;
+	gw.counters.execute_stmts_rx += b.n;
 	if (gw_maybe_redirect(r)) {
 		gateway_body_free(&b);
 		return;
@@ -642,6 +645,7 @@ gw_handle_query(struct gw_req *r)
 	gw.counters.queries++;
 	if (!ok)
 		return;
+	gw.counters.query_stmts_rx += b.n;
 	/* Only strong reads enter the log, so only they are made deterministic. */
 	if (gw_build_command(r, &b, GATEWAY_CMD_QUERY,
 	    gw_effective_level(r) == GATEWAY_LEVEL_STRONG))
@@ -661,6 +665,7 @@ gw_handle_request(struct gw_req *r)
 	gw.counters.requests++;
 	if (!gw_parse_body(r, &b, false))
 		return;
+	gw.counters.request_stmts_rx += b.n;
 	if (gw_build_command(r, &b, GATEWAY_CMD_REQUEST, true))
 		gw_read(r);
 	gateway_body_free(&b);

@@ -32,7 +32,9 @@
 #define GW_COUNTERS(X)	X(executions) X(queued_executions) X(queries) X(requests) X(num_status) \
 	X(num_readyz) X(leader_not_found) X(sql_analyze) X(backups) X(loads) \
 	X(boot) X(user_snapshots) X(user_reaps) X(auth_ok) X(auth_fail) \
-	X(linearizable_early) X(linearizable_redone) X(policy_refusals)
+	X(linearizable_early) X(linearizable_redone) X(policy_refusals) \
+	X(execute_stmts_rx) X(query_stmts_rx) X(request_stmts_rx) \
+	X(queued_executions_num_stmts_rx)
 
 struct gw_counters {
 #define GW_COUNTER_FIELD_(n) uint64_t n;

@@ -201,6 +201,14 @@ def test_debug_vars_counts_requests(n):
     n.execute(["SELECT 1"])
     after = n.get("/debug/vars?key=http").json()["http"].get("executions", 0)
     eq(after - before, 2, "http.executions increase")
+    # Statements received, per endpoint, as rqlite counts them.
+    h0 = n.get("/debug/vars?key=http").json()["http"]
+    n.execute(["SELECT 1", "SELECT 2"])
+    n.query(["SELECT 1", "SELECT 2", "SELECT 3"])
+    n.request(["SELECT 1"])
+    h1 = n.get("/debug/vars?key=http").json()["http"]
+    eq([h1[k] - h0[k] for k in ("execute_stmts_rx", "query_stmts_rx", "request_stmts_rx")],
+       [2, 3, 1], "statements received")
 
 
 def test_common_headers_on_every_response(n):
