@@ -69,10 +69,17 @@ cs_hold_needed(enum ipc_type type, const struct ipc_msg *m)
 		if (strcmp(level, "none") == 0)
 			return false;
 	}
-	/* No leader known, or the one known is gone (its link lost): an election is
-	 * coming. Nothing sent over a lost link is forwarded, so holding is safe. */
-	return raft_leader_id(cs.raft)[0] == '\0' ||
-	    (cs.peers != NULL && peer_link_down(cs.peers, raft_leader_address(cs.raft)));
+	/*
+	 * No leader known, or the one known is going: its link is lost (nothing sent over
+	 * a lost link is forwarded, so holding is safe), or it is no longer in the
+	 * configuration (it removed itself, -raft-cluster-remove-shutdown, and refuses
+	 * requests until an election names the next one).
+	 */
+	if (raft_leader_id(cs.raft)[0] == '\0')
+		return true;
+	if (raft_config_get(raft_configuration(cs.raft), raft_leader_id(cs.raft)) == NULL)
+		return true;
+	return cs.peers != NULL && peer_link_down(cs.peers, raft_leader_address(cs.raft));
 }
 
 bool

@@ -631,3 +631,30 @@ def test_requests_during_an_election_wait_for_the_new_leader():
     j = got["w"].json()
     check("error" not in j and "error" not in j["results"][0], "write: %s" % got["w"].text)
     c.wait_rows(new, "SELECT id FROM t ORDER BY id", [[1], [2]])
+
+
+@cluster_test(90)
+def test_writes_right_after_a_leader_leaves_and_reads_on_a_non_voter_wait():
+    # Issue 15: a write just after a leader with -raft-cluster-remove-shutdown left,
+    # and a read on a non-voter while a new leader takes over, answered 503 at once.
+    c = Cluster(4, extra_args=["-raft-cluster-remove-shutdown"])
+    lead = c.start()
+    ro = c.add_node("5", ["-raft-non-voter"])
+    c.start_node(ro, join=[lead])
+    lead.ex_ok(["CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t(id) VALUES(1)"])
+    c.wait_rows(ro, "SELECT id FROM t", [[1]])
+    rest = [n for n in c.nodes[:4] if n is not lead]   # three voters stay
+    lead.proc.send_signal(signal.SIGTERM)       # removes itself, then exits
+    time.sleep(0.05)
+    for i, n in enumerate(rest):
+        r = n.execute([["INSERT INTO t(id) VALUES(?)", 10 + i]], timeout=FAILOVER + 5)
+        status_is(r, 200, "write %d on %s right after the leader left (%s)"
+                  % (i, n.name, r.text[:200]))
+        j = r.json()
+        check("error" not in j and "error" not in j["results"][0], "write: %s" % r.text)
+    new = c.leader(nodes=rest)
+    new.kill()
+    time.sleep(0.05)
+    r = ro.query(["SELECT count(*) FROM t"], q="?level=weak", timeout=FAILOVER + 5)
+    status_is(r, 200, "weak read on the non-voter during the election (%s)" % r.text[:200])
+    check("error" not in r.json(), "read: %s" % r.text)
