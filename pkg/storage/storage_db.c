@@ -45,8 +45,8 @@ storage_set_err(char *err, size_t errlen, const char *fmt, ...)
 
 /*
  * After each commit to the WAL: a passive checkpoint once the WAL holds
- * STORAGE_DB_WAL_MAX_FRAMES, so that it stays bounded even with -raft-snap-wal-size 0
- * and a large -raft-snap. PASSIVE never waits for readers.
+ * STORAGE_DB_WAL_MAX_FRAMES (PASSIVE never waits for readers). Ours rather than
+ * SQLite's, so that PRAGMA wal_autocheckpoint reads 0 as in rqlite.
  */
 static int
 sdb_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
@@ -155,10 +155,9 @@ sdb_conn_open(struct storage_db *sdb, struct sdb_conn *c, bool readonly, char *e
 	    (rc = sdb_exec_value(c->db, "PRAGMA synchronous=OFF", NULL, 0)) != SQLITE_OK)
 		goto fail_msg;
 	/*
-	 * rqlite turns SQLite's automatic checkpoint off and checkpoints itself; so do we
-	 * (storage_snapshot.c folds the WAL after each snapshot). The hook below only
-	 * bounds the WAL when snapshots are far apart. Readers never commit; they report
-	 * 0 too, as a client reading the pragma expects.
+	 * rqlite turns SQLite's automatic checkpoint off and checkpoints itself; so do we:
+	 * storage_snapshot.c folds the WAL after each snapshot and the hook below every
+	 * STORAGE_DB_WAL_MAX_FRAMES. Readers never commit; they report 0 too.
 	 */
 	if ((rc = sdb_exec_value(c->db, "PRAGMA wal_autocheckpoint=0", NULL, 0)) != SQLITE_OK)
 		goto fail_msg;
