@@ -969,7 +969,6 @@ static const char *const config_unsupported_features[] = {
 	"cdc-config",
 	"extensions-path",
 	"raft-remove-shutdown",
-	"compress-snap-transport",
 	"otlp-endpoint", "otlp-ca-cert", "otlp-cert", "otlp-key", "otlp-insecure",
 	"otlp-no-verify",
 	"cpu-profile", "mem-profile", "trace-profile",

@@ -71,6 +71,7 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.snap_interval_ms = cfg.raft_snap_int / 1000000;
 		co.auto_vacuum_ms = cfg.auto_vacuum_int / 1000000;
 		co.commit_timeout_ms = cfg.raft_commit_timeout / 1000000;
+		co.compress_snap_transport = cfg.compress_snap_transport;
 		co.auto_optimize_ms = cfg.auto_optimize_int / 1000000;
 		co.snap_wal_size = cfg.raft_snap_wal_size;
 		co.log_segment_size = cfg.raft_log_segment_size;

@@ -32,6 +32,7 @@ struct consensus_options {
 	uint64_t log_segment_size;	/* -raft-log-segment-size */
 	bool on_disk;			/* a WAL file exists only for an on-disk database */
 	int64_t apply_timeout_ms;	/* -raft-apply-timeout: longest wait for a commit */
+	bool compress_snap_transport;	/* zlib-compress snapshot chunks sent to followers */
 	int64_t commit_timeout_ms;	/* -raft-commit-timeout: reported; commits go out at once */
 	int64_t auto_vacuum_ms;		/* -auto-vacuum-int, 0 = off */
 	int64_t auto_optimize_ms;	/* -auto-optimize-int, 0 = off */

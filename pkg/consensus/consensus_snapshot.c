@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "consensus_internal.h"
@@ -376,6 +378,28 @@ cs_snapshot_recv_abort(const char *why)
 	sn.recv_cfg = NULL;
 }
 
+/*
+ * A chunk sent compressed (-compress-snap-transport on the sender): "dz" inflates to
+ * exactly "n" bytes, at most SNAP_CHUNK_MAX, or the chunk is malformed.
+ */
+static bool
+cs_snapshot_inflate(const struct ipc_msg *m, const char **d, size_t *n)
+{
+	static unsigned char raw[SNAP_CHUNK_MAX];
+	const char *z;
+	size_t zl;
+	uint64_t want;
+	uLongf got = sizeof(raw);
+
+	if (ipc_get_bin(m, "dz", &z, &zl) != IPC_OK || ipc_get_u64(m, "n", &want) != IPC_OK ||
+	    want > sizeof(raw) ||
+	    uncompress(raw, &got, (const Bytef *)z, (uLong)zl) != Z_OK || got != want)
+		return false;
+	*d = (const char *)raw;
+	*n = (size_t)got;
+	return true;
+}
+
 void
 cs_snapshot_on_chunk(struct ipc_msg *m)
 {
@@ -386,7 +410,8 @@ cs_snapshot_on_chunk(struct ipc_msg *m)
 
 	if (ipc_get_u64(m, "i", &index) != IPC_OK || ipc_get_u64(m, "t", &term) != IPC_OK ||
 	    ipc_get_u64(m, "off", &off) != IPC_OK || ipc_get_u64(m, "sz", &size) != IPC_OK ||
-	    ipc_get_u64(m, "crc", &crc) != IPC_OK || ipc_get_bin(m, "d", &d, &n) != IPC_OK ||
+	    ipc_get_u64(m, "crc", &crc) != IPC_OK ||
+	    (ipc_get_bin(m, "d", &d, &n) != IPC_OK && !cs_snapshot_inflate(m, &d, &n)) ||
 	    n > SNAP_CHUNK_MAX) {
 		cs_snapshot_recv_abort("malformed chunk");
 		return;

@@ -1,5 +1,6 @@
 """Snapshots, log compaction, recovery from a snapshot, and InstallSnapshot."""
 import glob
+import re
 import threading
 import time
 import os
@@ -323,3 +324,34 @@ def _storage_thread_nices(n):
 
 def _count_w(n):
     return n.query_get("SELECT COUNT(*) FROM w").json()["results"][0]["values"][0][0]
+
+
+def test_compress_snap_transport_sends_snapshots_compressed():
+    # Issue 15: the flag was accepted and ignored. Only the leader sets it: a receiver
+    # takes compressed or plain chunks whatever its own flag says.
+    c = Cluster(2, extra_args=SNAP)
+    try:
+        c.nodes[0].extra_args += ["-compress-snap-transport"]
+        c.start()
+        lead = c.leader()
+        eq(lead.node_id, "1", "the node with the flag leads")
+        lead.ex_ok(["CREATE TABLE z (id INTEGER PRIMARY KEY, v TEXT)",
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                    "WHERE x < 2000) INSERT INTO z(id, v) SELECT x, printf('%0*d', 1000, x) "
+                    "FROM c"])
+        _fill(lead, 40)
+        wait_for(lambda: lead.get("/status?key=store.raft.last_snapshot_index").json() >= 30,
+                 10, "a snapshot on the leader")
+        n3 = c.add_node("3")
+        c.start_node(n3, join=[lead])
+        wait_for(lambda: _count(n3) == 40, 20, "all rows on the new node")
+        eq(n3.query_get("SELECT COUNT(*), SUM(LENGTH(v)) FROM z", "?level=none")
+           .json()["results"][0]["values"], [[2000, 2000 * 1000]], "the big table")
+        check(n3.get("/status?key=store.num_installs").json() >= 1, "installed a snapshot")
+        sent = [l for l in lead.log_tail(300) if "sent the snapshot" in l]
+        check(sent, "the leader logs the transfer")
+        m = re.search(r"\((\d+) bytes, (\d+) on the wire\)", sent[-1])
+        check(m and int(m.group(2)) * 4 < int(m.group(1)),
+              "the snapshot went compressed: %r" % sent[-1])
+    finally:
+        c.close()

@@ -523,7 +523,6 @@ UNIT_TEST(unsupported_features_name_the_first_flag_set)
 		{ "-cpu-profile=p", "-cpu-profile" }, { "-mem-profile=p", "-mem-profile" },
 		{ "-trace-profile=p", "-trace-profile" }, { "-join-as=u", "-join-as" },
 		{ "-raft-remove-shutdown", "-raft-remove-shutdown" },
-		{ "-compress-snap-transport", "-compress-snap-transport" },
 		{ "-node-no-verify", "-node-no-verify" }, { "-node-verify-client", "-node-verify-client" },
 		{ "-node-verify-server-name=h", "-node-verify-server-name" },
 		{ "-node-verify-common-name=c", "-node-verify-common-name" },
