@@ -539,10 +539,11 @@ cs_cluster_config_committed(uint64_t commit_index)
 	cs_join_queue_run();
 }
 
+static void cs_membership_remove(const struct waiter *w, const char *id);
+
 void
 cs_membership_do(const struct waiter *w, const char *op, const char *id, bool wait)
 {
-	uint64_t index = 0;
 	int rc;
 
 	if (raft_state(cs.raft) != RAFT_LEADER) {
@@ -550,14 +551,7 @@ cs_membership_do(const struct waiter *w, const char *op, const char *id, bool wa
 		return;
 	}
 	if (strcmp(op, "remove") == 0) {
-		rc = raft_remove_server(cs.raft, id, &index);
-		if (rc != 0) {
-			cs_answer_error(w, rc == RAFT_ENOTFOUND ? "node not found in cluster" :
-			    raft_strerror(rc));
-			return;
-		}
-		cs_wait_config(index, w);
-		cs_schedule_ready();
+		cs_membership_remove(w, id);
 		return;
 	}
 	/* stepdown */
@@ -634,6 +628,7 @@ struct join_queued {
 	struct waiter w;
 	char id[RAFT_ID_MAX], addr[RAFT_ADDR_MAX];
 	bool voter;
+	bool remove;		/* DELETE /remove of id, not a join */
 	struct join_queued *next;
 };
 static struct {
@@ -642,14 +637,14 @@ static struct {
 	uint64_t ignored, removed_before;	/* rqlite's num_ignored_joins, num_removed_before_joins */
 } jq;
 
-static void
+static struct join_queued *
 cs_join_enqueue(const struct waiter *w, const char *id, const char *addr, bool voter)
 {
 	struct join_queued *q;
 
 	if (jq.n >= CS_JOIN_QUEUE_MAX || (q = calloc(1, sizeof(*q))) == NULL) {
 		cs_answer_error(w, "too many membership changes waiting; retry");
-		return;
+		return NULL;
 	}
 	q->w = *w;
 	snprintf(q->id, sizeof(q->id), "%s", id);
@@ -661,8 +656,44 @@ cs_join_enqueue(const struct waiter *w, const char *id, const char *addr, bool v
 		jq.head = q;
 	jq.tail = q;
 	jq.n++;
-	log_info("node %s asks to join while a membership change is in flight: queued (%u waiting)",
+	log_info("membership change for node %s while another is in flight: queued (%u waiting)",
 	    id, jq.n);
+	return q;
+}
+
+/* Removes id on the leader; false when another change is in flight (nothing answered). */
+static bool
+cs_remove_admit(const struct waiter *w, const char *id)
+{
+	uint64_t index = 0;
+	int rc;
+
+	if (raft_state(cs.raft) != RAFT_LEADER) {
+		cs_answer_error(w, "not leader");
+		return true;
+	}
+	rc = raft_remove_server(cs.raft, id, &index);
+	if (rc == RAFT_ECONFIGBUSY)
+		return false;
+	if (rc != 0) {
+		cs_answer_error(w, rc == RAFT_ENOTFOUND ? "node not found in cluster" :
+		    raft_strerror(rc));
+		return true;
+	}
+	cs_wait_config(index, w);
+	cs_schedule_ready();
+	return true;
+}
+
+static void
+cs_membership_remove(const struct waiter *w, const char *id)
+{
+	struct join_queued *q;
+
+	if (jq.head == NULL && cs_remove_admit(w, id))
+		return;
+	if ((q = cs_join_enqueue(w, id, "", false)) != NULL)
+		q->remove = true;
 }
 
 /*
@@ -744,7 +775,8 @@ cs_join_queue_run(void)
 {
 	while (jq.head != NULL) {
 		struct join_queued *q = jq.head;
-		if (!cs_join_admit(&q->w, q->id, q->addr, q->voter))
+		if (!(q->remove ? cs_remove_admit(&q->w, q->id) :
+		    cs_join_admit(&q->w, q->id, q->addr, q->voter)))
 			return;		/* the change just made is in flight now */
 		jq.head = q->next;
 		if (jq.head == NULL)

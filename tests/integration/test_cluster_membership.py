@@ -10,6 +10,7 @@ ours (DESIGN.md: a peer without the key is refused before any Raft message is re
 import os
 import socket
 import subprocess
+import threading
 import time
 
 from harness import (CLUSTER_TIMING, Cluster, Node, TestFailure, check, cluster_test, eq,
@@ -366,3 +367,26 @@ def test_level_auto_follows_the_live_configuration_not_the_flag():
     r = f.query([SQL], q="?level=auto")
     eq(rows(r), [[1]], "level auto on it")
     eq(r.header(SERVED_BY), lead.raft_addr, "level auto on a voter is weak: " + SERVED_BY)
+
+
+@cluster_test(60)
+def test_removals_at_the_same_moment_are_queued_not_refused():
+    # Two DELETE /remove together: the second waited for nothing and was refused
+    # ("configuration change already in progress"); now it waits its turn.
+    c = Cluster(5)
+    lead = c.start()
+    victims = c.followers(lead)[:2]
+    got = {}
+
+    def remove(v):
+        got[v.node_id] = lead.req("DELETE", "/remove", {"id": v.node_id})
+    ts = [threading.Thread(target=remove, args=(v,)) for v in victims]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    for v in victims:
+        status_is(got[v.node_id], 200, "removal of %s (%s)" % (v.name, got[v.node_id].text))
+    want = sorted(n.node_id for n in c.nodes if n not in victims)
+    c.wait_for(lambda: sorted(m["id"] for m in lead.status("store")["nodes"]) == want, 10,
+               "the configuration without the two removed nodes")
