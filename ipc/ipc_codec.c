@@ -120,6 +120,82 @@ ipc_add_bin(struct ipc_writer *w, const char *k, const void *p, size_t n)
 }
 
 void
+ipc_pack_array(struct ipc_writer *w, uint32_t n)
+{
+	msgpack_pack_array(&w->pk, n);
+}
+
+void
+ipc_pack_map(struct ipc_writer *w, uint32_t n)
+{
+	msgpack_pack_map(&w->pk, n);
+}
+
+void
+ipc_pack_strn(struct ipc_writer *w, const char *s, size_t n)
+{
+	msgpack_pack_str_with_body(&w->pk, s, n);
+}
+
+void
+ipc_pack_str(struct ipc_writer *w, const char *s)
+{
+	ipc_pack_strn(w, s, strlen(s));
+}
+
+void
+ipc_pack_u64(struct ipc_writer *w, uint64_t v)
+{
+	msgpack_pack_uint64(&w->pk, v);
+}
+
+void
+ipc_pack_kv_str(struct ipc_writer *w, const char *key, const char *s)
+{
+	ipc_pack_str(w, key);
+	ipc_pack_str(w, s);
+}
+
+void
+ipc_pack_kv_bool(struct ipc_writer *w, const char *key, bool v)
+{
+	ipc_pack_str(w, key);
+	if (v)
+		msgpack_pack_true(&w->pk);
+	else
+		msgpack_pack_false(&w->pk);
+}
+
+void
+ipc_pack_kv_u64(struct ipc_writer *w, const char *key, uint64_t v)
+{
+	ipc_pack_str(w, key);
+	msgpack_pack_uint64(&w->pk, v);
+}
+
+void
+ipc_pack_kv_f64(struct ipc_writer *w, const char *key, double v)
+{
+	ipc_pack_str(w, key);
+	msgpack_pack_double(&w->pk, v);
+}
+
+void
+ipc_copy_fields(struct ipc_writer *w, const struct ipc_msg *m)
+{
+	for (uint32_t i = 0; i < m->body->size; i++) {
+		const msgpack_object_kv *kv = &m->body->ptr[i];
+		char key[16];
+		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size >= sizeof(key))
+			continue;
+		memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
+		key[kv->key.via.str.size] = '\0';
+		ipc_add_key(w, key);
+		msgpack_pack_object(&w->pk, kv->val);
+	}
+}
+
+void
 ipc_finish(struct ipc_writer *w)
 {
 	unsigned char *p = (unsigned char *)w->sb.data;

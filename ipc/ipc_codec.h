@@ -32,6 +32,7 @@ const char *ipc_strerror(int code);
  * The frame is then w->sb.data / w->sb.size (length prefix included).
  * A writer may be reused after ipc_writer_reset().
  */
+struct ipc_msg;
 struct ipc_writer {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -51,7 +52,24 @@ void ipc_add_strn(struct ipc_writer *w, const char *key, const char *s, size_t n
 void ipc_add_bin(struct ipc_writer *w, const char *key, const void *p, size_t n);
 /* Adds a field whose value the caller packs next with w->pk (exactly one object). */
 void ipc_add_key(struct ipc_writer *w, const char *key);
+/* Adds every field of m's body (keys shorter than 16 bytes) to the frame being built:
+ * relays an answer under another message type. */
+void ipc_copy_fields(struct ipc_writer *w, const struct ipc_msg *m);
 void ipc_finish(struct ipc_writer *w);
+
+/*
+ * Nested values: after ipc_add_key(), one value made of these (an array or map counts
+ * its elements; a map element is one ipc_pack_kv_*() or a key then a value).
+ */
+void ipc_pack_array(struct ipc_writer *w, uint32_t n);
+void ipc_pack_map(struct ipc_writer *w, uint32_t n);
+void ipc_pack_str(struct ipc_writer *w, const char *s);
+void ipc_pack_strn(struct ipc_writer *w, const char *s, size_t n);
+void ipc_pack_u64(struct ipc_writer *w, uint64_t v);
+void ipc_pack_kv_str(struct ipc_writer *w, const char *key, const char *s);
+void ipc_pack_kv_bool(struct ipc_writer *w, const char *key, bool v);
+void ipc_pack_kv_u64(struct ipc_writer *w, const char *key, uint64_t v);
+void ipc_pack_kv_f64(struct ipc_writer *w, const char *key, double v);
 
 /*
  * Reading: ipc_decode() takes the bytes after the length prefix. Strings and binaries
