@@ -9,47 +9,40 @@
  */
 #include <stdint.h>
 
-#include "consensus_internal.h"
+#include "consensus_freshness.h"
 
-#define FRESH_SAMPLES	64
-
-static struct {
-	uint64_t index[FRESH_SAMPLES];
-	uint64_t at_ms[FRESH_SAMPLES];
-	unsigned head, n;	/* oldest at head */
-} fr;
 
 void
-cs_fresh_heard(uint64_t commit, uint64_t now_ms)
+cs_fresh_heard(struct cs_fresh *fr, uint64_t commit, uint64_t now_ms)
 {
 	unsigned last;
 
-	if (fr.n > 0) {
-		last = (fr.head + fr.n - 1) % FRESH_SAMPLES;
-		if (commit <= fr.index[last])
+	if (fr->n > 0) {
+		last = (fr->head + fr->n - 1) % FRESH_SAMPLES;
+		if (commit <= fr->index[last])
 			return;		/* nothing new committed */
 	}
-	if (fr.n == FRESH_SAMPLES) {
+	if (fr->n == FRESH_SAMPLES) {
 		/* Full: the oldest goes; the next oldest then stands for it (a later time,
 		 * so a lag can only look shorter by at most one sample's spacing). */
-		fr.head = (fr.head + 1) % FRESH_SAMPLES;
-		fr.n--;
+		fr->head = (fr->head + 1) % FRESH_SAMPLES;
+		fr->n--;
 	}
-	last = (fr.head + fr.n) % FRESH_SAMPLES;
-	fr.index[last] = commit;
-	fr.at_ms[last] = now_ms;
-	fr.n++;
+	last = (fr->head + fr->n) % FRESH_SAMPLES;
+	fr->index[last] = commit;
+	fr->at_ms[last] = now_ms;
+	fr->n++;
 }
 
 uint64_t
-cs_fresh_lag_ms(uint64_t applied, uint64_t now_ms)
+cs_fresh_lag_ms(struct cs_fresh *fr, uint64_t applied, uint64_t now_ms)
 {
 	/* Samples storage has caught up with are forgotten. */
-	while (fr.n > 0 && fr.index[fr.head] <= applied) {
-		fr.head = (fr.head + 1) % FRESH_SAMPLES;
-		fr.n--;
+	while (fr->n > 0 && fr->index[fr->head] <= applied) {
+		fr->head = (fr->head + 1) % FRESH_SAMPLES;
+		fr->n--;
 	}
-	if (fr.n == 0)
+	if (fr->n == 0)
 		return 0;
-	return now_ms > fr.at_ms[fr.head] ? now_ms - fr.at_ms[fr.head] : 0;
+	return now_ms > fr->at_ms[fr->head] ? now_ms - fr->at_ms[fr->head] : 0;
 }

@@ -29,27 +29,19 @@ struct held {
 	struct held *next;
 };
 
-static struct {
-	struct held *head, *tail;
-	unsigned n;
-	bool replaying;		/* dispatching a held message: do not hold it again */
-	cs_hold_dispatch_fn *dispatch;
-	uint64_t held_total;
-} hold;
-
 void
-cs_hold_init(cs_hold_dispatch_fn *dispatch)
+cs_hold_init(struct consensus *c, cs_hold_dispatch_fn *dispatch)
 {
-	hold.dispatch = dispatch;
+	c->hold.dispatch = dispatch;
 }
 
 /* Whether a request of this kind would fail now only because leadership is unsettled. */
 static bool
-cs_hold_needed(enum ipc_type type, const struct ipc_msg *m)
+cs_hold_needed(struct consensus *c, enum ipc_type type, const struct ipc_msg *m)
 {
 	char level[32] = "weak", op[16] = "";
 
-	if (raft_state(cs.raft) == RAFT_LEADER) {
+	if (raft_state(c->raft) == RAFT_LEADER) {
 		if (type == IPC_PEER_FORWARD) {
 			/* A follower's weak read, forwarded to us: the same lease applies. */
 			(void)ipc_get_strbuf(m, "op", op, sizeof(op));
@@ -60,7 +52,7 @@ cs_hold_needed(enum ipc_type type, const struct ipc_msg *m)
 		}
 		(void)ipc_get_strbuf(m, "l", level, sizeof(level));
 		/* linearizable waits in the core already; none never needs a leader */
-		return strcmp(level, "weak") == 0 && !raft_lease_valid(cs.raft, cs_now_ms());
+		return strcmp(level, "weak") == 0 && !raft_lease_valid(c->raft, c->io->now_ms(c));
 	}
 	if (type == IPC_PEER_FORWARD)
 		return false;	/* not ours to serve: the sender hears "not leader" */
@@ -75,22 +67,23 @@ cs_hold_needed(enum ipc_type type, const struct ipc_msg *m)
 	 * configuration (it removed itself, -raft-cluster-remove-shutdown, and refuses
 	 * requests until an election names the next one).
 	 */
-	if (raft_leader_id(cs.raft)[0] == '\0')
+	if (raft_leader_id(c->raft)[0] == '\0')
 		return true;
-	if (raft_config_get(raft_configuration(cs.raft), raft_leader_id(cs.raft)) == NULL)
+	if (raft_config_get(raft_configuration(c->raft), raft_leader_id(c->raft)) == NULL)
 		return true;
-	return cs.peers != NULL && peer_link_down(cs.peers, raft_leader_address(cs.raft));
+	return c->peers.pt != NULL && peer_link_down(c->peers.pt, raft_leader_address(c->raft));
 }
 
 bool
-cs_hold_maybe(struct ipc_msg *m, uint64_t peer_handle)
+cs_hold_maybe(struct consensus *c, struct ipc_msg *m, uint64_t peer_handle)
 {
+	struct cs_hold *hold = &c->hold;
 	struct held *h;
 	msgpack_packer pk;
 
-	if (hold.replaying || cs.stopping || !cs_hold_needed(m->type, m))
+	if (hold->replaying || cs_stopping(c) || !cs_hold_needed(c, m->type, m))
 		return false;
-	if (hold.n >= CS_HOLD_MAX || (h = calloc(1, sizeof(*h))) == NULL)
+	if (hold->n >= CS_HOLD_MAX || (h = calloc(1, sizeof(*h))) == NULL)
 		return false;
 	msgpack_sbuffer_init(&h->frame);
 	msgpack_packer_init(&pk, &h->frame, msgpack_sbuffer_write);
@@ -100,54 +93,55 @@ cs_hold_maybe(struct ipc_msg *m, uint64_t peer_handle)
 		return false;
 	}
 	h->peer_handle = peer_handle;
-	h->deadline_ms = cs_now_ms() +
-	    (uint64_t)cs.opts->election_timeout_ms * CS_HOLD_ELECTIONS;
-	if (hold.tail != NULL)
-		hold.tail->next = h;
+	h->deadline_ms = c->io->now_ms(c) +
+	    (uint64_t)c->opts->election_timeout_ms * CS_HOLD_ELECTIONS;
+	if (hold->tail != NULL)
+		hold->tail->next = h;
 	else
-		hold.head = h;
-	hold.tail = h;
-	hold.n++;
-	hold.held_total++;
+		hold->head = h;
+	hold->tail = h;
+	hold->n++;
+	hold->held_total++;
 	return true;
 }
 
 void
-cs_hold_retry(void)
+cs_hold_retry(struct consensus *c)
 {
+	struct cs_hold *hold = &c->hold;
 	uint64_t now;
-	struct held **pp = &hold.head, *last = NULL;
+	struct held **pp = &hold->head, *last = NULL;
 
-	if (hold.head == NULL || hold.replaying)
+	if (hold->head == NULL || hold->replaying)
 		return;
-	now = cs_now_ms();
+	now = c->io->now_ms(c);
 	while (*pp != NULL) {
 		struct held *h = *pp;
 		struct ipc_msg m;
 
 		if (ipc_decode(h->frame.data, h->frame.size, &m) != IPC_OK) {
 			log_warnx("a held request no longer decodes; dropped");
-		} else if (now < h->deadline_ms && !cs.stopping && cs_hold_needed(m.type, &m)) {
+		} else if (now < h->deadline_ms && !cs_stopping(c) && cs_hold_needed(c, m.type, &m)) {
 			ipc_msg_destroy(&m);
 			last = h;
 			pp = &h->next;
 			continue;
 		} else {
-			hold.replaying = true;
-			hold.dispatch(&m, h->peer_handle);
-			hold.replaying = false;
+			hold->replaying = true;
+			hold->dispatch(c, &m, h->peer_handle);
+			hold->replaying = false;
 		}
 		ipc_msg_destroy(&m);
 		*pp = h->next;
 		msgpack_sbuffer_destroy(&h->frame);
 		free(h);
-		hold.n--;
+		hold->n--;
 	}
-	hold.tail = last;
+	hold->tail = last;
 }
 
 uint64_t
-cs_hold_count(void)
+cs_hold_count(struct consensus *c)
 {
-	return hold.held_total;
+	return c->hold.held_total;
 }

@@ -25,32 +25,12 @@
 
 #include "common/log.h"
 #include "consensus_internal.h"
-#include "storage/storage_maintenance.h"
+#include "ipc_cmd.h"
 
 /* How often the leader looks whether a task is due, at most. */
 #define MAINT_CHECK_MAX_MS	60000
 #define MAINT_CHECK_MIN_MS	100
 
-struct maint_task {
-	const char *name;		/* in the times file, the log and the entry */
-	int64_t interval_ms;		/* 0: off */
-	int64_t base_ms, last_ms;	/* wall clock; 0 = not set */
-	uint64_t proposed;		/* by this node */
-	msgpack_sbuffer cmd;		/* the entry's exact bytes */
-};
-
-static struct {
-	struct maint_task tasks[2];
-	char path[PATH_MAX];
-	struct event *timer;
-} mt = {
-	.tasks = {
-		{ .name = "vacuum" },
-		{ .name = "optimize" },
-	},
-};
-
-#define MAINT_NTASKS	(sizeof(mt.tasks) / sizeof(mt.tasks[0]))
 
 static int64_t
 maint_wall_ms(void)
@@ -65,33 +45,26 @@ maint_wall_ms(void)
 static void
 maint_build(struct maint_task *t)
 {
-	msgpack_packer pk;
-
 	msgpack_sbuffer_init(&t->cmd);
-	msgpack_packer_init(&pk, &t->cmd, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2);
-	msgpack_pack_str_with_body(&pk, "k", 1);
-	msgpack_pack_uint32(&pk, STORAGE_CMD_MAINTENANCE);
-	msgpack_pack_str_with_body(&pk, "op", 2);
-	msgpack_pack_str_with_body(&pk, t->name, strlen(t->name));
+	ipc_cmd_pack_maintenance(&t->cmd, t->name);
 }
 
 /* The times file: one "NAME_base MS" and "NAME_last MS" line per task. */
 static void
-maint_load(void)
+maint_load(struct cs_maintenance *mt)
 {
-	FILE *f = fopen(mt.path, "r");
+	FILE *f = fopen(mt->path, "r");
 	char key[64];
 	long long v;
 
 	if (f == NULL) {
 		if (errno != ENOENT)
-			log_warnx("maintenance: %s: %s", mt.path, strerror(errno));
+			log_warnx("maintenance: %s: %s", mt->path, strerror(errno));
 		return;
 	}
 	while (fscanf(f, "%63s %lld", key, &v) == 2) {
 		for (size_t i = 0; i < MAINT_NTASKS; i++) {
-			struct maint_task *t = &mt.tasks[i];
+			struct maint_task *t = &mt->tasks[i];
 			size_t n = strlen(t->name);
 			if (strncmp(key, t->name, n) != 0 || key[n] != '_')
 				continue;
@@ -106,24 +79,24 @@ maint_load(void)
 
 /* Written whole to a temporary file, then renamed over the old one. */
 static void
-maint_save(void)
+maint_save(struct cs_maintenance *mt)
 {
 	char tmp[PATH_MAX + 8];
 	FILE *f;
 	bool ok;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", mt.path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", mt->path);
 	if ((f = fopen(tmp, "w")) == NULL) {
 		log_warnx("maintenance: %s: %s", tmp, strerror(errno));
 		return;
 	}
 	for (size_t i = 0; i < MAINT_NTASKS; i++)
-		fprintf(f, "%s_base %" PRId64 "\n%s_last %" PRId64 "\n", mt.tasks[i].name,
-		    mt.tasks[i].base_ms, mt.tasks[i].name, mt.tasks[i].last_ms);
+		fprintf(f, "%s_base %" PRId64 "\n%s_last %" PRId64 "\n", mt->tasks[i].name,
+		    mt->tasks[i].base_ms, mt->tasks[i].name, mt->tasks[i].last_ms);
 	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
 	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, mt.path) != 0) {
-		log_warnx("maintenance: save %s: %s", mt.path, strerror(errno));
+	if (!ok || rename(tmp, mt->path) != 0) {
+		log_warnx("maintenance: save %s: %s", mt->path, strerror(errno));
 		(void)unlink(tmp);
 	}
 }
@@ -131,20 +104,22 @@ maint_save(void)
 static void
 maint_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct consensus *c = arg;
+	struct cs_maintenance *mt = &c->maint;
 	int64_t now = maint_wall_ms();
 	bool changed = false;
 
-	(void)fd; (void)what; (void)arg;
-	if (raft_state(cs.raft) != RAFT_LEADER)
+	(void)fd; (void)what;
+	if (raft_state(c->raft) != RAFT_LEADER)
 		return;
 	for (size_t i = 0; i < MAINT_NTASKS; i++) {
-		struct maint_task *t = &mt.tasks[i];
+		struct maint_task *t = &mt->tasks[i];
 		int64_t from = t->last_ms > 0 ? t->last_ms : t->base_ms;
 		uint64_t index, term;
 
 		if (t->interval_ms <= 0 || now - from < t->interval_ms)
 			continue;
-		if (raft_propose(cs.raft, t->cmd.data, t->cmd.size, &index, &term) != 0)
+		if (raft_propose(c->raft, t->cmd.data, t->cmd.size, &index, &term) != 0)
 			continue;	/* not ready to lead yet: the next tick tries again */
 		log_info("automatic %s proposed at index %" PRIu64 " (every %" PRId64 " ms)",
 		    t->name, index, t->interval_ms);
@@ -153,25 +128,28 @@ maint_tick(evutil_socket_t fd, short what, void *arg)
 		t->last_ms = now;
 		t->proposed++;
 		changed = true;
-		cs.n_proposals++;
-		cs_schedule_ready();
+		c->stats.proposals++;
+		c->io->schedule_ready(c);
 	}
 	if (changed)
-		maint_save();
+		maint_save(mt);
 }
 
 void
-cs_maintenance_init(void)
+cs_maintenance_init(struct consensus *c)
 {
+	struct cs_maintenance *mt = &c->maint;
 	int64_t now = maint_wall_ms(), check = MAINT_CHECK_MAX_MS;
 	bool any = false;
 
-	snprintf(mt.path, sizeof(mt.path), "%s/maintenance", cs.opts->data_dir);
-	mt.tasks[0].interval_ms = cs.opts->auto_vacuum_ms > 0 ? cs.opts->auto_vacuum_ms : 0;
-	mt.tasks[1].interval_ms = cs.opts->auto_optimize_ms > 0 ? cs.opts->auto_optimize_ms : 0;
-	maint_load();
+	snprintf(mt->path, sizeof(mt->path), "%s/maintenance", c->opts->data_dir);
+	mt->tasks[0].name = "vacuum";
+	mt->tasks[1].name = "optimize";
+	mt->tasks[0].interval_ms = c->opts->auto_vacuum_ms > 0 ? c->opts->auto_vacuum_ms : 0;
+	mt->tasks[1].interval_ms = c->opts->auto_optimize_ms > 0 ? c->opts->auto_optimize_ms : 0;
+	maint_load(mt);
 	for (size_t i = 0; i < MAINT_NTASKS; i++) {
-		struct maint_task *t = &mt.tasks[i];
+		struct maint_task *t = &mt->tasks[i];
 		maint_build(t);
 		if (t->interval_ms == 0) {
 			t->base_ms = t->last_ms = 0;	/* off: forget, as rqlite does */
@@ -183,34 +161,36 @@ cs_maintenance_init(void)
 		if (t->interval_ms / 4 < check)
 			check = t->interval_ms / 4;
 	}
-	maint_save();
+	maint_save(mt);
 	if (!any)
 		return;
 	if (check < MAINT_CHECK_MIN_MS)
 		check = MAINT_CHECK_MIN_MS;
 	struct timeval tv = { (time_t)(check / 1000), (suseconds_t)(check % 1000) * 1000 };
-	mt.timer = event_new(cs.role.base, -1, EV_PERSIST, maint_tick, NULL);
-	if (mt.timer == NULL || event_add(mt.timer, &tv) != 0)
+	mt->timer = event_new(c->role.base, -1, EV_PERSIST, maint_tick, c);
+	if (mt->timer == NULL || event_add(mt->timer, &tv) != 0)
 		fatalx("maintenance: cannot arm the timer");
 }
 
 void
-cs_maintenance_applied(const void *cmd, size_t len)
+cs_maintenance_applied(struct consensus *c, const void *cmd, size_t len)
 {
+	struct cs_maintenance *mt = &c->maint;
+
 	for (size_t i = 0; i < MAINT_NTASKS; i++) {
-		struct maint_task *t = &mt.tasks[i];
+		struct maint_task *t = &mt->tasks[i];
 		if (len != t->cmd.size || memcmp(cmd, t->cmd.data, len) != 0)
 			continue;
 		t->last_ms = maint_wall_ms();
 		if (t->interval_ms > 0)
-			maint_save();
+			maint_save(mt);
 	}
 }
 
 void
-cs_maintenance_status(struct ipc_writer *w)
+cs_maintenance_status(struct consensus *c, struct ipc_writer *w)
 {
-	const struct maint_task *v = &mt.tasks[0], *o = &mt.tasks[1];
+	const struct maint_task *v = &c->maint.tasks[0], *o = &c->maint.tasks[1];
 
 	ipc_add_i64(w, "auto_vacuum_ms", v->interval_ms);
 	ipc_add_i64(w, "auto_vacuum_last_ms", v->last_ms);

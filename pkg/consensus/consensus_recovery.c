@@ -19,7 +19,7 @@
 #include "consensus_internal.h"
 
 int
-cs_recover_peers_json(void)
+cs_recover_peers_json(struct consensus *c)
 {
 	char path[PATH_MAX], info[PATH_MAX];
 	json_error_t jerr;
@@ -31,8 +31,8 @@ cs_recover_peers_json(void)
 	uint64_t last, term = 0, snap_index, snap_term;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/raft/peers.json", cs.opts->data_dir);
-	snprintf(info, sizeof(info), "%s/raft/peers.info", cs.opts->data_dir);
+	snprintf(path, sizeof(path), "%s/raft/peers.json", c->opts->data_dir);
+	snprintf(info, sizeof(info), "%s/raft/peers.info", c->opts->data_dir);
 	if (access(path, F_OK) != 0)
 		return 0;
 	root = json_load_file(path, 0, &jerr);
@@ -54,9 +54,9 @@ cs_recover_peers_json(void)
 	if (raft_config_encode(&cfg, &buf, &len) != 0)
 		fatalx("%s: cannot encode the configuration", path);
 
-	last = raftlog_last_index(cs.log);
-	raftlog_snapshot(cs.log, &snap_index, &snap_term);
-	if (last > 0 && raftlog_term_at(cs.log, last, &term) != 0)
+	last = raftlog_last_index(c->log);
+	raftlog_snapshot(c->log, &snap_index, &snap_term);
+	if (last > 0 && raftlog_term_at(c->log, last, &term) != 0)
 		term = snap_term;
 	if (last == 0)
 		fatalx("%s: this node has no Raft state to recover", path);
@@ -65,9 +65,9 @@ cs_recover_peers_json(void)
 	le.type = RAFT_ENTRY_CONFIG;
 	le.data = buf;
 	le.len = len;
-	rc = raftlog_append(cs.log, &le, 1);
+	rc = raftlog_append(c->log, &le, 1);
 	if (rc == 0)
-		rc = raftlog_sync(cs.log);
+		rc = raftlog_sync(c->log);
 	if (rc != 0)
 		fatalx("%s: append the recovered configuration: %s", path, raftlog_strerror(rc));
 	free(buf);

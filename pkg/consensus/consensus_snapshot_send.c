@@ -33,25 +33,6 @@
 #define SNAP_WINDOW		(4u << 20)	/* bytes left waiting on the link */
 #define SNAP_PUMP_MS		2
 #define SNAP_RESEND_MS		5000
-#define SNAP_SENDS_MAX		4		/* concurrent transfers */
-
-struct snap_send {
-	bool active;
-	char to[RAFT_ADDR_MAX];
-	int fd;
-	uint64_t index, term, size, crc, off;
-	void *cfg;
-	size_t cfg_len;
-	struct ipc_writer msg;		/* the InstallSnapshot frame to send after the data */
-	bool msg_init;
-	uint64_t started_ms;
-	uint64_t wire;			/* bytes of chunk data sent (compressed or not) */
-	/* after completion: repeats of the message alone are enough for a while */
-	uint64_t done_index, done_ms;
-};
-
-static struct snap_send sends[SNAP_SENDS_MAX];
-static struct event *pump;
 
 static void
 snap_send_close(struct snap_send *s)
@@ -76,7 +57,7 @@ snap_send_keep_msg(struct snap_send *s, const struct ipc_writer *w)
 	msgpack_sbuffer_write(&s->msg.sb, w->sb.data, w->sb.size);
 }
 
-static void snap_send_arm(void);
+static void snap_send_arm(struct consensus *c);
 
 /*
  * -compress-snap-transport: a chunk goes as "dz" (zlib) with its length "n" when that
@@ -85,27 +66,27 @@ static void snap_send_arm(void);
  * the compressed size to *wire; false: send it plain.
  */
 static bool
-snap_send_compressed(const char *raw, size_t n, unsigned char *z, size_t zcap, uint64_t *wire)
+snap_send_compressed(struct consensus *c, const char *raw, size_t n, unsigned char *z, size_t zcap, uint64_t *wire)
 {
 	uLongf zl = (uLongf)zcap;
 
-	if (!cs.opts->compress_snap_transport ||
+	if (!c->opts->compress_snap_transport ||
 	    compress2(z, &zl, (const Bytef *)raw, (uLong)n, Z_BEST_SPEED) != Z_OK || zl >= n)
 		return false;
-	ipc_add_bin(&cs.w, "dz", (const char *)z, (size_t)zl);
-	ipc_add_u64(&cs.w, "n", n);
+	ipc_add_bin(&c->out, "dz", (const char *)z, (size_t)zl);
+	ipc_add_u64(&c->out, "n", n);
 	*wire += zl;
 	return true;
 }
 
 /* Tops the window up; true while the transfer goes on. */
 static bool
-snap_send_step(struct snap_send *s)
+snap_send_step(struct consensus *c, struct snap_send *s)
 {
 	static char buf[SNAP_CHUNK];
 	static unsigned char zbuf[SNAP_CHUNK + SNAP_CHUNK / 1000 + 64];	/* compressBound */
 
-	while (s->off < s->size && peer_pending(cs.peers, s->to) < SNAP_WINDOW) {
+	while (s->off < s->size && peer_pending(c->peers.pt, s->to) < SNAP_WINDOW) {
 		size_t want = s->size - s->off < SNAP_CHUNK ? (size_t)(s->size - s->off) : SNAP_CHUNK;
 		ssize_t n = pread(s->fd, buf, want, (off_t)s->off);
 		if (n <= 0) {
@@ -114,20 +95,20 @@ snap_send_step(struct snap_send *s)
 			snap_send_close(s);
 			return false;
 		}
-		ipc_begin(&cs.w, IPC_PEER_SNAPSHOT, 0);
-		ipc_add_u64(&cs.w, "i", s->index);
-		ipc_add_u64(&cs.w, "t", s->term);
-		ipc_add_u64(&cs.w, "off", s->off);
-		ipc_add_u64(&cs.w, "sz", s->size);
-		ipc_add_u64(&cs.w, "crc", s->crc);
+		ipc_begin(&c->out, IPC_PEER_SNAPSHOT, 0);
+		ipc_add_u64(&c->out, "i", s->index);
+		ipc_add_u64(&c->out, "t", s->term);
+		ipc_add_u64(&c->out, "off", s->off);
+		ipc_add_u64(&c->out, "sz", s->size);
+		ipc_add_u64(&c->out, "crc", s->crc);
 		if (s->off == 0)
-			ipc_add_bin(&cs.w, "cfg", s->cfg, s->cfg_len);
-		if (!snap_send_compressed(buf, (size_t)n, zbuf, sizeof(zbuf), &s->wire)) {
-			ipc_add_bin(&cs.w, "d", buf, (size_t)n);
+			ipc_add_bin(&c->out, "cfg", s->cfg, s->cfg_len);
+		if (!snap_send_compressed(c, buf, (size_t)n, zbuf, sizeof(zbuf), &s->wire)) {
+			ipc_add_bin(&c->out, "d", buf, (size_t)n);
 			s->wire += (uint64_t)n;
 		}
-		ipc_finish(&cs.w);
-		if (peer_send(cs.peers, s->to, &cs.w) != PEER_OK) {
+		ipc_finish(&c->out);
+		if (c->io->send_peer(c, s->to, &c->out) != PEER_OK) {
 			log_warnx("snapshot to %s: link refused a chunk; transfer dropped", s->to);
 			snap_send_close(s);
 			return false;
@@ -136,13 +117,13 @@ snap_send_step(struct snap_send *s)
 	}
 	if (s->off < s->size)
 		return true;
-	if (peer_send(cs.peers, s->to, &s->msg) != PEER_OK)
+	if (c->io->send_peer(c, s->to, &s->msg) != PEER_OK)
 		log_warnx("snapshot to %s: InstallSnapshot not queued", s->to);
 	log_info("sent the snapshot at %" PRIu64 " (%" PRIu64 " bytes, %" PRIu64 " on the wire) "
 	    "to %s in %" PRIu64 " ms", s->index, s->size, s->wire, s->to,
-	    cs_now_ms() - s->started_ms);
+	    c->io->now_ms(c) - s->started_ms);
 	s->done_index = s->index;
-	s->done_ms = cs_now_ms();
+	s->done_ms = c->io->now_ms(c);
 	snap_send_close(s);
 	return false;
 }
@@ -150,36 +131,41 @@ snap_send_step(struct snap_send *s)
 static void
 snap_send_pump_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct consensus *c = arg;
+	struct snap_send *sends = c->snap.sends;
 	bool more = false;
 
-	(void)fd; (void)what; (void)arg;
+	(void)fd; (void)what;
 	for (unsigned i = 0; i < SNAP_SENDS_MAX; i++)
-		if (sends[i].active && snap_send_step(&sends[i]))
+		if (sends[i].active && snap_send_step(c, &sends[i]))
 			more = true;
 	if (more)
-		snap_send_arm();
+		snap_send_arm(c);
 }
 
 static void
-snap_send_arm(void)
+snap_send_arm(struct consensus *c)
 {
 	struct timeval tv = { 0, SNAP_PUMP_MS * 1000 };
+	struct event **pump = &c->snap.pump;
 
-	if (pump == NULL && (pump = evtimer_new(cs.role.base, snap_send_pump_cb, NULL)) == NULL)
+	if (*pump == NULL && (*pump = evtimer_new(c->role.base, snap_send_pump_cb, c)) == NULL)
 		fatalx("out of memory");
-	if (!evtimer_pending(pump, NULL))
-		evtimer_add(pump, &tv);
+	if (!evtimer_pending(*pump, NULL))
+		evtimer_add(*pump, &tv);
 }
 
 static struct snap_send *
-snap_send_find(const char *to)
+snap_send_find(struct consensus *c, const char *to)
 {
+	struct snap_send *sends = c->snap.sends;
+
 	for (unsigned i = 0; i < SNAP_SENDS_MAX; i++)
 		if (sends[i].to[0] != '\0' && strcmp(sends[i].to, to) == 0)
 			return &sends[i];
 	for (unsigned i = 0; i < SNAP_SENDS_MAX; i++)
 		if (!sends[i].active && (sends[i].to[0] == '\0' ||
-		    cs_now_ms() - sends[i].done_ms >= SNAP_RESEND_MS)) {
+		    c->io->now_ms(c) - sends[i].done_ms >= SNAP_RESEND_MS)) {
 			sends[i].to[0] = '\0';
 			sends[i].done_index = 0;
 			return &sends[i];
@@ -193,9 +179,10 @@ snap_send_find(const char *to)
  * reports the peer unreachable and the core retries).
  */
 bool
-cs_snapshot_send(const char *to, const struct raft_message *msg, const struct ipc_writer *w)
+cs_snapshot_send(struct consensus *c, const char *to, const struct raft_message *msg,
+    const struct ipc_writer *w)
 {
-	const struct snapshot_info *si = cs_snapshot_current();
+	const struct snapshot_info *si = cs_snapshot_current(c);
 	const struct raft_install_snapshot *is = &msg->install_snapshot;
 	struct snap_send *s;
 
@@ -204,7 +191,7 @@ cs_snapshot_send(const char *to, const struct raft_message *msg, const struct ip
 		    is->meta.index, si != NULL ? si->index : 0);
 		return false;
 	}
-	if ((s = snap_send_find(to)) == NULL) {
+	if ((s = snap_send_find(c, to)) == NULL) {
 		log_warnx("snapshot to %s: %d transfers already running", to, SNAP_SENDS_MAX);
 		return false;
 	}
@@ -212,8 +199,8 @@ cs_snapshot_send(const char *to, const struct raft_message *msg, const struct ip
 		snap_send_keep_msg(s, w);	/* still sending: the newest message goes last */
 		return true;
 	}
-	if (!s->active && s->done_index == si->index && cs_now_ms() - s->done_ms < SNAP_RESEND_MS)
-		return peer_send(cs.peers, to, w) == PEER_OK;
+	if (!s->active && s->done_index == si->index && c->io->now_ms(c) - s->done_ms < SNAP_RESEND_MS)
+		return c->io->send_peer(c, to, w) == PEER_OK;
 	if (s->active)
 		snap_send_close(s);		/* an older snapshot: start over with this one */
 	s->fd = open(si->db_path, O_RDONLY | O_CLOEXEC);
@@ -233,23 +220,23 @@ cs_snapshot_send(const char *to, const struct raft_message *msg, const struct ip
 	s->crc = si->crc;
 	s->off = 0;
 	s->done_index = 0;
-	s->started_ms = cs_now_ms();
+	s->started_ms = c->io->now_ms(c);
 	s->wire = 0;
 	s->active = true;
 	snap_send_keep_msg(s, w);
 	log_info("sending the snapshot at %" PRIu64 " (%" PRIu64 " bytes) to %s", s->index, s->size,
 	    to);
-	if (snap_send_step(s))
-		snap_send_arm();
+	if (snap_send_step(c, s))
+		snap_send_arm(c);
 	return true;
 }
 
 /* The outbound link to addr went down: whatever was queued on it is lost. */
 void
-cs_snapshot_send_link_down(const char *addr)
+cs_snapshot_send_link_down(struct consensus *c, const char *addr)
 {
 	for (unsigned i = 0; i < SNAP_SENDS_MAX; i++) {
-		struct snap_send *s = &sends[i];
+		struct snap_send *s = &c->snap.sends[i];
 		if (s->to[0] == '\0' || strcmp(s->to, addr) != 0)
 			continue;
 		if (s->active)

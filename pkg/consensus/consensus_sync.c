@@ -19,62 +19,62 @@
 #include "common/log.h"
 #include "consensus_internal.h"
 
-static struct {
-	bool busy;		/* a sync was made and its completion not yet delivered */
-	int result;
-	uint64_t index, term;	/* what the sync made durable */
-	struct event *done_ev;
-	void (*on_done)(uint64_t index, uint64_t term);
-} sy;
-
 static void
 cs_sync_done_cb(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd; (void)what; (void)arg;
-	if (!sy.busy)
+	struct consensus *c = arg;
+	struct cs_sync *sy = &c->sync;
+
+	(void)fd; (void)what;
+	if (!sy->busy)
 		return;
-	sy.busy = false;
-	if (sy.result != 0)
-		fatalx("sync log: %s", raftlog_strerror(sy.result));
-	sy.on_done(sy.index, sy.term);
+	sy->busy = false;
+	if (sy->result != 0)
+		fatalx("sync log: %s", raftlog_strerror(sy->result));
+	cs_ready_synced(c, sy->index, sy->term);
 }
 
 void
-cs_sync_init(void (*on_done)(uint64_t index, uint64_t term))
+cs_sync_init(struct consensus *c)
 {
-	sy.on_done = on_done;
-	sy.done_ev = event_new(cs.role.base, -1, 0, cs_sync_done_cb, NULL);
-	if (sy.done_ev == NULL)
+	struct cs_sync *sy = &c->sync;
+
+	sy->done_ev = event_new(c->role.base, -1, 0, cs_sync_done_cb, c);
+	if (sy->done_ev == NULL)
 		fatalx("out of memory");
 }
 
 bool
-cs_sync_busy(void)
+cs_sync_busy(struct consensus *c)
 {
-	return sy.busy;
+	return c->sync.busy;
 }
 
 void
-cs_sync_start(uint64_t index, uint64_t term)
+cs_sync_start(struct consensus *c, uint64_t index, uint64_t term)
 {
-	sy.index = index;
-	sy.term = term;
-	sy.busy = true;
-	if (cs.peers != NULL)
-		peer_transport_flush(cs.peers);
+	struct cs_sync *sy = &c->sync;
+
+	sy->index = index;
+	sy->term = term;
+	sy->busy = true;
+	if (c->peers.pt != NULL)
+		peer_transport_flush(c->peers.pt);
 	for (int i = 0; i < PROC_MAX; i++)
-		ipc_conn_flush(cs.links[i]);
-	sy.result = raftlog_sync(cs.log);
-	event_active(sy.done_ev, 0, 0);
+		ipc_conn_flush(c->links[i]);
+	sy->result = raftlog_sync(c->log);
+	event_active(sy->done_ev, 0, 0);
 }
 
 /* Shutdown: a sync made but not yet reported is reported now. */
 void
-cs_sync_stop(void)
+cs_sync_stop(struct consensus *c)
 {
-	if (sy.busy) {
-		sy.busy = false;
-		if (sy.result == 0)
-			sy.on_done(sy.index, sy.term);
+	struct cs_sync *sy = &c->sync;
+
+	if (sy->busy) {
+		sy->busy = false;
+		if (sy->result == 0)
+			cs_ready_synced(c, sy->index, sy->term);
 	}
 }
