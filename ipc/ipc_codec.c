@@ -6,11 +6,15 @@
 
 #include <string.h>
 
-static const char *ipc_type_names[] = {
-	"NONE",
-#define IPC_NAME_(name, doc) #name,
-	IPC_MESSAGES(IPC_NAME_)
-#undef IPC_NAME_
+static const struct ipc_msg_info {
+	const char *name;
+	unsigned from, to;
+	enum ipc_type reply;
+} ipc_catalogue[IPC_TYPE_MAX] = {
+	[IPC_NONE] = { "NONE", 0, 0, IPC_NONE },
+#define IPC_INFO_(name, from, to, reply, doc) [IPC_##name] = { #name, from, to, IPC_##reply },
+	IPC_MESSAGES(IPC_INFO_)
+#undef IPC_INFO_
 };
 
 const char *
@@ -18,7 +22,35 @@ ipc_type_name(unsigned type)
 {
 	if (type >= IPC_TYPE_MAX)
 		return "unknown";
-	return ipc_type_names[type];
+	return ipc_catalogue[type].name;
+}
+
+enum ipc_type
+ipc_reply_type(unsigned type)
+{
+	return type < IPC_TYPE_MAX ? ipc_catalogue[type].reply : IPC_NONE;
+}
+
+bool
+ipc_link_accepts(unsigned type, enum ipc_end from, enum ipc_end to)
+{
+	return type > IPC_NONE && type < IPC_TYPE_MAX &&
+	    (ipc_catalogue[type].from & (unsigned)from) != 0 &&
+	    (ipc_catalogue[type].to & (unsigned)to) != 0;
+}
+
+const char *
+ipc_end_name(enum ipc_end e)
+{
+	switch (e) {
+	case IPC_END_SV:	return "supervisor";
+	case IPC_END_GW:	return "gateway";
+	case IPC_END_CS:	return "consensus";
+	case IPC_END_ST:	return "storage";
+	case IPC_END_PEER:	return "peer";
+	case IPC_END_ROLES:	break;
+	}
+	return "?";
 }
 
 const char *

@@ -43,6 +43,7 @@ struct ipc_conn {
 	ipc_close_cb *on_close;
 	ipc_drained_cb *on_drained;
 	void *arg;
+	unsigned local_end, remote_end;	/* 0: any message is handed over */
 	int in_callback;	/* on_msg running: defer the free */
 	int closing;
 };
@@ -109,7 +110,12 @@ ipc_conn_deliver(struct ipc_conn *c, unsigned *handled)
 			ipc_conn_close(c, ipc_strerror(rc));
 			return -1;
 		}
-		c->on_msg(c, &msg, c->arg);
+		if (c->local_end != 0 && !ipc_link_accepts(msg.type, (enum ipc_end)c->remote_end,
+		    (enum ipc_end)c->local_end))
+			log_warnx("link %s: unexpected %s from %s, dropped", c->name,
+			    ipc_type_name(msg.type), ipc_end_name((enum ipc_end)c->remote_end));
+		else
+			c->on_msg(c, &msg, c->arg);
 		ipc_msg_destroy(&msg);
 		c->rstart += 4 + (size_t)len;
 		(*handled)++;
@@ -264,6 +270,13 @@ ipc_conn_new(struct event_base *base, int fd, const char *name,
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_enable(c->bev, EV_WRITE);
 	return c;
+}
+
+void
+ipc_conn_set_ends(struct ipc_conn *c, enum ipc_end local, enum ipc_end remote)
+{
+	c->local_end = (unsigned)local;
+	c->remote_end = (unsigned)remote;
 }
 
 void

@@ -25,6 +25,9 @@ typedef void ipc_drained_cb(struct ipc_conn *c, void *arg);
 /* Takes ownership of fd. name is used in logs ("consensus"). */
 struct ipc_conn *ipc_conn_new(struct event_base *base, int fd, const char *name,
     ipc_msg_cb *on_msg, ipc_close_cb *on_close, void *arg);
+/* Checks every incoming frame against the catalogue (ipc_msg.h): a message that may not
+ * travel from remote to local is logged and dropped, never handed over. */
+void ipc_conn_set_ends(struct ipc_conn *c, enum ipc_end local, enum ipc_end remote);
 /* Sets (or clears, with NULL) the end-of-burst callback. */
 void ipc_conn_set_drained(struct ipc_conn *c, ipc_drained_cb *on_drained);
 /* Queues the finished frame of w for sending (copied). Returns -1 if the link is closing. */

@@ -243,6 +243,9 @@ cs_on_link(enum proc_id peer, int fd, void *ctx)
 	c->link_ctx[peer] = (struct cs_link_ctx){ c, peer };
 	c->links[peer] = ipc_conn_new(c->role.base, fd, proc_name(peer), cb, cs_link_closed,
 	    &c->link_ctx[peer]);
+	if (c->links[peer] != NULL)
+		ipc_conn_set_ends(c->links[peer], IPC_END_CS,
+		    peer == PROC_GATEWAY ? IPC_END_GW : IPC_END_ST);
 	if (peer == PROC_GATEWAY)
 		cs_local_send_state(c);
 }

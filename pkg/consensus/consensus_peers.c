@@ -121,6 +121,10 @@ cs_peers_on_frame(struct peer_transport *pt, struct peer_conn *pc, struct ipc_ms
 	struct consensus *c = arg;
 
 	(void)pt;
+	if (!ipc_link_accepts(m->type, IPC_END_PEER, IPC_END_PEER)) {
+		log_warnx("unexpected %s from peer %s", ipc_type_name(m->type), peer_conn_addr(pc));
+		return;
+	}
 	cs_peers_remember(c, peer_conn_id(pc), peer_conn_addr(pc));
 	switch (m->type) {
 	case IPC_PEER_RAFT:

@@ -184,4 +184,53 @@ UNIT_TEST(every_catalogue_type_has_a_name)
 	CHECK_STR_EQ(ipc_type_name(IPC_PROPOSE), "PROPOSE");
 }
 
+UNIT_TEST(every_request_is_answered_along_the_link_it_came_by)
+{
+	static const enum ipc_end ends[] = {
+		IPC_END_SV, IPC_END_GW, IPC_END_CS, IPC_END_ST, IPC_END_PEER,
+	};
+	unsigned requests = 0;
+
+	for (unsigned t = 1; t < IPC_TYPE_MAX; t++) {
+		enum ipc_type r = ipc_reply_type(t);
+		unsigned links = 0;
+
+		for (unsigned a = 0; a < 5; a++) {
+			for (unsigned b = 0; b < 5; b++) {
+				if (!ipc_link_accepts(t, ends[a], ends[b]))
+					continue;
+				links++;
+				/* Whoever receives a request can send its reply back. */
+				if (r != IPC_NONE && !ipc_link_accepts(r, ends[b], ends[a]))
+					UNIT_FAIL_("%s from %s: its reply %s cannot go back", ipc_type_name(t),
+					    ipc_end_name(ends[a]), ipc_type_name(r));
+			}
+		}
+		if (links == 0)
+			UNIT_FAIL_("%s travels on no link", ipc_type_name(t));
+		if (r != IPC_NONE) {
+			requests++;
+			CHECK(ipc_reply_type(r) == IPC_NONE);	/* answers are not requests */
+		}
+	}
+	CHECK(requests >= 15);
+	CHECK_INT_EQ(ipc_reply_type(IPC_PROPOSE), IPC_PROPOSE_RESULT);
+	CHECK_INT_EQ(ipc_reply_type(IPC_SV_PING), IPC_SV_PONG);
+	CHECK_INT_EQ(ipc_reply_type(IPC_STATE), IPC_NONE);
+	CHECK_INT_EQ(ipc_reply_type(IPC_TYPE_MAX + 3), IPC_NONE);
+}
+
+UNIT_TEST(each_link_accepts_only_what_its_sender_may_send)
+{
+	CHECK(ipc_link_accepts(IPC_PROPOSE, IPC_END_GW, IPC_END_CS));
+	CHECK(!ipc_link_accepts(IPC_PROPOSE, IPC_END_ST, IPC_END_CS));
+	CHECK(!ipc_link_accepts(IPC_APPLY, IPC_END_GW, IPC_END_ST));	/* only consensus applies */
+	CHECK(ipc_link_accepts(IPC_PROPOSE_RESULT, IPC_END_ST, IPC_END_GW));
+	CHECK(!ipc_link_accepts(IPC_PROPOSE_RESULT, IPC_END_PEER, IPC_END_GW));
+	CHECK(!ipc_link_accepts(IPC_SV_SHUTDOWN, IPC_END_PEER, IPC_END_PEER));
+	CHECK(ipc_link_accepts(IPC_SV_SHUTDOWN, IPC_END_SV, IPC_END_ST));
+	CHECK(!ipc_link_accepts(IPC_NONE, IPC_END_GW, IPC_END_CS));
+	CHECK(!ipc_link_accepts(IPC_TYPE_MAX, IPC_END_GW, IPC_END_CS));
+}
+
 UNIT_MAIN()

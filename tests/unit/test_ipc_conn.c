@@ -199,6 +199,29 @@ UNIT_TEST(link_burst_of_many_frames_in_one_write_is_handed_over_then_drained_onc
 	rig_close(&r);
 }
 
+UNIT_TEST(a_link_with_ends_drops_what_its_sender_may_not_send_and_stays_up)
+{
+	struct rig r;
+	struct ipc_writer w;
+
+	CHECK(rig_open(&r) == 0);
+	/* This end is storage, the other the gateway: a QUERY may come, an APPLY may not. */
+	ipc_conn_set_ends(r.c, IPC_END_ST, IPC_END_GW);
+	ipc_writer_init(&w);
+	ipc_begin(&w, IPC_APPLY, 7);
+	ipc_finish(&w);
+	put(r.peer, w.sb.data, w.sb.size);
+	frame(&w, 8, 4);
+	put(r.peer, w.sb.data, w.sb.size);
+	PUMP(r.base, r.s.n >= 1);
+	PUMP_ONCE(r.base);
+	CHECK_INT_EQ(r.s.n, 1);
+	CHECK_INT_EQ(r.s.ids[0], 8);
+	CHECK(!r.s.closed);
+	ipc_writer_destroy(&w);
+	rig_close(&r);
+}
+
 UNIT_TEST(link_closes_on_oversized_frame_garbage_and_peer_close)
 {
 	struct rig r;
