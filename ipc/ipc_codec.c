@@ -212,6 +212,43 @@ ipc_pack_kv_f64(struct ipc_writer *w, const char *key, double v)
 	msgpack_pack_double(&w->pk, v);
 }
 
+int
+ipc_msg_save(const struct ipc_msg *m, struct ipc_writer *out)
+{
+	static const char zero[4];
+	size_t n;
+
+	ipc_writer_reset(out);
+	msgpack_sbuffer_write(&out->sb, zero, sizeof(zero));
+	if (msgpack_pack_object(&out->pk, m->un.data) != 0)
+		return -1;
+	n = out->sb.size - 4;
+	out->sb.data[0] = (char)(n >> 24);
+	out->sb.data[1] = (char)(n >> 16);
+	out->sb.data[2] = (char)(n >> 8);
+	out->sb.data[3] = (char)n;
+	return 0;
+}
+
+void
+ipc_writer_copy(struct ipc_writer *dst, const struct ipc_writer *src)
+{
+	ipc_writer_reset(dst);
+	msgpack_sbuffer_write(&dst->sb, src->sb.data, src->sb.size);
+}
+
+const char *
+ipc_frame_payload(const struct ipc_writer *w)
+{
+	return w->sb.data + 4;
+}
+
+size_t
+ipc_frame_payload_len(const struct ipc_writer *w)
+{
+	return w->sb.size - 4;
+}
+
 void
 ipc_copy_fields(struct ipc_writer *w, const struct ipc_msg *m)
 {

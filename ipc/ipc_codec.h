@@ -83,6 +83,14 @@ struct ipc_msg {
 };
 int ipc_decode(const char *payload, size_t len, struct ipc_msg *m);
 void ipc_msg_destroy(struct ipc_msg *m);
+/* Keeps a received message for later as a frame in out (initialised by the caller):
+ * ipc_decode(ipc_frame_payload(out), ipc_frame_payload_len(out), …) reads it back. 0 or -1. */
+int ipc_msg_save(const struct ipc_msg *m, struct ipc_writer *out);
+/* Copies the finished frame of src into dst (initialised by the caller). */
+void ipc_writer_copy(struct ipc_writer *dst, const struct ipc_writer *src);
+/* The bytes of a finished frame after its length prefix. */
+const char *ipc_frame_payload(const struct ipc_writer *w);
+size_t ipc_frame_payload_len(const struct ipc_writer *w);
 
 const msgpack_object *ipc_get(const struct ipc_msg *m, const char *key);
 int ipc_get_u64(const struct ipc_msg *m, const char *key, uint64_t *out);

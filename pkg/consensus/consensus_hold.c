@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <msgpack.h>
-
 #include "common/log.h"
 #include "consensus_internal.h"
 #include "peer_transport.h"
@@ -23,7 +21,7 @@
 #define CS_HOLD_MAX		4096
 
 struct held {
-	msgpack_sbuffer frame;	/* the message as ipc_decode() takes it */
+	struct ipc_writer frame;	/* the message, kept as a frame */
 	uint64_t peer_handle;	/* a forward from a peer: its link; 0 = from our gateway */
 	uint64_t deadline_ms;
 	struct held *next;
@@ -79,16 +77,14 @@ cs_hold_maybe(struct consensus *c, struct ipc_msg *m, uint64_t peer_handle)
 {
 	struct cs_hold *hold = &c->hold;
 	struct held *h;
-	msgpack_packer pk;
 
 	if (hold->replaying || cs_stopping(c) || !cs_hold_needed(c, m->type, m))
 		return false;
 	if (hold->n >= CS_HOLD_MAX || (h = calloc(1, sizeof(*h))) == NULL)
 		return false;
-	msgpack_sbuffer_init(&h->frame);
-	msgpack_packer_init(&pk, &h->frame, msgpack_sbuffer_write);
-	if (msgpack_pack_object(&pk, m->un.data) != 0) {
-		msgpack_sbuffer_destroy(&h->frame);
+	ipc_writer_init(&h->frame);
+	if (ipc_msg_save(m, &h->frame) != 0) {
+		ipc_writer_destroy(&h->frame);
 		free(h);
 		return false;
 	}
@@ -119,7 +115,8 @@ cs_hold_retry(struct consensus *c)
 		struct held *h = *pp;
 		struct ipc_msg m;
 
-		if (ipc_decode(h->frame.data, h->frame.size, &m) != IPC_OK) {
+		if (ipc_decode(ipc_frame_payload(&h->frame), ipc_frame_payload_len(&h->frame),
+		    &m) != IPC_OK) {
 			log_warnx("a held request no longer decodes; dropped");
 		} else if (now < h->deadline_ms && !cs_stopping(c) && cs_hold_needed(c, m.type, &m)) {
 			ipc_msg_destroy(&m);
@@ -133,7 +130,7 @@ cs_hold_retry(struct consensus *c)
 		}
 		ipc_msg_destroy(&m);
 		*pp = h->next;
-		msgpack_sbuffer_destroy(&h->frame);
+		ipc_writer_destroy(&h->frame);
 		free(h);
 		hold->n--;
 	}

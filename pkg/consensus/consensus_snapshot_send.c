@@ -53,8 +53,7 @@ snap_send_keep_msg(struct snap_send *s, const struct ipc_writer *w)
 		ipc_writer_init(&s->msg);
 		s->msg_init = true;
 	}
-	ipc_writer_reset(&s->msg);
-	msgpack_sbuffer_write(&s->msg.sb, w->sb.data, w->sb.size);
+	ipc_writer_copy(&s->msg, w);
 }
 
 static void snap_send_arm(struct consensus *c);

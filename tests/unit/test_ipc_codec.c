@@ -184,6 +184,35 @@ UNIT_TEST(every_catalogue_type_has_a_name)
 	CHECK_STR_EQ(ipc_type_name(IPC_PROPOSE), "PROPOSE");
 }
 
+UNIT_TEST(a_saved_message_decodes_again_as_it_arrived)
+{
+	struct ipc_writer w, saved;
+	struct ipc_msg m, again;
+	const char *p;
+	size_t n;
+	uint64_t v;
+
+	ipc_writer_init(&w);
+	ipc_writer_init(&saved);
+	ipc_begin(&w, IPC_BARRIER, 77);
+	ipc_add_str(&w, "l", "weak");
+	ipc_add_u64(&w, "fr", 1234567);
+	ipc_add_bin(&w, "c", "\x81\xa1k\x02", 4);
+	ipc_finish(&w);
+	CHECK(ipc_decode(w.sb.data + 4, w.sb.size - 4, &m) == IPC_OK);
+	CHECK(ipc_msg_save(&m, &saved) == 0);
+	ipc_msg_destroy(&m);
+	ipc_writer_destroy(&w);	/* the saved copy stands alone */
+	CHECK_INT_EQ(ipc_frame_len((const unsigned char *)saved.sb.data), saved.sb.size - 4);
+	CHECK(ipc_decode(ipc_frame_payload(&saved), ipc_frame_payload_len(&saved), &again) == IPC_OK);
+	CHECK_INT_EQ(again.type, IPC_BARRIER);
+	CHECK_INT_EQ(again.request_id, 77);
+	CHECK(ipc_get_u64(&again, "fr", &v) == IPC_OK && v == 1234567);
+	CHECK(ipc_get_bin(&again, "c", &p, &n) == IPC_OK && n == 4 && p[3] == 2);
+	ipc_msg_destroy(&again);
+	ipc_writer_destroy(&saved);
+}
+
 UNIT_TEST(every_request_is_answered_along_the_link_it_came_by)
 {
 	static const enum ipc_end ends[] = {
