@@ -5,6 +5,7 @@ RQ_SRCS = \
 	ipc/ipc_conn.c \
 	ipc/ipc_errcode.c \
 	ipc/ipc_fdpass.c \
+	pkg/common/auth.c \
 	pkg/common/crc32c.c \
 	pkg/common/dir_size.c \
 	pkg/common/duration.c \
@@ -101,6 +102,7 @@ RQ_HDRS = \
 	ipc/ipc_errcode.h \
 	ipc/ipc_fdpass.h \
 	ipc/ipc_msg.h \
+	pkg/common/auth.h \
 	pkg/common/crc32c.h \
 	pkg/common/dir_size.h \
 	pkg/common/duration.h \
@@ -165,6 +167,7 @@ RQ_HDRS = \
 UNIT_TESTS = \
 	tests/raft/test_raft_cluster \
 	tests/raft/test_raft_sim \
+	tests/unit/test_auth \
 	tests/unit/test_config \
 	tests/unit/test_consensus_forward \
 	tests/unit/test_consensus_join \
@@ -191,6 +194,7 @@ tests_raft_test_raft_cluster_SOURCES = tests/raft/test_raft_cluster.c tests/unit
 tests_raft_test_raft_cluster_SOURCES += tests/raft/sim.c tests/raft/sim.h
 tests_raft_test_raft_sim_SOURCES = tests/raft/test_raft_sim.c tests/unit/unit.c tests/unit/unit.h
 tests_raft_test_raft_sim_SOURCES += tests/raft/sim.c tests/raft/sim.h
+tests_unit_test_auth_SOURCES = tests/unit/test_auth.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_config_SOURCES += cmd/rqlited/config.c
 tests_unit_test_consensus_forward_SOURCES = tests/unit/test_consensus_forward.c tests/unit/unit.c tests/unit/unit.h
