@@ -52,6 +52,7 @@ RQ_SRCS = \
 	pkg/gateway/gateway_queue.c \
 	pkg/gateway/gateway_render.c \
 	pkg/gateway/gateway_rewrite.c \
+	pkg/gateway/gateway_route.c \
 	pkg/gateway/gateway_spool.c \
 	pkg/gateway/gateway_sqltok.c \
 	pkg/gateway/gateway_status.c \

@@ -205,10 +205,6 @@ gw_backup_stream_file(struct gw_req *r, int fd)
 void
 gw_handle_backup(struct gw_req *r)
 {
-	if (strcmp(r->method, "GET") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw.counters.backups++;
 	if (r->params.vacuum && r->params.fmt != GATEWAY_BACKUP_BINARY) {
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "invalid backup format");
@@ -371,10 +367,6 @@ gw_handle_load(struct gw_req *r)
 {
 	bool binary;
 
-	if (strcmp(r->method, "POST") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw.counters.loads++;
 	/* Sniffed, as rqlite does: the content type is not consulted. */
 	binary = r->body_len >= 13 && memcmp(r->body, "SQLite format", 13) == 0;
@@ -413,10 +405,6 @@ gw_boot_status_cb(struct gw_req *r, struct ipc_msg *m)
 void
 gw_handle_boot(struct gw_req *r)
 {
-	if (strcmp(r->method, "POST") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw.counters.boot++;
 	if (!storage_is_sqlite_header(r->body != NULL ? r->body : "", r->body_len)) {
 		gw_respond_text(r, MHD_HTTP_BAD_REQUEST, "invalid SQLite data");

@@ -22,12 +22,6 @@
 enum { STAGE_BARRIER = 1, STAGE_QUERY, STAGE_PROPOSE };
 
 static bool
-gw_method_is(const struct gw_req *r, const char *m)
-{
-	return strcmp(r->method, m) == 0;
-}
-
-static bool
 gw_is_text_plain(const struct gw_req *r)
 {
 	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -603,10 +597,6 @@ gw_handle_execute(struct gw_req *r)
 {
 	struct gateway_body b;
 
-	if (!gw_method_is(r, "POST")) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw.counters.executions++;
 	if (r->params.queue) {
 		gw_execute_queued(r);
@@ -631,16 +621,13 @@ gw_handle_query(struct gw_req *r)
 	bool ok;
 
 	memset(&b, 0, sizeof(b));
-	if (gw_method_is(r, "GET")) {
+	if (r->verb == GW_GET) {
 		const char *q = r->params.q != NULL ? r->params.q : "";
 		ok = gateway_body_from_sql(q, strlen(q), &b) == 0;
 		if (!ok)
 			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-	} else if (gw_method_is(r, "POST")) {
-		ok = gw_parse_body(r, &b, true);
 	} else {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
+		ok = gw_parse_body(r, &b, true);
 	}
 	gw.counters.queries++;
 	if (!ok)
@@ -658,10 +645,6 @@ gw_handle_request(struct gw_req *r)
 {
 	struct gateway_body b;
 
-	if (!gw_method_is(r, "POST")) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw.counters.requests++;
 	if (!gw_parse_body(r, &b, false))
 		return;
@@ -681,7 +664,7 @@ gw_handle_sql(struct gw_req *r)
 	size_t len;
 
 	memset(&b, 0, sizeof(b));
-	if (gw_method_is(r, "GET")) {
+	if (r->verb == GW_GET) {
 		if (r->params.q == NULL) {
 			gw_respond_text(r, MHD_HTTP_BAD_REQUEST, "query not specified");
 			return;
@@ -690,11 +673,7 @@ gw_handle_sql(struct gw_req *r)
 			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 			return;
 		}
-	} else if (gw_method_is(r, "POST")) {
-		if (!gw_parse_body(r, &b, false))
-			return;
-	} else {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
+	} else if (!gw_parse_body(r, &b, false)) {
 		return;
 	}
 	gw.counters.sql_analyze++;

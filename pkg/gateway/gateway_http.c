@@ -324,62 +324,6 @@ gw_fail_waiting(enum proc_id peer, const char *why)
 	gw_http_kick();
 }
 
-/* ---- routing ------------------------------------------------------------------ */
-
-struct gw_route {
-	const char *path;
-	bool prefix;
-	void (*handler)(struct gw_req *r);
-};
-
-static const struct gw_route gw_routes[] = {
-	{ "/db/execute", true, gw_handle_execute },
-	{ "/db/query", true, gw_handle_query },
-	{ "/db/request", true, gw_handle_request },
-	{ "/db/sql", true, gw_handle_sql },
-	{ "/db/backup", true, gw_handle_backup },
-	{ "/db/load", true, gw_handle_load },
-	{ "/boot", false, gw_handle_boot },
-	{ "/status", true, gw_handle_status },
-	{ "/nodes", true, gw_handle_nodes },
-	{ "/readyz", true, gw_handle_readyz },
-	{ "/leader", false, gw_handle_leader },
-	{ "/remove", true, gw_handle_remove },
-	{ "/snapshot", false, gw_handle_snapshot },
-	{ "/reap", false, gw_handle_reap },
-	{ "/debug/vars", false, gw_handle_debug_vars },
-	{ "/debug/fault", false, gw_handle_fault },
-};
-
-static void
-gw_route(struct gw_req *r)
-{
-	const char *p = r->path;
-
-	if (strcmp(r->method, "OPTIONS") == 0) {
-		gw_respond_empty(r, MHD_HTTP_OK);
-		return;
-	}
-	/* rqlite sends / to its web console (302 /console/); until we serve one, a
-	 * redirect would only lead to a 404, so / is a 404 itself. */
-	for (size_t i = 0; i < sizeof(gw_routes) / sizeof(gw_routes[0]); i++) {
-		const struct gw_route *rt = &gw_routes[i];
-		size_t n = strlen(rt->path);
-		if (rt->prefix ? strncmp(p, rt->path, n) == 0 : strcmp(p, rt->path) == 0) {
-			char err[GATEWAY_PARAMS_ERR_MAX];
-			if (gateway_params_parse(r->raw_query != NULL ? r->raw_query : "",
-			    &r->params, err, sizeof(err)) != 0) {
-				gw_respond_text(r, MHD_HTTP_BAD_REQUEST, err);
-				return;
-			}
-			r->params_ok = true;
-			rt->handler(r);
-			return;
-		}
-	}
-	gw_respond_empty(r, MHD_HTTP_NOT_FOUND);
-}
-
 /* ---- MHD callbacks -------------------------------------------------------------- */
 
 static void *

@@ -42,6 +42,15 @@ struct gw_counters {
 #undef GW_COUNTER_FIELD_
 };
 
+/* A request's method as the route table sees it (gateway_route.c). */
+enum gw_method {
+	GW_GET = 1 << 0,
+	GW_POST = 1 << 1,
+	GW_DELETE = 1 << 2,
+	GW_OTHER = 1 << 3,		/* HEAD, PUT, PATCH, … */
+	GW_ANY = GW_GET | GW_POST | GW_DELETE | GW_OTHER,
+};
+
 struct gw_req;
 /* Called with a reply to the message the request is waiting for. */
 typedef void gw_reply_fn(struct gw_req *r, struct ipc_msg *m);
@@ -49,6 +58,7 @@ typedef void gw_reply_fn(struct gw_req *r, struct ipc_msg *m);
 struct gw_req {
 	struct MHD_Connection *conn;
 	const char *method;
+	enum gw_method verb;		/* set by the router */
 	const char *path;		/* owned by MHD for the request's life */
 	char *raw_query;		/* undecoded, after '?'; owned */
 	char *body;
@@ -203,6 +213,7 @@ void gw_handle_status(struct gw_req *r);
 void gw_handle_readyz(struct gw_req *r);
 void gw_handle_nodes(struct gw_req *r);
 void gw_handle_leader(struct gw_req *r);
+void gw_handle_stepdown(struct gw_req *r);
 void gw_handle_remove(struct gw_req *r);
 void gw_handle_fault(struct gw_req *r);
 void gw_handle_snapshot(struct gw_req *r);
@@ -211,6 +222,9 @@ void gw_handle_load(struct gw_req *r);
 void gw_handle_boot(struct gw_req *r);
 void gw_handle_reap(struct gw_req *r);
 void gw_handle_debug_vars(struct gw_req *r);
+
+/* Runs the handler of r's route, or answers 404/400/405 (gateway_route.c). */
+void gw_route(struct gw_req *r);
 
 /* The MHD side. */
 int gw_http_start(int listen_fd);

@@ -427,10 +427,6 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 void
 gw_handle_status(struct gw_req *r)
 {
-	if (strcmp(r->method, "GET") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw_with_cons_status(r, gw_status_cons_cb);
 }
 
@@ -500,10 +496,6 @@ gw_readyz_sync_cb(struct gw_req *r, struct ipc_msg *m)
 void
 gw_handle_readyz(struct gw_req *r)
 {
-	if (strcmp(r->method, "GET") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw.counters.num_readyz++;
 	r->reply_on_timeout = true;
 	if (r->params.noleader) {
@@ -630,10 +622,6 @@ gw_nodes_cb(struct gw_req *r, struct ipc_msg *m)
 void
 gw_handle_nodes(struct gw_req *r)
 {
-	if (strcmp(r->method, "GET") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw_with_nodes(r, gw_nodes_cb);
 }
 
@@ -712,14 +700,13 @@ gw_membership(struct gw_req *r, const char *op, const char *id, bool wait)
 void
 gw_handle_leader(struct gw_req *r)
 {
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
-	if (strcmp(r->method, "GET") == 0) {
-		gw_with_nodes(r, gw_leader_get_cb);
-		return;
-	}
+	gw_with_nodes(r, gw_leader_get_cb);
+}
+
+/* POST /leader: the leader steps down, to the node named by {"id": …} if given. */
+void
+gw_handle_stepdown(struct gw_req *r)
+{
 	if (r->body_len > 0) {
 		/* rqlite reads {"id": …} only for exactly this content type. */
 		const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -752,10 +739,6 @@ gw_handle_remove(struct gw_req *r)
 {
 	json_t *j, *id;
 
-	if (strcmp(r->method, "DELETE") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	/* Exactly {"id": "<node id>"}; anything else is a bad request. */
 	j = r->body != NULL ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
 	id = j != NULL ? json_object_get(j, "id") : NULL;
@@ -801,10 +784,6 @@ gw_snapshot_cb(struct gw_req *r, struct ipc_msg *m)
 void
 gw_handle_snapshot(struct gw_req *r)
 {
-	if (strcmp(r->method, "POST") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw.counters.user_snapshots++;
 	gw_begin(r, IPC_SNAPSHOT_NOW);
 	if (r->params.has_trailing_logs && r->params.trailing_logs > 0)
@@ -834,10 +813,6 @@ gw_reap_cb(struct gw_req *r, struct ipc_msg *m)
 void
 gw_handle_reap(struct gw_req *r)
 {
-	if (strcmp(r->method, "POST") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw.counters.user_reaps++;
 	gw_begin(r, IPC_REAP);
 	if (gw_send_wait(r, PROC_CONSENSUS, gw_reap_cb, 0) != 0)
@@ -872,10 +847,6 @@ gw_handle_fault(struct gw_req *r)
 	const char *block = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "block");
 	const char *unblock = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "unblock");
 
-	if (strcmp(r->method, "POST") != 0) {
-		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
-		return;
-	}
 	gw_begin(r, IPC_FAULT);
 	if (block != NULL)
 		ipc_add_str(&gw.w, "block", block);
