@@ -56,6 +56,7 @@ RQ_SRCS = \
 	pkg/gateway/gateway_spool.c \
 	pkg/gateway/gateway_sqltok.c \
 	pkg/gateway/gateway_status.c \
+	pkg/gateway/gateway_wait.c \
 	pkg/gateway/json_writer.c \
 	pkg/raft/config.c \
 	pkg/raft/election.c \

@@ -1,8 +1,12 @@
 /*
- * libmicrohttpd inside the gateway's libevent loop. MHD runs in external-epoll mode:
- * its epoll fd is one libevent read event plus a timer from MHD_get_timeout. A
- * request that needs another process is suspended, and resumed when the reply
- * arrives (or its timeout fires); the access handler then queues the answer.
+ * libmicrohttpd inside the gateway's libevent loop, and the life of a request on it.
+ * MHD runs in external-epoll mode: its epoll fd is one libevent read event plus a
+ * timer from MHD_get_timeout. A request is made when MHD sees its URI, takes its body,
+ * is routed (gateway_route.c) once the body is complete, and is freed when MHD is
+ * done with the connection's request. One that needs another process is suspended,
+ * and resumed when the reply arrives or its timeout fires (gateway_wait.c); the
+ * access handler then queues the answer. Also the answer helpers (gw_respond*) and
+ * the orderly stop. Sends no messages itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +17,6 @@
 
 #include "common/log.h"
 #include "gateway_internal.h"
-
-#define GW_WAITING_SLOTS 65536	/* requests in flight to other processes at once */
 
 static void gw_http_arm(void);
 
@@ -121,30 +123,16 @@ gw_redirect_to_leader(struct gw_req *r, unsigned unknown_status)
 	free(loc);
 }
 
-/* ---- waiting for other processes ------------------------------------------- */
+/* ---- suspended connections ---------------------------------------------------- */
 
 void
-gw_begin(struct gw_req *r, enum ipc_type type)
-{
-	r->wait_id = ++gw.next_id;
-	r->wait_type = type;
-	ipc_begin(&gw.w, type, r->wait_id);
-}
-
-static void
-gw_resume(struct gw_req *r)
+gw_resume_request(struct gw_req *r)
 {
 	if (r->suspended && r->conn != NULL) {
 		r->suspended = false;
 		gw.n_suspended--;
 		MHD_resume_connection(r->conn);
 	}
-}
-
-void
-gw_resume_request(struct gw_req *r)
-{
-	gw_resume(r);
 }
 
 void
@@ -155,173 +143,6 @@ gw_suspend_request(struct gw_req *r)
 		gw.n_suspended++;
 		MHD_suspend_connection(r->conn);
 	}
-}
-
-static void
-gw_unwait(struct gw_req *r)
-{
-	struct gw_req **slot = &gw.waiting[r->wait_id & gw.waiting_mask];
-
-	if (r->on_reply != NULL && *slot == r)
-		*slot = NULL;
-	r->on_reply = NULL;
-	if (r->timeout_ev != NULL)
-		evtimer_del(r->timeout_ev);
-}
-
-static void
-gw_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct gw_req *r = arg;
-	gw_reply_fn *fn = r->reply_on_timeout ? r->on_reply : NULL;
-
-	(void)fd; (void)what;
-	gw_unwait(r);
-	if (fn != NULL)
-		fn(r, NULL);
-	else
-		gw_respond_json_error(r, "timeout");
-	if (r->response != NULL) {
-		gw_resume(r);
-		gw_http_kick();
-	}
-}
-
-/* r's slot already holds it: record what it waits for, start its timeout, suspend it. */
-static void
-gw_arm_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns)
-{
-	struct timeval tv;
-
-	r->wait_peer = peer;
-	r->on_reply = on_reply;
-	if (timeout_ns <= 0)
-		timeout_ns = GATEWAY_DEFAULT_TIMEOUT_NS;
-	if (r->timeout_ev == NULL)
-		r->timeout_ev = evtimer_new(gw.role.base, gw_timeout_cb, r);
-	tv.tv_sec = (time_t)(timeout_ns / 1000000000);
-	tv.tv_usec = (suseconds_t)((timeout_ns % 1000000000) / 1000);
-	evtimer_add(r->timeout_ev, &tv);
-	gw_suspend_request(r);
-}
-
-int
-gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns)
-{
-	struct gw_req **slot = &gw.waiting[r->wait_id & gw.waiting_mask];
-
-	ipc_finish(&gw.w);
-	if (gw.links[peer] == NULL || *slot != NULL)
-		return -1;
-	if (ipc_conn_send(gw.links[peer], &gw.w) != 0)
-		return -1;
-	*slot = r;
-	gw_arm_wait(r, peer, on_reply, timeout_ns);
-	return 0;
-}
-
-void
-gw_begin_side(struct gw_req *r, enum ipc_type type)
-{
-	r->side_id = ++gw.next_id;
-	ipc_begin(&gw.w, type, r->side_id);
-}
-
-int
-gw_send_side(struct gw_req *r, gw_reply_fn *on_side)
-{
-	struct gw_req **slot = &gw.waiting[r->side_id & gw.waiting_mask];
-
-	ipc_finish(&gw.w);
-	if (gw.links[PROC_STORAGE] == NULL || *slot != NULL ||
-	    ipc_conn_send(gw.links[PROC_STORAGE], &gw.w) != 0) {
-		r->side_id = 0;
-		return -1;
-	}
-	*slot = r;
-	r->on_side_reply = on_side;
-	return 0;
-}
-
-static void
-gw_side_unwait(struct gw_req *r)
-{
-	struct gw_req **slot = &gw.waiting[r->side_id & gw.waiting_mask];
-
-	if (r->side_id != 0 && *slot == r)
-		*slot = NULL;
-	r->side_id = 0;
-	r->on_side_reply = NULL;
-}
-
-void
-gw_wait_side(struct gw_req *r, gw_reply_fn *on_reply, int64_t timeout_ns)
-{
-	r->wait_id = r->side_id;
-	r->wait_type = IPC_QUERY;
-	r->side_id = 0;		/* the slot stays: it now holds the main wait */
-	r->on_side_reply = NULL;
-	gw_arm_wait(r, PROC_STORAGE, on_reply, timeout_ns);
-}
-
-void
-gw_dispatch_reply(struct ipc_msg *m, enum proc_id from)
-{
-	struct gw_req *r = gw.waiting[m->request_id & gw.waiting_mask];
-	gw_reply_fn *fn;
-
-	if (r != NULL && r->side_id == m->request_id && r->side_id != 0 &&
-	    from == PROC_STORAGE && m->type == IPC_QUERY_RESULT) {
-		fn = r->on_side_reply;
-		gw_side_unwait(r);
-		fn(r, m);
-		if (r->response != NULL) {
-			gw_resume(r);
-			gw_http_kick();
-		}
-		return;
-	}
-
-	/* Every answer type directly follows its request type in the catalogue; a late
-	 * answer to another request (e.g. one sent before a restart) is dropped. A proposal
-	 * made here is answered by storage once applied (consensus_send_apply). */
-	if (r == NULL || r->wait_id != m->request_id ||
-	    (r->wait_peer != from && !(from == PROC_STORAGE && r->wait_type == IPC_PROPOSE)) ||
-	    (unsigned)m->type != (unsigned)r->wait_type + 1) {
-		log_debug("reply %s #%llu for no waiting request", ipc_type_name(m->type),
-		    (unsigned long long)m->request_id);
-		return;
-	}
-	fn = r->on_reply;
-	gw_unwait(r);
-	fn(r, m);
-	/* The handler either answered or sent the next message. */
-	if (r->response != NULL) {
-		gw_resume(r);
-		gw_http_kick();
-	}
-}
-
-/* A sibling went away: everything waiting on it gets an error now. */
-void
-gw_fail_waiting(enum proc_id peer, const char *why)
-{
-	for (size_t i = 0; i <= gw.waiting_mask; i++) {
-		struct gw_req *r = gw.waiting[i];
-		if (r != NULL && peer == PROC_STORAGE && r->side_id != 0 &&
-		    (r->side_id & gw.waiting_mask) == i) {
-			gw_reply_fn *fn = r->on_side_reply;
-			gw_side_unwait(r);
-			fn(r, NULL);
-			continue;
-		}
-		if (r == NULL || r->wait_peer != peer)
-			continue;
-		gw_unwait(r);
-		gw_respond_json_error(r, why);
-		gw_resume(r);
-	}
-	gw_http_kick();
 }
 
 /* ---- MHD callbacks -------------------------------------------------------------- */
@@ -407,8 +228,7 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)cls; (void)conn; (void)toe;
 	if (r == NULL)
 		return;
-	gw_unwait(r);
-	gw_side_unwait(r);
+	gw_wait_release(r);
 	free(r->spec_res);
 	if (r->queue_waiting)
 		gw_queue_forget(r);
@@ -497,16 +317,7 @@ gw_http_start(int listen_fd)
 {
 	const union MHD_DaemonInfo *info;
 
-	{
-		/* Ids start somewhere new in every incarnation, so a reply meant for the
-		 * previous gateway never matches a request of this one. */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gw.next_id = ((uint64_t)ts.tv_sec << 24) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
-	}
-	gw.waiting_mask = GW_WAITING_SLOTS - 1;
-	gw.waiting = calloc(GW_WAITING_SLOTS, sizeof(*gw.waiting));
-	if (gw.waiting == NULL)
+	if (gw_wait_init() != 0)
 		return -1;
 	gw.mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, gw_access_cb, NULL,

@@ -159,6 +159,8 @@ void gw_add_header(struct gw_req *r, const char *name, const char *value);
 /* 301 to the leader's API (same path and query); unknown_status if no leader is known. */
 void gw_redirect_to_leader(struct gw_req *r, unsigned unknown_status);
 
+/* Waiting for other processes (gateway_wait.c). */
+int gw_wait_init(void);
 /* Sends the frame in gw.w to peer and waits for its reply; 0, or -1 if the link is down
  * (the caller answers). timeout_ns 0 means the default. */
 int gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns);
@@ -173,6 +175,8 @@ int gw_send_side(struct gw_req *r, gw_reply_fn *on_side);
 void gw_wait_side(struct gw_req *r, gw_reply_fn *on_reply, int64_t timeout_ns);
 /* Starts a frame of type in gw.w for request r (allocates its request id). */
 void gw_begin(struct gw_req *r, enum ipc_type type);
+/* r is going away: whatever it waits for is forgotten (a late answer is dropped). */
+void gw_wait_release(struct gw_req *r);
 double gw_elapsed(const struct gw_req *r);
 
 /* Suspends/resumes the HTTP connection of r (no-ops for internal requests). */
