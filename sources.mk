@@ -44,12 +44,18 @@ RQ_SRCS = \
 	pkg/gateway/gateway_body.c \
 	pkg/gateway/gateway_db.c \
 	pkg/gateway/gateway_http.c \
+	pkg/gateway/gateway_jansson.c \
+	pkg/gateway/gateway_load.c \
 	pkg/gateway/gateway_load_chunks.c \
 	pkg/gateway/gateway_main.c \
+	pkg/gateway/gateway_membership.c \
+	pkg/gateway/gateway_nodes.c \
+	pkg/gateway/gateway_ops.c \
 	pkg/gateway/gateway_params.c \
 	pkg/gateway/gateway_policy.c \
 	pkg/gateway/gateway_pragma.c \
 	pkg/gateway/gateway_queue.c \
+	pkg/gateway/gateway_readyz.c \
 	pkg/gateway/gateway_render.c \
 	pkg/gateway/gateway_rewrite.c \
 	pkg/gateway/gateway_route.c \
@@ -136,6 +142,7 @@ RQ_HDRS = \
 	pkg/gateway/gateway.h \
 	pkg/gateway/gateway_body.h \
 	pkg/gateway/gateway_internal.h \
+	pkg/gateway/gateway_jansson.h \
 	pkg/gateway/gateway_params.h \
 	pkg/gateway/gateway_policy.h \
 	pkg/gateway/gateway_pragma.h \

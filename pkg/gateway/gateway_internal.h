@@ -208,6 +208,10 @@ uint64_t gw_queue_written_seq(void);
 uint64_t gw_queue_depth(void);
 void gw_queue_stats(uint64_t *rx, uint64_t *tx, uint64_t *timeouts, uint64_t *flushes);
 
+/* Asks consensus for its status (CONS_STATUS), then calls next with the answer, or
+ * with NULL if consensus is down (gateway_status.c). */
+void gw_with_cons_status(struct gw_req *r, gw_reply_fn *next);
+
 /* Route handlers. */
 void gw_handle_execute(struct gw_req *r);
 void gw_handle_query(struct gw_req *r);
