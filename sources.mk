@@ -143,6 +143,7 @@ RQ_HDRS = \
 	pkg/gateway/gateway_body.h \
 	pkg/gateway/gateway_internal.h \
 	pkg/gateway/gateway_jansson.h \
+	pkg/gateway/gateway_load.h \
 	pkg/gateway/gateway_params.h \
 	pkg/gateway/gateway_policy.h \
 	pkg/gateway/gateway_pragma.h \

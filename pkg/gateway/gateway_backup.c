@@ -19,8 +19,12 @@
 
 /* ---- a follower fetches the leader's backup (rqlite proxies it) ------------------------- */
 
-struct gw_fetch {
-	struct gw_req *r;
+/*
+ * The fetch outlives its request when the client goes away first (GW_CTX_BACKUP: the
+ * request only points at it): it then finishes into nothing and frees itself.
+ */
+struct gw_backup_fetch {
+	struct gw_req *r;		/* NULL once the request is gone */
 	struct evhttp_connection *conn;
 	int fd;
 	char path[4096];
@@ -32,7 +36,7 @@ static void gw_backup_stream_file(struct gw_req *r, int fd);
 static void
 gw_fetch_chunk_cb(struct evhttp_request *req, void *arg)
 {
-	struct gw_fetch *f = arg;
+	struct gw_backup_fetch *f = arg;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 
 	/* Spooled to disk as it comes: a large backup never sits whole in memory. */
@@ -44,7 +48,7 @@ gw_fetch_chunk_cb(struct evhttp_request *req, void *arg)
 static void
 gw_fetch_done_cb(struct evhttp_request *req, void *arg)
 {
-	struct gw_fetch *f = arg;
+	struct gw_backup_fetch *f = arg;
 	struct gw_req *r = f->r;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 
@@ -54,9 +58,10 @@ gw_fetch_done_cb(struct evhttp_request *req, void *arg)
 				f->failed = true;
 				break;
 			}
-	if (r != NULL && r->aux == f) {
-		r->aux = NULL;
-		r->aux_free = NULL;
+	if (r != NULL && r->ctx_type == GW_CTX_BACKUP && r->ctx.backup == f) {
+		r->ctx_type = GW_CTX_NONE;
+		r->ctx.backup = NULL;
+		r->ctx_free = NULL;
 		if (code == 200 && !f->failed) {
 			gw_backup_stream_file(r, f->fd);
 			f->fd = -1;
@@ -79,17 +84,16 @@ gw_fetch_done_cb(struct evhttp_request *req, void *arg)
 
 /* The request went away first: the transfer finishes into nothing. */
 static void
-gw_fetch_abandon(void *arg)
+gw_fetch_abandon(struct gw_req *r)
 {
-	struct gw_fetch *f = arg;
-	f->r = NULL;
+	r->ctx.backup->r = NULL;
 }
 
 static bool
 gw_backup_proxy(struct gw_req *r)
 {
 	char host[256], port[16], uri[4096];
-	struct gw_fetch *f;
+	struct gw_backup_fetch *f;
 	struct evhttp_request *req;
 	const char *colon = strrchr(gw.leader_api, ':');
 
@@ -129,8 +133,9 @@ gw_backup_proxy(struct gw_req *r)
 		free(f);
 		return false;
 	}
-	r->aux = f;
-	r->aux_free = gw_fetch_abandon;
+	r->ctx_type = GW_CTX_BACKUP;
+	r->ctx.backup = f;
+	r->ctx_free = gw_fetch_abandon;
 	gw_suspend_request(r);
 	return true;
 }

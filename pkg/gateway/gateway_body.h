@@ -31,13 +31,16 @@
 
 #define GATEWAY_BODY_ERR_MAX	128
 
-/* Command kinds, the `k` of the command map. */
+/* Command kinds, the `k` of the command map (docs/wire-formats.md). Kind 8
+ * (maintenance) is proposed by consensus, never by the gateway. */
 enum gateway_cmd_kind {
 	GATEWAY_CMD_EXECUTE = 1,
 	GATEWAY_CMD_QUERY = 2,
 	GATEWAY_CMD_REQUEST = 3,
 	GATEWAY_CMD_NOOP = 4,
-	GATEWAY_CMD_LOAD = 5,
+	GATEWAY_CMD_LOAD_FILE = 5,	/* {k, db: bin}: a SQLite file (gateway_load.c) */
+	GATEWAY_CMD_LOAD_SQL = 6,	/* {k, sql: str}: a SQL dump */
+	GATEWAY_CMD_LOAD_CHUNK = 7,	/* one chunk of a SQLite file (gateway_load_chunks.c) */
 };
 
 struct gateway_stmt {

@@ -19,7 +19,58 @@
 #include "gateway_render.h"
 #include "gateway_rewrite.h"
 
-enum { STAGE_BARRIER = 1, STAGE_QUERY, STAGE_PROPOSE };
+/* The message a data request last sent; a retry sends it again. */
+enum gw_db_stage {
+	GW_DB_PACKED,		/* command packed, nothing sent yet */
+	GW_DB_BARRIER,		/* BARRIER to consensus (weak, linearizable, freshness) */
+	GW_DB_QUERY,		/* QUERY to storage */
+	GW_DB_PROPOSE,		/* PROPOSE to consensus (writes, strong reads) */
+};
+
+/*
+ * A linearizable read's early query (see gw_spec_start): not sent, in flight,
+ * answered (kept in spec_res), or failed.
+ */
+enum gw_spec {
+	GW_SPEC_NONE,
+	GW_SPEC_PENDING,
+	GW_SPEC_DONE,
+	GW_SPEC_FAILED,
+};
+
+/* A data request between its steps (GW_CTX_DB). */
+struct gw_db_ctx {
+	enum gateway_cmd_kind kind;
+	enum gw_db_stage stage;
+	char *cmd;			/* packed command, sent with every step */
+	size_t cmd_len;
+	int64_t retries_used;		/* ?retries: extra forwarding attempts made */
+	const char *barrier_level;	/* level of the last BARRIER, for a retry */
+	uint64_t raft_index;		/* of the entry that answered (?raft_index) */
+	/* A linearizable read on the leader: the early query's state, storage's answer
+	 * and the index it had applied, and the read index the barrier confirmed. */
+	enum gw_spec spec;
+	char *spec_res;
+	size_t spec_len;
+	uint64_t spec_applied;
+	uint64_t read_index;
+};
+
+static void
+gw_db_ctx_free(struct gw_req *r)
+{
+	struct gw_db_ctx *c = r->ctx.db;
+
+	free(c->cmd);
+	free(c->spec_res);
+	free(c);
+}
+
+static struct gw_db_ctx *
+gw_db(const struct gw_req *r)
+{
+	return r->ctx_type == GW_CTX_DB ? r->ctx.db : NULL;
+}
 
 static bool
 gw_is_text_plain(const struct gw_req *r)
@@ -89,7 +140,7 @@ gw_respond_results(struct gw_req *r, const char *res, size_t len, bool is_query,
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed result from storage");
 		return;
 	}
-	gw_render_opts(r, is_query, r->raft_index, &o);
+	gw_render_opts(r, is_query, gw_db(r) != NULL ? gw_db(r)->raft_index : 0, &o);
 	if (gateway_render_to_buffer(&un.data, &o, &out, &out_len, err, sizeof(err)) != 0) {
 		msgpack_unpacked_destroy(&un);
 		free(out);
@@ -142,18 +193,20 @@ gw_parse_body(struct gw_req *r, struct gateway_body *b, bool allow_text)
 }
 
 /*
- * Checks pragmas, rewrites non-deterministic SQL if asked, and packs the command into
- * r->cmd. false when an answer was given.
+ * Checks the statements against the policy, rewrites non-deterministic SQL if asked,
+ * and packs the command into the request's new context. false when an answer was
+ * given.
  */
 static bool
-gw_build_command(struct gw_req *r, struct gateway_body *b, int kind, bool rewrite)
+gw_build_command(struct gw_req *r, struct gateway_body *b, enum gateway_cmd_kind kind,
+    bool rewrite)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	/* Rounded up: 500us must not become 0, which means no timeout. */
 	int64_t to_ms = (r->params.db_timeout_ns + 999999) / 1000000;
-
 	const char *refused;
+	struct gw_db_ctx *c;
 
 	if ((refused = gateway_policy_check(b, r->params.transaction)) != NULL) {
 		gw.counters.policy_refusals++;
@@ -172,17 +225,21 @@ gw_build_command(struct gw_req *r, struct gateway_body *b, int kind, bool rewrit
 	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (gateway_body_pack_command(b, (enum gateway_cmd_kind)kind, r->params.transaction,
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    gateway_body_pack_command(b, kind, r->params.transaction,
 	    to_ms > 0 ? (uint64_t)to_ms : 0, &gw.limits, &pk) != 0) {
+		free(c);
 		msgpack_sbuffer_destroy(&sb);
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		return false;
 	}
-	free(r->cmd);
-	r->cmd_len = sb.size;	/* release() zeroes the size */
-	r->cmd = msgpack_sbuffer_release(&sb);
+	c->kind = kind;
+	c->cmd_len = sb.size;	/* release() zeroes the size */
+	c->cmd = msgpack_sbuffer_release(&sb);
 	msgpack_sbuffer_destroy(&sb);
-	r->kind = kind;
+	r->ctx_type = GW_CTX_DB;
+	r->ctx.db = c;
+	r->ctx_free = gw_db_ctx_free;
 	return true;
 }
 
@@ -196,12 +253,14 @@ static void gw_barrier(struct gw_req *r, const char *level);
 static bool
 gw_retry(struct gw_req *r, const char *e)
 {
-	if (r->retries_used >= r->params.retries ||
+	struct gw_db_ctx *c = r->ctx.db;
+
+	if (c->retries_used >= r->params.retries ||
 	    (strcmp(e, "leader not reachable") != 0 && strcmp(e, "not leader") != 0))
 		return false;
-	r->retries_used++;
-	if (r->stage == STAGE_BARRIER && r->barrier_level != NULL)
-		gw_barrier(r, r->barrier_level);
+	c->retries_used++;
+	if (c->stage == GW_DB_BARRIER && c->barrier_level != NULL)
+		gw_barrier(r, c->barrier_level);
 	else
 		gw_propose(r);
 	return true;
@@ -219,7 +278,7 @@ gw_not_leader(const struct gw_req *r, const char *e)
 	if (strcmp(e, "not leader") == 0)
 		return true;
 	return strncmp(e, "leadership lost", 15) == 0 &&
-	    (r->kind == GATEWAY_CMD_QUERY || r->stage == STAGE_BARRIER);
+	    (r->ctx.db->kind == GATEWAY_CMD_QUERY || r->ctx.db->stage == GW_DB_BARRIER);
 }
 
 static void
@@ -243,10 +302,10 @@ gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply from consensus");
 		return;
 	}
-	(void)ipc_get_u64(m, "i", &r->raft_index);
+	(void)ipc_get_u64(m, "i", &r->ctx.db->raft_index);
 	{
 		char lr[256];
-		gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY,
+		gw_respond_results(r, res, len, r->ctx.db->kind == GATEWAY_CMD_QUERY,
 		    gw_served_by(m, lr, sizeof(lr)));
 	}
 }
@@ -254,9 +313,11 @@ gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
 static void
 gw_propose(struct gw_req *r)
 {
-	r->stage = STAGE_PROPOSE;
+	struct gw_db_ctx *c = r->ctx.db;
+
+	c->stage = GW_DB_PROPOSE;
 	gw_begin(r, IPC_PROPOSE);
-	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
+	ipc_add_bin(&gw.w, "c", c->cmd, c->cmd_len);
 	if (gw_send_wait(r, PROC_CONSENSUS, gw_on_propose_result, r->params.timeout_ns) != 0)
 		gw_leader_not_found(r);
 }
@@ -274,7 +335,7 @@ gw_on_query_result(struct gw_req *r, struct ipc_msg *m)
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply from storage");
 		return;
 	}
-	if (r->kind == GATEWAY_CMD_REQUEST) {
+	if (r->ctx.db->kind == GATEWAY_CMD_REQUEST) {
 		/* Storage ran nothing if a statement writes: go through the log. */
 		msgpack_unpacked_init(&un);
 		if (ipc_msgpack_validate(res, len) == 0 &&
@@ -293,19 +354,21 @@ gw_on_query_result(struct gw_req *r, struct ipc_msg *m)
 			return;
 		}
 	}
-	gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY, NULL);
+	gw_respond_results(r, res, len, r->ctx.db->kind == GATEWAY_CMD_QUERY, NULL);
 }
 
 static void
 gw_send_query(struct gw_req *r, uint64_t min_index)
 {
-	r->stage = STAGE_QUERY;
+	struct gw_db_ctx *c = r->ctx.db;
+
+	c->stage = GW_DB_QUERY;
 	gw_begin(r, IPC_QUERY);
-	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
+	ipc_add_bin(&gw.w, "c", c->cmd, c->cmd_len);
 	if (min_index > 0)
 		ipc_add_u64(&gw.w, "mi", min_index);
 	if (gw_send_wait(r, PROC_STORAGE, gw_on_query_result,
-	    r->params.level == GATEWAY_LEVEL_LINEARIZABLE && r->kind == GATEWAY_CMD_QUERY ?
+	    r->params.level == GATEWAY_LEVEL_LINEARIZABLE && c->kind == GATEWAY_CMD_QUERY ?
 	    r->params.linearizable_timeout_ns : r->params.timeout_ns) != 0)
 		gw_respond_json_error(r, "store not open");
 }
@@ -319,27 +382,25 @@ gw_send_query(struct gw_req *r, uint64_t min_index)
  * the barrier's heartbeat round, begun after the request arrived, proves this node was
  * still leader. Otherwise the query runs again as before, held until R is applied.
  */
-enum { GW_SPEC_NONE, GW_SPEC_PENDING, GW_SPEC_DONE, GW_SPEC_FAILED };
-
 /* Takes storage's answer: A in spec_applied, the result kept in spec_res. */
 static bool
-gw_spec_take(struct gw_req *r, struct ipc_msg *m)
+gw_spec_take(struct gw_db_ctx *c, struct ipc_msg *m)
 {
 	const char *res;
 	size_t len;
 
-	if (m == NULL || ipc_get_u64(m, "ai", &r->spec_applied) != IPC_OK ||
-	    ipc_get_bin(m, "res", &res, &len) != IPC_OK || (r->spec_res = malloc(len ? len : 1)) == NULL)
+	if (m == NULL || ipc_get_u64(m, "ai", &c->spec_applied) != IPC_OK ||
+	    ipc_get_bin(m, "res", &res, &len) != IPC_OK || (c->spec_res = malloc(len ? len : 1)) == NULL)
 		return false;
-	memcpy(r->spec_res, res, len);
-	r->spec_len = len;
+	memcpy(c->spec_res, res, len);
+	c->spec_len = len;
 	return true;
 }
 
 static void
 gw_on_spec_result(struct gw_req *r, struct ipc_msg *m)
 {
-	r->spec = gw_spec_take(r, m) ? GW_SPEC_DONE : GW_SPEC_FAILED;
+	r->ctx.db->spec = gw_spec_take(r->ctx.db, m) ? GW_SPEC_DONE : GW_SPEC_FAILED;
 }
 
 /* The barrier has answered R and storage's answer came after it: used as it is, no copy. */
@@ -350,44 +411,47 @@ gw_on_spec_late(struct gw_req *r, struct ipc_msg *m)
 	const char *res;
 	size_t len;
 
-	if (ipc_get_u64(m, "ai", &applied) == IPC_OK && applied >= r->read_index &&
+	if (ipc_get_u64(m, "ai", &applied) == IPC_OK && applied >= r->ctx.db->read_index &&
 	    ipc_get_bin(m, "res", &res, &len) == IPC_OK) {
 		gw.counters.linearizable_early++;
 		gw_respond_results(r, res, len, true, NULL);
 		return;
 	}
 	gw.counters.linearizable_redone++;
-	gw_send_query(r, r->read_index);
+	gw_send_query(r, r->ctx.db->read_index);
 }
 
 static void
 gw_spec_start(struct gw_req *r)
 {
-	if (r->kind != GATEWAY_CMD_QUERY || r->params.freshness_ns > 0 ||
+	struct gw_db_ctx *c = r->ctx.db;
+
+	if (c->kind != GATEWAY_CMD_QUERY || r->params.freshness_ns > 0 ||
 	    strcmp(gw.raft_state, "Leader") != 0 || r->on_reply == NULL)
 		return;
-	free(r->spec_res);
-	r->spec_res = NULL;
+	free(c->spec_res);
+	c->spec_res = NULL;
 	gw_begin_side(r, IPC_QUERY);
-	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
-	r->spec = gw_send_side(r, gw_on_spec_result) == 0 ? GW_SPEC_PENDING : GW_SPEC_NONE;
+	ipc_add_bin(&gw.w, "c", c->cmd, c->cmd_len);
+	c->spec = gw_send_side(r, gw_on_spec_result) == 0 ? GW_SPEC_PENDING : GW_SPEC_NONE;
 }
 
 /* The barrier answered read index R: use the speculative answer if it can stand. */
 static void
 gw_spec_finish(struct gw_req *r, uint64_t index)
 {
-	int spec = r->spec;
+	struct gw_db_ctx *c = r->ctx.db;
+	enum gw_spec spec = c->spec;
 
-	r->spec = GW_SPEC_NONE;
-	r->read_index = index;
+	c->spec = GW_SPEC_NONE;
+	c->read_index = index;
 	if (spec == GW_SPEC_PENDING) {
 		gw_wait_side(r, gw_on_spec_late, r->params.linearizable_timeout_ns);
 		return;
 	}
-	if (spec == GW_SPEC_DONE && r->spec_applied >= index) {
+	if (spec == GW_SPEC_DONE && c->spec_applied >= index) {
 		gw.counters.linearizable_early++;
-		gw_respond_results(r, r->spec_res, r->spec_len, true, NULL);
+		gw_respond_results(r, c->spec_res, c->spec_len, true, NULL);
 		return;
 	}
 	gw.counters.linearizable_redone++;
@@ -421,12 +485,12 @@ gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply");
 			return;
 		}
-		gw_respond_results(r, res, len, r->kind == GATEWAY_CMD_QUERY,
+		gw_respond_results(r, res, len, r->ctx.db->kind == GATEWAY_CMD_QUERY,
 		    gw_served_by(m, lr, sizeof(lr)));
 		return;
 	}
 	(void)ipc_get_u64(m, "i", &index);
-	if (r->spec != GW_SPEC_NONE) {
+	if (r->ctx.db->spec != GW_SPEC_NONE) {
 		gw_spec_finish(r, index);
 		return;
 	}
@@ -436,13 +500,15 @@ gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 static void
 gw_barrier(struct gw_req *r, const char *level)
 {
-	r->stage = STAGE_BARRIER;
-	r->barrier_level = level;
+	struct gw_db_ctx *c = r->ctx.db;
+
+	c->stage = GW_DB_BARRIER;
+	c->barrier_level = level;
 	gw_begin(r, IPC_BARRIER);
 	ipc_add_str(&gw.w, "l", level);
 	/* The command travels along: on a follower consensus runs it on the leader. */
-	ipc_add_bin(&gw.w, "c", r->cmd, r->cmd_len);
-	ipc_add_u64(&gw.w, "k", (uint64_t)r->kind);
+	ipc_add_bin(&gw.w, "c", c->cmd, c->cmd_len);
+	ipc_add_u64(&gw.w, "k", (uint64_t)c->kind);
 	if (r->params.freshness_ns > 0) {
 		/* Whole milliseconds, at least one: a shorter freshness still asks. */
 		uint64_t ms = (uint64_t)(r->params.freshness_ns / 1000000);

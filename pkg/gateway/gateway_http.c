@@ -229,7 +229,8 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	gw_wait_release(r);
-	free(r->spec_res);
+	if (r->ctx_free != NULL)
+		r->ctx_free(r);
 	if (r->queue_waiting)
 		gw_queue_forget(r);
 	if (r->timeout_ev != NULL)
@@ -239,12 +240,7 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->params_ok)
 		gateway_params_free(&r->params);
 	gw_body_release(r);
-	free(r->cmd);
 	free(r->raw_query);
-	free(r->aux_buf[0]);
-	free(r->aux_buf[1]);
-	if (r->aux_free != NULL && r->aux != NULL)
-		r->aux_free(r->aux);
 	free(r);
 	*con_cls = NULL;
 }

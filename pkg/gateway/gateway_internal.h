@@ -55,12 +55,36 @@ struct gw_req;
 /* Called with a reply to the message the request is waiting for. */
 typedef void gw_reply_fn(struct gw_req *r, struct ipc_msg *m);
 
+/*
+ * What one handler family keeps between the steps of a request. Each family defines
+ * its context in its own file; a request holds at most one, set by the handler, and
+ * ctx_free ends it when the request ends (answered, timed out, or the client went
+ * away). The tag says which member of ctx is live.
+ */
+enum gw_ctx_type {
+	GW_CTX_NONE,
+	GW_CTX_DB,		/* /db/execute, /db/query, /db/request (gateway_db.c) */
+	GW_CTX_LOAD,		/* /db/load, /boot (gateway_load.h) */
+	GW_CTX_BACKUP,		/* /db/backup fetched from the leader (gateway_backup.c) */
+	GW_CTX_STATUS,		/* /status, /debug/vars (gateway_status.c) */
+};
+
+struct gw_db_ctx;
+struct gw_load_ctx;
+struct gw_backup_fetch;
+struct gw_status_ctx;
+
 struct gw_req {
 	struct MHD_Connection *conn;
 	const char *method;
 	enum gw_method verb;		/* set by the router */
 	const char *path;		/* owned by MHD for the request's life */
 	char *raw_query;		/* undecoded, after '?'; owned */
+	struct gateway_params params;
+	bool params_ok;			/* params parsed (and to be freed) */
+	struct timespec started;
+
+	/* The body. */
 	char *body;
 	size_t body_len, body_cap;
 	bool too_big;
@@ -70,18 +94,17 @@ struct gw_req {
 	int spool_fd;
 	uint64_t body_total;		/* bytes received, in memory or spooled */
 	uint32_t body_crc;		/* CRC32C of the whole body (load and boot only) */
-	bool suspended;
+
+	/* The answer. */
 	bool handled;			/* the route handler ran */
-	bool no_sort;			/* JSON objects keep insertion order (Go structs) */
-	bool queue_waiting;		/* parked in the write queue's waiters */
+	struct MHD_Response *response;	/* answer ready to queue */
+	unsigned status;
 	/* Internal requests (conn == NULL, e.g. the write queue's batches) get their
 	 * failures here instead of an HTTP answer. */
 	void (*internal_fail)(struct gw_req *r, const char *why);
-	struct MHD_Response *response;	/* answer ready to queue */
-	unsigned status;
-	struct gateway_params params;
-	bool params_ok;
-	/* waiting for a reply */
+
+	/* Waiting for another process (gateway_wait.c). */
+	bool suspended;
 	uint64_t wait_id;
 	enum ipc_type wait_type;	/* request sent; its answer is wait_type + 1 */
 	enum proc_id wait_peer;
@@ -93,26 +116,17 @@ struct gw_req {
 	/* A second message in flight at the same time (gw_send_side): its id, or 0. */
 	uint64_t side_id;
 	gw_reply_fn *on_side_reply;
-	/* A linearizable read's query run while the read index is confirmed
-	 * (gateway_db.c): storage's answer and the index it had applied. */
-	int spec;			/* GW_SPEC_* */
-	char *spec_res;
-	size_t spec_len;
-	uint64_t spec_applied;
-	uint64_t read_index;
-	/* handler scratch */
-	int kind;			/* GATEWAY_CMD_* */
-	int retries_used;		/* ?retries: extra forwarding attempts made */
-	const char *barrier_level;	/* level of the last BARRIER, for a retry */
-	int stage;
-	char *cmd;			/* packed command, owned */
-	size_t cmd_len;
-	uint64_t raft_index;
-	struct timespec started;
-	void *aux;			/* handler-owned state between steps */
-	void (*aux_free)(void *);	/* frees aux if the request ends early */
-	char *aux_buf[2];
-	size_t aux_len[2];
+	bool queue_waiting;		/* parked in the write queue, or waiting for its batch */
+
+	/* The handler family's context (see enum gw_ctx_type). */
+	enum gw_ctx_type ctx_type;
+	union {
+		struct gw_db_ctx *db;
+		struct gw_load_ctx *load;
+		struct gw_backup_fetch *backup;
+		struct gw_status_ctx *status;
+	} ctx;
+	void (*ctx_free)(struct gw_req *r);
 };
 
 struct gateway {
@@ -192,12 +206,6 @@ int gw_body_append(struct gw_req *r, const char *data, size_t n);
 /* Copies n body bytes at off into buf; 0 or -1. */
 int gw_body_read(const struct gw_req *r, uint64_t off, void *buf, size_t n);
 void gw_body_release(struct gw_req *r);
-
-/* Chunked load of a large SQLite file (gateway_load_chunks.c). */
-#define GW_LOAD_CHUNK	(4u * 1024 * 1024)
-void gw_load_chunks_start(struct gw_req *r, gw_reply_fn *on_done);
-/* A load's result map (validated msgpack) holds an error: true, with its text in ebuf. */
-bool gw_load_result_failed(const char *res, size_t len, char *ebuf, size_t elen);
 
 /* The write queue (gateway_queue.c). */
 void gw_queue_init(void);

@@ -83,11 +83,11 @@ gw_msg_to_json(const struct ipc_msg *m)
 }
 
 void
-gw_respond_jansson(struct gw_req *r, json_t *j)
+gw_respond_jansson(struct gw_req *r, json_t *j, unsigned how)
 {
 	size_t flags = JSON_ENCODE_ANY | JSON_REAL_PRECISION(9) |
-	    (r->no_sort ? 0 : JSON_SORT_KEYS) |
-	    (r->params.pretty ? JSON_INDENT(4) : JSON_COMPACT);
+	    ((how & GW_JSON_SORTED) != 0 ? JSON_SORT_KEYS : 0) |
+	    ((how & GW_JSON_PRETTY) != 0 ? JSON_INDENT(4) : JSON_COMPACT);
 	char *s = json_dumps(j, flags);
 
 	json_decref(j);

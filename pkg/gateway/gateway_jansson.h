@@ -19,9 +19,12 @@ json_t *gw_mp_to_json(const msgpack_object *o);
 json_t *gw_res_to_json(const struct ipc_msg *m);
 /* The body of a reply (consensus's status maps) as a JSON object. */
 json_t *gw_msg_to_json(const struct ipc_msg *m);
-/* Answers r 200 with j (taken) as JSON: ?pretty indents, keys sorted unless
- * r->no_sort (Go structs keep their field order). */
-void gw_respond_jansson(struct gw_req *r, json_t *j);
+/* How gw_respond_jansson writes: keys sorted (Go maps; Go structs keep their field
+ * order, so answers built as structs are not sorted), indented by four (?pretty). */
+#define GW_JSON_SORTED	0x1u
+#define GW_JSON_PRETTY	0x2u
+/* Answers r 200 with j (taken) as JSON. */
+void gw_respond_jansson(struct gw_req *r, json_t *j, unsigned how);
 /* qsort comparison of two json_t * objects by their "id" strings (rqlite lists
  * nodes by id). */
 int gw_json_id_cmp(const void *a, const void *b);

@@ -11,11 +11,9 @@
 #include <string.h>
 
 #include "gateway_internal.h"
+#include "gateway_load.h"
 #include "gateway_render.h"
 #include "storage/storage_backup.h"
-
-#define CMD_LOAD_FILE 5
-#define CMD_LOAD_SQL 6
 
 bool
 gw_load_result_failed(const char *res, size_t len, char *ebuf, size_t elen)
@@ -68,7 +66,7 @@ gw_load_cb(struct gw_req *r, struct ipc_msg *m)
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply");
 		return;
 	}
-	if (r->kind == CMD_LOAD_SQL) {
+	if (r->ctx.load->kind == GATEWAY_CMD_LOAD_SQL) {
 		/* Rendered like an execute: {"results":[{…}]} or a statement error. */
 		struct gateway_render_opts o;
 		msgpack_unpacked un;
@@ -97,8 +95,8 @@ gw_load_cb(struct gw_req *r, struct ipc_msg *m)
 
 		if (gw_load_result_failed(res, len, ebuf, sizeof(ebuf))) {
 			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, ebuf);
-		} else if (r->stage == 99) {
-			gw_respond_empty(r, MHD_HTTP_OK);	/* /boot */
+		} else if (r->ctx.load->route == GW_LOAD_ROUTE_BOOT) {
+			gw_respond_empty(r, MHD_HTTP_OK);
 		} else {
 			char *ok = strdup("{\"results\":[]}");
 			gw_respond(r, MHD_HTTP_OK, "application/json; charset=utf-8", ok,
@@ -109,8 +107,9 @@ gw_load_cb(struct gw_req *r, struct ipc_msg *m)
 
 /* Proposes the load command for the request's body. */
 static void
-gw_load_propose(struct gw_req *r, bool binary)
+gw_load_propose(struct gw_req *r)
 {
+	bool binary = r->ctx.load->kind == GATEWAY_CMD_LOAD_FILE;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 
@@ -120,7 +119,7 @@ gw_load_propose(struct gw_req *r, bool binary)
 	if (!binary)
 		(void)gateway_cmd_limits_pack(&gw.limits, &pk);	/* a dump is client SQL */
 	msgpack_pack_str_with_body(&pk, "k", 1);
-	msgpack_pack_uint32(&pk, binary ? CMD_LOAD_FILE : CMD_LOAD_SQL);
+	msgpack_pack_uint32(&pk, r->ctx.load->kind);
 	if (binary) {
 		msgpack_pack_str_with_body(&pk, "db", 2);
 		msgpack_pack_bin_with_body(&pk, r->body, r->body_len);
@@ -128,7 +127,6 @@ gw_load_propose(struct gw_req *r, bool binary)
 		msgpack_pack_str_with_body(&pk, "sql", 3);
 		msgpack_pack_str_with_body(&pk, r->body != NULL ? r->body : "", r->body_len);
 	}
-	r->kind = binary ? CMD_LOAD_FILE : CMD_LOAD_SQL;
 	gw_begin(r, IPC_PROPOSE);
 	ipc_add_bin(&gw.w, "c", sb.data, sb.size);
 	/* Loading a large file takes longer than -raft-apply-timeout: ?timeout rules. */
@@ -138,16 +136,34 @@ gw_load_propose(struct gw_req *r, bool binary)
 		gw_load_cb(r, NULL);
 }
 
-/* A SQLite file bigger than one chunk goes through the log in chunks. */
 static void
-gw_load_file_or_sql(struct gw_req *r, bool binary)
+gw_load_ctx_free(struct gw_req *r)
 {
-	if (binary && r->body_total > GW_LOAD_CHUNK) {
-		r->kind = CMD_LOAD_FILE;
-		gw_load_chunks_start(r, gw_load_cb);
+	free(r->ctx.load);
+}
+
+/*
+ * Loads the body (a SQLite file if binary, else a SQL dump) for the route that asked.
+ * A SQLite file bigger than one chunk goes through the log in chunks.
+ */
+static void
+gw_load_file_or_sql(struct gw_req *r, enum gw_load_route route, bool binary)
+{
+	struct gw_load_ctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		return;
 	}
-	gw_load_propose(r, binary);
+	c->route = route;
+	c->kind = binary ? GATEWAY_CMD_LOAD_FILE : GATEWAY_CMD_LOAD_SQL;
+	r->ctx_type = GW_CTX_LOAD;
+	r->ctx.load = c;
+	r->ctx_free = gw_load_ctx_free;
+	if (binary && r->body_total > GW_LOAD_CHUNK)
+		gw_load_chunks_start(r, gw_load_cb);
+	else
+		gw_load_propose(r);
 }
 
 void
@@ -173,7 +189,7 @@ gw_handle_load(struct gw_req *r)
 		gw_redirect_to_leader(r, MHD_HTTP_SERVICE_UNAVAILABLE);
 		return;
 	}
-	gw_load_file_or_sql(r, binary);
+	gw_load_file_or_sql(r, GW_LOAD_ROUTE_LOAD, binary);
 }
 
 static void
@@ -189,8 +205,7 @@ gw_boot_status_cb(struct gw_req *r, struct ipc_msg *m)
 		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "not single-node");
 		return;
 	}
-	r->stage = 99;
-	gw_load_file_or_sql(r, true);
+	gw_load_file_or_sql(r, GW_LOAD_ROUTE_BOOT, true);
 }
 
 void

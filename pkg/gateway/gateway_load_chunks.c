@@ -15,13 +15,7 @@
 
 #include "common/log.h"
 #include "gateway_internal.h"
-
-#define CMD_LOAD_CHUNK 7
-
-struct gw_load_chunks {
-	uint64_t id, seq, off;
-	gw_reply_fn *on_done;
-};
+#include "gateway_load.h"
 
 static void gw_load_chunk_send(struct gw_req *r);
 
@@ -40,13 +34,13 @@ gw_load_chunk_failed(struct ipc_msg *m)
 static void
 gw_load_chunk_cb(struct gw_req *r, struct ipc_msg *m)
 {
-	struct gw_load_chunks *lc = r->aux;
+	struct gw_load_ctx *lc = r->ctx.load;
 
-	if (m == NULL || gw_load_chunk_failed(m) || lc->off >= r->body_total) {
+	if (m == NULL || gw_load_chunk_failed(m) || lc->chunk_off >= r->body_total) {
 		/* The last chunk's result, or a failure: the caller renders either. */
-		if (m != NULL && lc->off < r->body_total)
+		if (m != NULL && lc->chunk_off < r->body_total)
 			log_warnx("chunked load failed at %llu of %llu bytes",
-			    (unsigned long long)lc->off, (unsigned long long)r->body_total);
+			    (unsigned long long)lc->chunk_off, (unsigned long long)r->body_total);
 		lc->on_done(r, m);
 		return;
 	}
@@ -56,14 +50,14 @@ gw_load_chunk_cb(struct gw_req *r, struct ipc_msg *m)
 static void
 gw_load_chunk_send(struct gw_req *r)
 {
-	struct gw_load_chunks *lc = r->aux;
-	uint64_t left = r->body_total - lc->off;
+	struct gw_load_ctx *lc = r->ctx.load;
+	uint64_t left = r->body_total - lc->chunk_off;
 	size_t n = left < GW_LOAD_CHUNK ? (size_t)left : GW_LOAD_CHUNK;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	char *buf;
 
-	if ((buf = malloc(n ? n : 1)) == NULL || gw_body_read(r, lc->off, buf, n) != 0) {
+	if ((buf = malloc(n ? n : 1)) == NULL || gw_body_read(r, lc->chunk_off, buf, n) != 0) {
 		free(buf);
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "the load failed: cannot read the upload");
 		return;
@@ -72,19 +66,19 @@ gw_load_chunk_send(struct gw_req *r)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 8);
 	msgpack_pack_str_with_body(&pk, "k", 1);
-	msgpack_pack_uint32(&pk, CMD_LOAD_CHUNK);
+	msgpack_pack_uint32(&pk, GATEWAY_CMD_LOAD_CHUNK);
 	msgpack_pack_str_with_body(&pk, "id", 2);
-	msgpack_pack_uint64(&pk, lc->id);
+	msgpack_pack_uint64(&pk, lc->chunk_id);
 	msgpack_pack_str_with_body(&pk, "seq", 3);
-	msgpack_pack_uint64(&pk, lc->seq);
+	msgpack_pack_uint64(&pk, lc->chunk_seq);
 	msgpack_pack_str_with_body(&pk, "off", 3);
-	msgpack_pack_uint64(&pk, lc->off);
+	msgpack_pack_uint64(&pk, lc->chunk_off);
 	msgpack_pack_str_with_body(&pk, "sz", 2);
 	msgpack_pack_uint64(&pk, r->body_total);
 	msgpack_pack_str_with_body(&pk, "crc", 3);
 	msgpack_pack_uint32(&pk, r->body_crc);
 	msgpack_pack_str_with_body(&pk, "last", 4);
-	if (lc->off + n >= r->body_total)
+	if (lc->chunk_off + n >= r->body_total)
 		msgpack_pack_true(&pk);
 	else
 		msgpack_pack_false(&pk);
@@ -97,8 +91,8 @@ gw_load_chunk_send(struct gw_req *r)
 	 * -raft-apply-timeout, bounds the wait. */
 	ipc_add_u64(&gw.w, "at", (uint64_t)(r->params.timeout_ns / 1000000));
 	msgpack_sbuffer_destroy(&sb);
-	lc->seq++;
-	lc->off += n;
+	lc->chunk_seq++;
+	lc->chunk_off += n;
 	if (gw_send_wait(r, PROC_CONSENSUS, gw_load_chunk_cb, r->params.timeout_ns) != 0)
 		lc->on_done(r, NULL);
 }
@@ -106,21 +100,18 @@ gw_load_chunk_send(struct gw_req *r)
 void
 gw_load_chunks_start(struct gw_req *r, gw_reply_fn *on_done)
 {
-	struct gw_load_chunks *lc = calloc(1, sizeof(*lc));
+	struct gw_load_ctx *lc = r->ctx.load;
 
-	if (lc == NULL) {
-		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-		return;
-	}
 	/* Names the sequence on every node; a new load with another id replaces it. */
-	if (getrandom(&lc->id, sizeof(lc->id), 0) != (ssize_t)sizeof(lc->id)) {
+	if (getrandom(&lc->chunk_id, sizeof(lc->chunk_id), 0) != (ssize_t)sizeof(lc->chunk_id)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		lc->id = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 48);
+		lc->chunk_id = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^
+		    ((uint64_t)getpid() << 48);
 	}
+	lc->chunk_seq = 0;
+	lc->chunk_off = 0;
 	lc->on_done = on_done;
-	r->aux = lc;
-	r->aux_free = free;
 	log_info("loading a %llu-byte SQLite file in chunks of %u bytes",
 	    (unsigned long long)r->body_total, GW_LOAD_CHUNK);
 	gw_load_chunk_send(r);

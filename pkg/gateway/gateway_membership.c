@@ -12,9 +12,9 @@
 
 #include "gateway_internal.h"
 
-/* Answer of a MEMBERSHIP request (remove, stepdown); prefix names the operation. */
+/* Answers a MEMBERSHIP request; prefix names the operation in an error's text. */
 static void
-gw_membership_cb(struct gw_req *r, struct ipc_msg *m)
+gw_membership_answer(struct gw_req *r, struct ipc_msg *m, const char *prefix)
 {
 	const char *e;
 	size_t n;
@@ -27,8 +27,7 @@ gw_membership_cb(struct gw_req *r, struct ipc_msg *m)
 		return;
 	}
 	if (ipc_get_str(m, "e", &e, &n) == IPC_OK) {
-		snprintf(msg, sizeof(msg), "%s%.*s", r->aux_buf[0] != NULL ? r->aux_buf[0] : "",
-		    (int)n, e);
+		snprintf(msg, sizeof(msg), "%s%.*s", prefix, (int)n, e);
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
 		return;
 	}
@@ -45,45 +44,57 @@ gw_membership_cb(struct gw_req *r, struct ipc_msg *m)
 }
 
 static void
-gw_membership(struct gw_req *r, const char *op, const char *id, bool wait)
+gw_stepdown_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	gw_membership_answer(r, m, "stepdown: ");
+}
+
+static void
+gw_remove_cb(struct gw_req *r, struct ipc_msg *m)
+{
+	gw_membership_answer(r, m, "");
+}
+
+/* Sends MEMBERSHIP {op, id, wait}; id is copied into the frame. */
+static void
+gw_membership(struct gw_req *r, const char *op, const char *id, bool wait, gw_reply_fn *cb)
 {
 	gw_begin(r, IPC_MEMBERSHIP);
 	ipc_add_str(&gw.w, "op", op);
 	ipc_add_str(&gw.w, "id", id != NULL ? id : "");
 	ipc_add_bool(&gw.w, "wait", wait);
-	if (gw_send_wait(r, PROC_CONSENSUS, gw_membership_cb, r->params.timeout_ns) != 0)
-		gw_membership_cb(r, NULL);
+	if (gw_send_wait(r, PROC_CONSENSUS, cb, r->params.timeout_ns) != 0)
+		cb(r, NULL);
 }
 
 /* POST /leader: the leader steps down, to the node named by {"id": …} if given. */
 void
 gw_handle_stepdown(struct gw_req *r)
 {
+	json_t *j = NULL;
+	const char *id = NULL;
+
 	if (r->body_len > 0) {
 		/* rqlite reads {"id": …} only for exactly this content type. */
 		const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_TYPE);
 		if (ct != NULL && strcmp(ct, "application/json") == 0) {
 			json_error_t jerr;
-			json_t *j = json_loadb(r->body, r->body_len, 0, &jerr);
-			if (j == NULL) {
+			if ((j = json_loadb(r->body, r->body_len, 0, &jerr)) == NULL) {
 				char msg[256];
 				snprintf(msg, sizeof(msg), "invalid JSON: %s", jerr.text);
 				gw_respond_text(r, MHD_HTTP_BAD_REQUEST, msg);
 				return;
 			}
-			if (json_is_string(json_object_get(j, "id")))
-				r->aux_buf[1] = strdup(json_string_value(json_object_get(j, "id")));
-			json_decref(j);
+			id = json_string_value(json_object_get(j, "id"));	/* NULL unless a string */
 		}
 	}
 	/* Without wait a follower does nothing (as rqlite): the leader is elsewhere. */
-	if (!r->params.wait && strcmp(gw.raft_state, "Leader") != 0) {
+	if (!r->params.wait && strcmp(gw.raft_state, "Leader") != 0)
 		gw_respond_empty(r, MHD_HTTP_OK);
-		return;
-	}
-	r->aux_buf[0] = strdup("stepdown: ");
-	gw_membership(r, "stepdown", r->aux_buf[1], r->params.wait);
+	else
+		gw_membership(r, "stepdown", id, r->params.wait, gw_stepdown_cb);
+	json_decref(j);
 }
 
 void
@@ -104,7 +115,6 @@ gw_handle_remove(struct gw_req *r)
 		gw_redirect_to_leader(r, MHD_HTTP_SERVICE_UNAVAILABLE);
 		return;
 	}
-	r->aux_buf[1] = strdup(json_string_value(id));
+	gw_membership(r, "remove", json_string_value(id), true, gw_remove_cb);
 	json_decref(j);
-	gw_membership(r, "remove", r->aux_buf[1], true);
 }

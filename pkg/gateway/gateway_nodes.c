@@ -113,8 +113,7 @@ gw_nodes_cb(struct gw_req *r, struct ipc_msg *m)
 	json_decref(c);
 	if (v2)
 		out = json_pack("{s:o}", "nodes", out);
-	r->no_sort = true;
-	gw_respond_jansson(r, out);
+	gw_respond_jansson(r, out, r->params.pretty ? GW_JSON_PRETTY : 0);
 }
 
 void
@@ -142,8 +141,7 @@ gw_leader_get_cb(struct gw_req *r, struct ipc_msg *m)
 			if (id != NULL && strcmp(id, leader) == 0) {
 				json_t *o = gw_node_json(n, leader);
 				json_decref(c);
-				r->no_sort = true;
-				gw_respond_jansson(r, o);
+				gw_respond_jansson(r, o, r->params.pretty ? GW_JSON_PRETTY : 0);
 				return;
 			}
 		}

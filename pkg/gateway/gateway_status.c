@@ -99,13 +99,47 @@ gw_with_cons_status(struct gw_req *r, gw_reply_fn *next)
 		next(r, NULL);
 }
 
-/* ---- /status ------------------------------------------------------------------------ */
+/*
+ * What /status and /debug/vars keep between consensus's answer and storage's
+ * (GW_CTX_STATUS): for /status the document built from consensus's map, for
+ * /debug/vars consensus's map itself.
+ */
+struct gw_status_ctx {
+	json_t *doc;
+};
 
 static void
-json_decref_void(void *j)
+gw_status_ctx_free(struct gw_req *r)
 {
-	json_decref(j);
+	json_decref(r->ctx.status->doc);
+	free(r->ctx.status);
 }
+
+/* Keeps doc (taken) with r; -1 (doc freed) when out of memory. */
+static int
+gw_status_keep(struct gw_req *r, json_t *doc)
+{
+	struct gw_status_ctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		json_decref(doc);
+		return -1;
+	}
+	c->doc = doc;
+	r->ctx_type = GW_CTX_STATUS;
+	r->ctx.status = c;
+	r->ctx_free = gw_status_ctx_free;
+	return 0;
+}
+
+/* The kept document, still owned by r (NULL if none). */
+static json_t *
+gw_status_kept(const struct gw_req *r)
+{
+	return r->ctx_type == GW_CTX_STATUS ? r->ctx.status->doc : NULL;
+}
+
+/* ---- /status ------------------------------------------------------------------------ */
 
 static json_t *
 gw_status_base(void)
@@ -191,22 +225,20 @@ gw_status_send(struct gw_req *r, json_t *root)
 		sel = sel != NULL ? json_incref(sel) : json_object();
 		json_decref(root);
 		/* rqlite answers a sub-selection compactly. */
-		r->params.pretty = false;
-		gw_respond_jansson(r, sel);
+		gw_respond_jansson(r, sel, GW_JSON_SORTED);
 		return;
 	}
-	gw_respond_jansson(r, root);
+	gw_respond_jansson(r, root, GW_JSON_SORTED | (r->params.pretty ? GW_JSON_PRETTY : 0));
 }
 
 static void
 gw_status_store_cb(struct gw_req *r, struct ipc_msg *m)
 {
-	json_t *root = r->aux;
+	json_t *root = json_incref(gw_status_kept(r));
 	json_t *store = json_object_get(root, "store");
 	json_t *st = m != NULL ? gw_res_to_json(m) : NULL;
 	json_t *sqlite = st != NULL ? json_object_get(st, "sqlite3") : NULL;
 
-	r->aux = NULL;
 	if (store != NULL && st != NULL) {
 		json_object_set(store, "db_applied_index", json_object_get(st, "applied_index"));
 		json_object_set(store, "fsm_index", json_object_get(st, "applied_index"));
@@ -311,8 +343,10 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 	gw_status_auto_vacuum(store, c);
 	json_object_set_new(root, "store", store);
 	json_decref(c);
-	r->aux = root;
-	r->aux_free = json_decref_void;
+	if (gw_status_keep(r, root) != 0) {
+		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		return;
+	}
 	gw_begin(r, IPC_STORE_STATUS);
 	if (gw_send_wait(r, PROC_STORAGE, gw_status_store_cb, 5000000000) != 0)
 		gw_status_store_cb(r, NULL);
@@ -344,7 +378,7 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 	if (st != NULL && json_object_get(st, "db") != NULL)
 		json_object_set(vars, "db", json_object_get(st, "db"));
 	{
-		json_t *c = r->aux;	/* consensus's status, fetched first */
+		json_t *c = gw_status_kept(r);	/* consensus's status, fetched first */
 		json_t *store = json_object();
 		json_object_set_new(store, "fsm_index", json_integer(st != NULL ?
 		    json_integer_value(json_object_get(st, "applied_index")) : 0));
@@ -432,10 +466,9 @@ gw_debug_vars_cb(struct gw_req *r, struct ipc_msg *m)
 static void
 gw_debug_vars_cons_cb(struct gw_req *r, struct ipc_msg *m)
 {
-	if (m != NULL) {
-		r->aux = gw_msg_to_json(m);
-		r->aux_free = json_decref_void;
-	}
+	/* Without consensus (or memory), /debug/vars still answers storage's part. */
+	if (m != NULL)
+		(void)gw_status_keep(r, gw_msg_to_json(m));
 	gw_begin(r, IPC_STORE_STATUS);
 	if (gw_send_wait(r, PROC_STORAGE, gw_debug_vars_cb, 5000000000) != 0)
 		gw_debug_vars_cb(r, NULL);
