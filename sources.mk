@@ -42,9 +42,11 @@ RQ_SRCS = \
 	pkg/consensus/peer_transport.c \
 	pkg/gateway/gateway_backup.c \
 	pkg/gateway/gateway_body.c \
+	pkg/gateway/gateway_command.c \
 	pkg/gateway/gateway_db.c \
 	pkg/gateway/gateway_http.c \
 	pkg/gateway/gateway_jansson.c \
+	pkg/gateway/gateway_json_reader.c \
 	pkg/gateway/gateway_load.c \
 	pkg/gateway/gateway_load_chunks.c \
 	pkg/gateway/gateway_main.c \
@@ -141,8 +143,10 @@ RQ_HDRS = \
 	pkg/consensus/peer_transport.h \
 	pkg/gateway/gateway.h \
 	pkg/gateway/gateway_body.h \
+	pkg/gateway/gateway_command.h \
 	pkg/gateway/gateway_internal.h \
 	pkg/gateway/gateway_jansson.h \
+	pkg/gateway/gateway_json_reader.h \
 	pkg/gateway/gateway_load.h \
 	pkg/gateway/gateway_params.h \
 	pkg/gateway/gateway_policy.h \

@@ -1,15 +1,14 @@
 /*
- * HTTP request bodies (API.md §1.3) turned into statements, and statements packed
- * into the msgpack command map of docs/wire-formats.md ({k, tx, s, to}).
- *
- * Parsing and packing are two steps so the gateway can rewrite each statement's
- * SQL (gateway_rewrite.h) in between:
+ * HTTP request bodies (API.md §1.3) turned into statements. Packing them into the
+ * msgpack command map of docs/wire-formats.md is gateway_command.h; the two are
+ * separate steps so the gateway can check and rewrite each statement's SQL
+ * (gateway_policy.h, gateway_rewrite.h) in between:
  *
  *   struct gateway_body b;
  *   if (gateway_body_parse_json(body, len, &b, err, sizeof(err)) == -1)
  *           → 400 with err
  *   gateway_rewrite_body(&b, &rw_opts);
- *   gateway_body_pack_command(&b, GATEWAY_CMD_EXECUTE, tx, to_ms, &sbuf);
+ *   gateway_body_pack_command(&b, GATEWAY_CMD_EXECUTE, tx, to_ms, &limits, &pk);
  *   gateway_body_free(&b);
  *
  * The JSON is read with a small parser of our own that follows Go's streaming
@@ -27,21 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <msgpack.h>
-
 #define GATEWAY_BODY_ERR_MAX	128
-
-/* Command kinds, the `k` of the command map (docs/wire-formats.md). Kind 8
- * (maintenance) is proposed by consensus, never by the gateway. */
-enum gateway_cmd_kind {
-	GATEWAY_CMD_EXECUTE = 1,
-	GATEWAY_CMD_QUERY = 2,
-	GATEWAY_CMD_REQUEST = 3,
-	GATEWAY_CMD_NOOP = 4,
-	GATEWAY_CMD_LOAD_FILE = 5,	/* {k, db: bin}: a SQLite file (gateway_load.c) */
-	GATEWAY_CMD_LOAD_SQL = 6,	/* {k, sql: str}: a SQL dump */
-	GATEWAY_CMD_LOAD_CHUNK = 7,	/* one chunk of a SQLite file (gateway_load_chunks.c) */
-};
 
 struct gateway_stmt {
 	char	*sql;		/* NUL-terminated, owned; may contain NULs from \u0000 */
@@ -83,32 +68,5 @@ size_t	gateway_body_count_nonempty(const struct gateway_body *b);
 
 /* Replaces a statement's SQL; takes ownership of sql (malloc'd, NUL-terminated). */
 void	gateway_stmt_set_sql(struct gateway_stmt *s, char *sql, size_t len);
-
-/*
- * The limits a write entry carries so that every node applies it alike: `st`, its
- * SQLite step budget, and `ml`, its longest string or BLOB (docs/wire-formats.md).
- * A zero field is not packed.
- */
-struct gateway_cmd_limits {
-	uint64_t steps;
-	uint64_t max_value;
-};
-
-/*
- * Packs the command map {k: kind, tx: tx, s: [[sql, args…]…], to: timeout_ms, st, ml}
- * (`tx` only when true, `to` only when non-zero, `st`/`ml` from lim, which may be
- * NULL) into pk. Empty statements are packed too (storage skips them, as rqlite does).
- */
-int	gateway_body_pack_command(const struct gateway_body *b, enum gateway_cmd_kind kind,
-	    bool tx, uint64_t timeout_ms, const struct gateway_cmd_limits *lim,
-	    msgpack_packer *pk);
-/* Packs the `st`/`ml` pairs of lim (as many as gateway_cmd_limits_count says). */
-unsigned gateway_cmd_limits_count(const struct gateway_cmd_limits *lim);
-int	gateway_cmd_limits_pack(const struct gateway_cmd_limits *lim, msgpack_packer *pk);
-
-/* Packs just the statements array (the `s` value). */
-/* One statement as the array [sql, args…] of the command's `s`. */
-int	gateway_stmt_pack(const struct gateway_stmt *s, msgpack_packer *pk);
-int	gateway_body_pack_stmts(const struct gateway_body *b, msgpack_packer *pk);
 
 #endif

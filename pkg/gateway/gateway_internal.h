@@ -15,7 +15,7 @@
 
 #include "common/role.h"
 #include "gateway.h"
-#include "gateway_body.h"
+#include "gateway_command.h"
 #include "gateway_params.h"
 #include "ipc_codec.h"
 #include "ipc_conn.h"

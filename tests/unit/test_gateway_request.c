@@ -6,6 +6,7 @@
 
 #include "unit.h"
 #include "gateway/gateway_body.h"
+#include "gateway/gateway_command.h"
 #include "gateway/gateway_params.h"
 #include "gateway/gateway_pragma.h"
 
