@@ -59,6 +59,7 @@ RQ_SRCS = \
 	pkg/gateway/gateway_queue.c \
 	pkg/gateway/gateway_readyz.c \
 	pkg/gateway/gateway_render.c \
+	pkg/gateway/gateway_render_value.c \
 	pkg/gateway/gateway_rewrite.c \
 	pkg/gateway/gateway_route.c \
 	pkg/gateway/gateway_spool.c \
@@ -152,6 +153,7 @@ RQ_HDRS = \
 	pkg/gateway/gateway_policy.h \
 	pkg/gateway/gateway_pragma.h \
 	pkg/gateway/gateway_render.h \
+	pkg/gateway/gateway_render_value.h \
 	pkg/gateway/gateway_rewrite.h \
 	pkg/gateway/gateway_sqltok.h \
 	pkg/gateway/json_writer.h \

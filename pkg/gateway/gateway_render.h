@@ -11,13 +11,8 @@
  *   query form    {"columns":[…],"types":[…],"values":[[…]],"error":…,"time":…}
  *   associative   {"types":{sorted…},"rows":[{sorted…}],"error":…,"time":…}
  *   failed stmt   {"error":"…"}   (a result with `e` and no `x`, outside /db/query)
- * Values: int → integer, float → Go float text, str → string, nil → null,
- * bin → base64 (std, padded) or byte array with blob_array; declared type
- * `boolean` with an int → true/false; `date`/`datetime`/`timestamp` with an int
- * (seconds, or ms when |v| > 1e12) or a str (mattn/go-sqlite3's layouts) →
- * RFC 3339 text, unparseable text → "0001-01-01T00:00:00Z"; a year outside
- * 0..9999 turns the whole result into {"error":"Time.MarshalText: year outside of
- * range [0,9999]"} as in rqlite.
+ * Values are written as gateway_render_value.h says; a value that cannot be (a year
+ * outside 0..9999) turns the whole result into {"error":"…"} as in rqlite.
  */
 #ifndef RQ_GATEWAY_RENDER_H
 #define RQ_GATEWAY_RENDER_H
@@ -73,16 +68,5 @@ void	gateway_render_error(const char *msg, const struct gateway_render_opts *o,
 /* Convenience: init a writer with o->pretty, render, and hand back the buffer. */
 int	gateway_render_to_buffer(const msgpack_object *res, const struct gateway_render_opts *o,
 	    char **out, size_t *out_len, char *err, size_t errlen);
-
-/*
- * One result value of a column with declared type decltype (lower-case, may be
- * NULL), as rendered in results. Exposed for tests and for other endpoints.
- * Returns 0, or -1 with err for a date outside year 0..9999 / unsupported type.
- */
-int	gateway_render_value(struct json_writer *w, const msgpack_object *v, const char *decltype,
-	    size_t decltype_len, bool blob_array, char *err, size_t errlen);
-
-/* Standard base64 with padding; returns malloc'd NUL-terminated text or NULL. */
-char	*gateway_base64(const unsigned char *p, size_t len, size_t *out_len);
 
 #endif

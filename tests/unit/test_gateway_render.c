@@ -9,6 +9,7 @@
 
 #include "unit.h"
 #include "gateway/gateway_render.h"
+#include "gateway/gateway_render_value.h"
 #include "gateway/json_writer.h"
 
 static void
