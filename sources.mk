@@ -190,12 +190,17 @@ UNIT_TESTS = \
 	tests/unit/test_consensus_membership \
 	tests/unit/test_crc32c \
 	tests/unit/test_duration \
+	tests/unit/test_gateway_body \
+	tests/unit/test_gateway_command \
+	tests/unit/test_gateway_params \
 	tests/unit/test_gateway_policy \
+	tests/unit/test_gateway_pragma \
 	tests/unit/test_gateway_render \
-	tests/unit/test_gateway_request \
+	tests/unit/test_gateway_render_value \
 	tests/unit/test_gateway_rewrite \
 	tests/unit/test_ipc_codec \
 	tests/unit/test_ipc_conn \
+	tests/unit/test_json_writer \
 	tests/unit/test_peer_transport \
 	tests/unit/test_raft \
 	tests/unit/test_raft_rpc \
@@ -221,12 +226,17 @@ tests_unit_test_consensus_membership_SOURCES = tests/unit/test_consensus_members
 tests_unit_test_consensus_membership_SOURCES += tests/unit/consensus_fake.c tests/unit/consensus_fake.h
 tests_unit_test_crc32c_SOURCES = tests/unit/test_crc32c.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_duration_SOURCES = tests/unit/test_duration.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_gateway_body_SOURCES = tests/unit/test_gateway_body.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_gateway_command_SOURCES = tests/unit/test_gateway_command.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_gateway_params_SOURCES = tests/unit/test_gateway_params.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_gateway_policy_SOURCES = tests/unit/test_gateway_policy.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_gateway_pragma_SOURCES = tests/unit/test_gateway_pragma.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_gateway_render_SOURCES = tests/unit/test_gateway_render.c tests/unit/unit.c tests/unit/unit.h
-tests_unit_test_gateway_request_SOURCES = tests/unit/test_gateway_request.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_gateway_render_value_SOURCES = tests/unit/test_gateway_render_value.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_gateway_rewrite_SOURCES = tests/unit/test_gateway_rewrite.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_ipc_codec_SOURCES = tests/unit/test_ipc_codec.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_ipc_conn_SOURCES = tests/unit/test_ipc_conn.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_json_writer_SOURCES = tests/unit/test_json_writer.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_peer_transport_SOURCES = tests/unit/test_peer_transport.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_SOURCES = tests/unit/test_raft.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_rpc_SOURCES = tests/unit/test_raft_rpc.c tests/unit/unit.c tests/unit/unit.h

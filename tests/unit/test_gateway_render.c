@@ -1,15 +1,13 @@
 /*
- * JSON writer and response rendering: the bytes rqlite's Go encoder produces.
- * Result maps are written as JSON in the tests and converted to msgpack with
- * jansson; a string "bin:<hex>" stands for a msgpack bin.
+ * Tests for pkg/gateway/gateway_render.c: storage's result maps rendered as the bytes
+ * rqlite's Go encoder produces. Result maps are written as JSON in the tests and
+ * converted to msgpack with jansson; a string "bin:<hex>" stands for a msgpack bin.
  */
 #include <jansson.h>
-#include <math.h>
 #include <msgpack.h>
 
 #include "unit.h"
 #include "gateway/gateway_render.h"
-#include "gateway/gateway_render_value.h"
 #include "gateway/json_writer.h"
 
 static void
@@ -111,123 +109,6 @@ render(const char *resjson, struct gateway_render_opts o)
 	CHECK(ok_);							\
 } while (0)
 
-static const char *
-fmt_double(double v)
-{
-	static char b[64];
-
-	if (json_format_double(v, b) < 0)
-		return "ERR";
-	return b;
-}
-
-/* ---- json_writer -------------------------------------------------------- */
-
-UNIT_TEST(floats_format_like_go_encoding_json)
-{
-	CHECK_STR_EQ(fmt_double(0), "0");
-	CHECK_STR_EQ(fmt_double(-0.0), "-0");
-	CHECK_STR_EQ(fmt_double(1), "1");
-	CHECK_STR_EQ(fmt_double(20.0), "20");
-	CHECK_STR_EQ(fmt_double(0.1), "0.1");
-	CHECK_STR_EQ(fmt_double(1.5), "1.5");
-	CHECK_STR_EQ(fmt_double(0.00886), "0.00886");
-	CHECK_STR_EQ(fmt_double(123.456), "123.456");
-	CHECK_STR_EQ(fmt_double(3.141592653589793), "3.141592653589793");
-	CHECK_STR_EQ(fmt_double(1e20), "100000000000000000000");
-	CHECK_STR_EQ(fmt_double(1e21), "1e+21");
-	CHECK_STR_EQ(fmt_double(1.5e300), "1.5e+300");
-	CHECK_STR_EQ(fmt_double(0.000001), "0.000001");
-	CHECK_STR_EQ(fmt_double(1e-7), "1e-7");
-	CHECK_STR_EQ(fmt_double(1.234e-8), "1.234e-8");
-	CHECK_STR_EQ(fmt_double(1e-10), "1e-10");
-	CHECK_STR_EQ(fmt_double(5e-324), "5e-324");
-	CHECK_STR_EQ(fmt_double(1.7976931348623157e308), "1.7976931348623157e+308");
-	CHECK_STR_EQ(fmt_double(-2.5), "-2.5");
-	CHECK_STR_EQ(fmt_double(0.1 + 0.2), "0.30000000000000004");
-	CHECK_STR_EQ(fmt_double(9007199254740993.0), "9007199254740992");
-	/* next to a power of two the shortest digits lie on the wide side */
-	CHECK_STR_EQ(fmt_double(9.5367431640625e-07), "9.5367431640625e-7");
-	CHECK_STR_EQ(fmt_double(NAN), "ERR");
-	CHECK_STR_EQ(fmt_double(INFINITY), "ERR");
-}
-
-static char *
-write_string(const char *s, size_t n)
-{
-	struct json_writer w;
-
-	json_writer_init(&w, false);
-	json_writer_string_n(&w, s, n);
-	return json_writer_steal(&w, NULL);
-}
-
-UNIT_TEST(strings_escape_like_go_with_html_escaping)
-{
-	char *o;
-
-	o = write_string("<a href=\"x\">&</a>", 17);
-	CHECK_STR_EQ(o, "\"\\u003ca href=\\\"x\\\"\\u003e\\u0026\\u003c/a\\u003e\"");
-	free(o);
-	o = write_string("a\nb\rc\td\be\ff\x01g\x1f\x7f\\", 16);
-	CHECK_STR_EQ(o, "\"a\\nb\\rc\\td\\be\\ff\\u0001g\\u001f\x7f\\\\\"");
-	free(o);
-	o = write_string("\xe2\x80\xa8\xe2\x80\xa9 \xc3\xa9 \xf0\x9f\x98\x80", 14);
-	CHECK_STR_EQ(o, "\"\\u2028\\u2029 \xc3\xa9 \xf0\x9f\x98\x80\"");
-	free(o);
-	/* each invalid byte becomes one \ufffd; surrogates and overlongs are invalid */
-	o = write_string("a\xff" "b\xc3" "c\xed\xa0\x80" "d\xc0\xaf", 11);
-	CHECK_STR_EQ(o, "\"a\\ufffdb\\ufffdc\\ufffd\\ufffd\\ufffdd\\ufffd\\ufffd\"");
-	free(o);
-	o = write_string("nul\0x", 5);
-	CHECK_STR_EQ(o, "\"nul\\u0000x\"");
-	free(o);
-}
-
-UNIT_TEST(pretty_output_matches_marshal_indent_with_four_spaces)
-{
-	struct json_writer w;
-	char *o;
-
-	json_writer_init(&w, true);
-	json_writer_object_begin(&w);
-	json_writer_key(&w, "a");
-	json_writer_array_begin(&w);
-	json_writer_int(&w, 1);
-	json_writer_object_begin(&w);
-	json_writer_object_end(&w);
-	json_writer_array_begin(&w);
-	json_writer_array_end(&w);
-	json_writer_array_end(&w);
-	json_writer_key(&w, "b");
-	json_writer_null(&w);
-	json_writer_object_end(&w);
-	o = json_writer_steal(&w, NULL);
-	CHECK_STR_EQ(o, "{\n    \"a\": [\n        1,\n        {},\n        []\n    ],\n    \"b\": null\n}");
-	free(o);
-}
-
-UNIT_TEST(rewinding_to_a_mark_drops_what_followed)
-{
-	struct json_writer w;
-	struct json_writer_mark m;
-	char *o;
-
-	json_writer_init(&w, false);
-	json_writer_array_begin(&w);
-	json_writer_int(&w, 1);
-	json_writer_mark(&w, &m);
-	json_writer_object_begin(&w);
-	json_writer_key(&w, "x");
-	json_writer_int(&w, 2);
-	json_writer_rewind(&w, &m);
-	json_writer_string(&w, "y");
-	json_writer_array_end(&w);
-	o = json_writer_steal(&w, NULL);
-	CHECK_STR_EQ(o, "[1,\"y\"]");
-	free(o);
-}
-
 /* ---- rendering ---------------------------------------------------------- */
 
 static const struct gateway_render_opts plain = { 0 };
@@ -326,92 +207,6 @@ UNIT_TEST(blob_array_renders_bytes_as_integers)
 	    "\"values\":[[[222,173,190,239],[]]]}]}");
 }
 
-UNIT_TEST(base64_pads_like_go_std_encoding)
-{
-	char *s;
-
-	s = gateway_base64((const unsigned char *)"", 0, NULL);
-	CHECK_STR_EQ(s, "");
-	free(s);
-	s = gateway_base64((const unsigned char *)"test", 4, NULL);
-	CHECK_STR_EQ(s, "dGVzdA==");
-	free(s);
-	s = gateway_base64((const unsigned char *)"tes", 3, NULL);
-	CHECK_STR_EQ(s, "dGVz");
-	free(s);
-	s = gateway_base64((const unsigned char *)"\xfb\xff", 2, NULL);
-	CHECK_STR_EQ(s, "+/8=");
-	free(s);
-}
-
-UNIT_TEST(boolean_columns_render_true_false)
-{
-	CHECK_RENDER("{\"r\":[{\"x\":true,\"c\":[\"b\"],\"ty\":[\"boolean\"],"
-	    "\"v\":[[1],[0],[5],[-1],[\"yes\"],[null]]}]}", plain,
-	    "{\"results\":[{\"columns\":[\"b\"],\"types\":[\"boolean\"],"
-	    "\"values\":[[true],[false],[true],[false],[\"yes\"],[null]]}]}");
-}
-
-static char *
-date_of(const char *v)
-{
-	char buf[512];
-	char *o, *p, *q;
-
-	snprintf(buf, sizeof(buf), "{\"r\":[{\"x\":true,\"c\":[\"d\"],\"ty\":[\"datetime\"],"
-	    "\"v\":[[%s]]}]}", v);
-	o = render(buf, plain);
-	/* cut out the single value */
-	p = strstr(o, "\"values\":[[");
-	if (p == NULL)
-		return o;
-	p += 11;
-	q = strstr(p, "]]");
-	memmove(o, p, (size_t)(q - p));
-	o[q - p] = '\0';
-	return o;
-}
-
-#define CHECK_DATE(in, out) do {					\
-	char *d_ = date_of(in);						\
-	int ok_ = strcmp(d_, (out)) == 0;				\
-	if (!ok_)							\
-		fprintf(stderr, "    %s → %s, expected %s\n", in, d_, out);	\
-	free(d_);							\
-	CHECK(ok_);							\
-} while (0)
-
-UNIT_TEST(date_columns_render_rfc3339)
-{
-	CHECK_DATE("0", "\"1970-01-01T00:00:00Z\"");
-	CHECK_DATE("1076716800", "\"2004-02-14T00:00:00Z\"");
-	CHECK_DATE("-1", "\"1969-12-31T23:59:59Z\"");
-	/* milliseconds beyond 1e12 */
-	CHECK_DATE("1634931572016", "\"2021-10-22T19:39:32.016Z\"");
-	CHECK_DATE("\"2004-02-14\"", "\"2004-02-14T00:00:00Z\"");
-	CHECK_DATE("\"2021-10-22 19:39:32.016087\"", "\"2021-10-22T19:39:32.016087Z\"");
-	CHECK_DATE("\"2021-10-22T19:39:32.100Z\"", "\"2021-10-22T19:39:32.1Z\"");
-	CHECK_DATE("\"2021-10-22 19:39:32.000\"", "\"2021-10-22T19:39:32Z\"");
-	CHECK_DATE("\"2021-10-22 19:39\"", "\"2021-10-22T19:39:00Z\"");
-	CHECK_DATE("\"2021-10-22T19:39\"", "\"2021-10-22T19:39:00Z\"");
-	CHECK_DATE("\"2021-10-22 9:39:01\"", "\"2021-10-22T09:39:01Z\"");
-	CHECK_DATE("\"2021-10-22 19:39:32+05:30\"", "\"2021-10-22T19:39:32+05:30\"");
-	CHECK_DATE("\"2021-10-22 19:39:32.5-07:00\"", "\"2021-10-22T19:39:32.5-07:00\"");
-	CHECK_DATE("\"2021-10-22 19:39:32+00:00\"", "\"2021-10-22T19:39:32Z\"");
-	CHECK_DATE("\"2021-10-22 19:39:32,25\"", "\"2021-10-22T19:39:32.25Z\"");
-	CHECK_DATE("\"2021-10-22 19:39:32.1234567891\"", "\"2021-10-22T19:39:32.123456789Z\"");
-	/* unparseable → Go's zero time */
-	CHECK_DATE("\"not a date\"", "\"0001-01-01T00:00:00Z\"");
-	CHECK_DATE("\"2021-02-30\"", "\"0001-01-01T00:00:00Z\"");
-	CHECK_DATE("\"2021-10-22 24:00:00\"", "\"0001-01-01T00:00:00Z\"");
-	CHECK_DATE("\"2021-10-22 19:39+01:00\"", "\"0001-01-01T00:00:00Z\"");
-	CHECK_DATE("\"2021-10-22 19:39:32 \"", "\"0001-01-01T00:00:00Z\"");
-	CHECK_DATE("\"\"", "\"0001-01-01T00:00:00Z\"");
-	CHECK_DATE("\"2020-02-29\"", "\"2020-02-29T00:00:00Z\"");
-	/* reals and blobs are not converted */
-	CHECK_DATE("1.5", "1.5");
-}
-
 UNIT_TEST(dates_outside_year_9999_fail_the_statement)
 {
 	CHECK_RENDER("{\"r\":[{\"x\":true,\"c\":[\"d\"],\"ty\":[\"timestamp\"],"
@@ -479,29 +274,6 @@ UNIT_TEST(pretty_response_is_indented_like_go)
 	    "    ],\n    \"time\": 0.0152\n}");
 	p.timings = false;
 	CHECK_RENDER("{\"r\":[]}", p, "{\n    \"results\": []\n}");
-}
-
-UNIT_TEST(infinite_reals_fail_the_response_as_go_does)
-{
-	char buf[256];
-
-	snprintf(buf, sizeof(buf), "{\"r\":[{\"x\":true,\"c\":[\"a\"],\"ty\":[\"real\"],"
-	    "\"v\":[[1e308]]}]}");
-	/* jansson cannot write Inf; patch it in via a huge literal */
-	CHECK_RENDER("{\"r\":[{\"x\":true,\"c\":[\"a\"],\"ty\":[\"real\"],\"v\":[[1.5]]}]}", plain,
-	    "{\"results\":[{\"columns\":[\"a\"],\"types\":[\"real\"],\"values\":[[1.5]]}]}");
-	{
-		struct json_writer w;
-		msgpack_object v = { .type = MSGPACK_OBJECT_FLOAT64, .via.f64 = INFINITY };
-		char err[64];
-
-		json_writer_init(&w, false);
-		gateway_render_value(&w, &v, "real", 4, false, err, sizeof(err));
-		CHECK(json_writer_failed(&w));
-		CHECK_STR_EQ(w.bad_text, "+Inf");
-		json_writer_free(&w);
-	}
-	(void)buf;
 }
 
 UNIT_MAIN()

@@ -1,78 +1,13 @@
 /*
- * Query parameters, request bodies and disallowed PRAGMAs: the 400 texts and
- * commands rqlite's gateway produces.
+ * Tests for pkg/gateway/gateway_body.c (and the JSON reader under it,
+ * gateway_json_reader.c): request bodies turned into statements, with the 400 texts
+ * and parameter types rqlite's gateway produces.
  */
 #include <msgpack.h>
 
 #include "unit.h"
 #include "gateway/gateway_body.h"
 #include "gateway/gateway_command.h"
-#include "gateway/gateway_params.h"
-#include "gateway/gateway_pragma.h"
-
-static const char *
-params_err(const char *q)
-{
-	static char err[GATEWAY_PARAMS_ERR_MAX];
-	struct gateway_params p;
-
-	if (gateway_params_parse(q, &p, err, sizeof(err)) == 0) {
-		gateway_params_free(&p);
-		return "OK";
-	}
-	return err;
-}
-
-UNIT_TEST(params_flags_are_enabled_by_presence)
-{
-	struct gateway_params p;
-	char err[GATEWAY_PARAMS_ERR_MAX];
-
-	CHECK_INT_EQ(gateway_params_parse("pretty&transaction=false&timings=0&level=STRONG"
-	    "&q=SELECT%20*%20FROM+foo&q=second", &p, err, sizeof(err)), 0);
-	CHECK(p.pretty && p.transaction && p.timings && !p.associative && !p.queue);
-	CHECK_INT_EQ(p.level, GATEWAY_LEVEL_STRONG);
-	CHECK_STR_EQ(p.q, "SELECT * FROM foo");
-	CHECK_INT_EQ(p.timeout_ns, 30000000000LL);
-	CHECK_INT_EQ(p.linearizable_timeout_ns, 10000000000LL);
-	CHECK(!p.has_timeout);
-	gateway_params_free(&p);
-
-	CHECK_INT_EQ(gateway_params_parse("level=bogus&timeout=1.5s&db_timeout=100ms&retries=-3"
-	    "&fmt=SQL", &p, err, sizeof(err)), 0);
-	CHECK_INT_EQ(p.level, GATEWAY_LEVEL_WEAK);
-	CHECK_INT_EQ(p.timeout_ns, 1500000000LL);
-	CHECK_INT_EQ(p.db_timeout_ns, 100000000LL);
-	CHECK_INT_EQ(p.retries, -3);
-	CHECK_INT_EQ(p.fmt, GATEWAY_BACKUP_SQL);
-	gateway_params_free(&p);
-
-	CHECK_INT_EQ(gateway_params_parse(NULL, &p, err, sizeof(err)), 0);
-	CHECK(p.q == NULL && p.level == GATEWAY_LEVEL_WEAK);
-	gateway_params_free(&p);
-}
-
-UNIT_TEST(params_errors_match_rqlite_texts)
-{
-	CHECK_STR_EQ(params_err("freshness_strict"), "freshness_strict requires freshness");
-	CHECK_STR_EQ(params_err("freshness_strict&freshness=1s"), "OK");
-	CHECK_STR_EQ(params_err("timeout=abc"), "timeout is not a valid duration");
-	CHECK_STR_EQ(params_err("freshness=5"), "freshness is not a valid duration");
-	CHECK_STR_EQ(params_err("db_timeout="), "db_timeout is not a valid duration");
-	CHECK_STR_EQ(params_err("linearizable_timeout=1x"),
-	    "linearizable_timeout is not a valid duration");
-	CHECK_STR_EQ(params_err("retries=1.5"), "retries is not a valid integer");
-	CHECK_STR_EQ(params_err("trailing_logs=x"), "trailing_logs is not a valid integer");
-	CHECK_STR_EQ(params_err("q="), "query parameter not set");
-	CHECK_STR_EQ(params_err("q"), "query parameter not set");
-	CHECK_STR_EQ(params_err("q=%zz"), "invalid URL escape \"%zz\"");
-	CHECK_STR_EQ(params_err("a=%4"), "invalid URL escape \"%4\"");
-	CHECK_STR_EQ(params_err("a=1;b=2"), "invalid semicolon separator in query");
-	/* the query string error comes before the others */
-	CHECK_STR_EQ(params_err("timeout=x&b=%"), "invalid URL escape \"%\"");
-	/* durations are checked before integers and q */
-	CHECK_STR_EQ(params_err("q=&retries=x&timeout=x"), "timeout is not a valid duration");
-}
 
 static const char *
 body_err(const char *body)
@@ -185,58 +120,6 @@ UNIT_TEST(body_values_map_to_sqlite_types)
 	    "[[\"INSERT INTO foo VALUES(:name, :age)\", {\"name\"=>\"fiona\", \"age\"=>20}]]");
 	CHECK_STR_EQ(stmts_text("[\"caf\\u00e9 \\ud83d\\ude00 \\ud800 \xff\"]"),
 	    "[[\"caf\xc3\xa9 \xf0\x9f\x98\x80 \xef\xbf\xbd \xef\xbf\xbd\"]]");
-}
-
-UNIT_TEST(command_map_carries_kind_transaction_timeout_and_limits)
-{
-	struct gateway_cmd_limits lim = { .steps = 1000000, .max_value = 4096 };
-	struct gateway_body b;
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_unpacked up;
-	char out[512];
-
-	CHECK_INT_EQ(gateway_body_from_sql("SELECT 1", 8, &b), 0);
-	CHECK_INT_EQ(gateway_body_count_nonempty(&b), 1);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	CHECK_INT_EQ(gateway_body_pack_command(&b, GATEWAY_CMD_EXECUTE, true, 250, &lim, &pk), 0);
-	msgpack_unpacked_init(&up);
-	msgpack_unpack_next(&up, sb.data, sb.size, NULL);
-	msgpack_object_print_buffer(out, sizeof(out), up.data);
-	msgpack_unpacked_destroy(&up);
-	msgpack_sbuffer_destroy(&sb);
-	gateway_body_free(&b);
-	CHECK_STR_EQ(out, "{\"k\"=>1, \"tx\"=>true, \"s\"=>[[\"SELECT 1\"]], \"to\"=>250, "
-	    "\"st\"=>1000000, \"ml\"=>4096}");
-}
-
-static bool
-bad(const char *s)
-{
-	return gateway_pragma_disallowed(s, strlen(s));
-}
-
-UNIT_TEST(breaking_pragmas_are_recognised)
-{
-	CHECK(bad("PRAGMA journal_mode=DELETE"));
-	CHECK(bad("  pragma JOURNAL_MODE = wal"));
-	CHECK(bad("PRAGMA main.journal_mode=OFF"));
-	CHECK(!bad("PRAGMA journal_mode"));
-	CHECK(!bad("PRAGMA a.b.journal_mode=OFF"));
-	CHECK(bad("PRAGMA wal_autocheckpoint=100"));
-	CHECK(!bad("PRAGMA main.wal_autocheckpoint=100"));
-	CHECK(bad("PRAGMA wal_checkpoint(TRUNCATE)"));
-	CHECK(bad("PRAGMA main.wal_checkpoint"));
-	CHECK(bad("PRAGMA synchronous=OFF"));
-	CHECK(bad("PRAGMA \xc5\xbfynchronous=OFF"));
-	CHECK(bad("PRAGMA query_only=1"));
-	CHECK(bad("\n\tPRAGMA\tquery_only\t=\t0"));
-	CHECK(!bad("PRAGMA synchronous"));
-	CHECK(!bad("PRAGMAsynchronous=OFF"));
-	CHECK(!bad("PRAGMA foreign_keys=ON"));
-	CHECK(!bad("SELECT 1; PRAGMA synchronous=OFF"));
-	CHECK(!bad("\vPRAGMA synchronous=OFF"));
 }
 
 UNIT_MAIN()
