@@ -11,13 +11,13 @@
  *   gateway_body_pack_command(&b, GATEWAY_CMD_EXECUTE, tx, to_ms, &limits, &pk);
  *   gateway_body_free(&b);
  *
- * The JSON is read with a small parser of our own that follows Go's streaming
- * json.Decoder as rqlite's ParseRequest uses it, so that which of the three 400
- * texts a bad body gets matches rqlite (`[1,` is `invalid request`, not invalid
- * JSON, because the decoder rejects the element before it sees the truncation),
- * data after the closing `]` is ignored as Go ignores it, \u0000 inside strings
- * is kept, invalid UTF-8 in strings becomes U+FFFD, and integers beyond int64
- * become REAL instead of failing (jansson does none of these).
+ * The JSON is read with a small parser of our own (gateway_json_reader.h), walked
+ * as Go's streaming json.Decoder is by rqlite's ParseRequest, so that which of the
+ * three 400 texts a bad body gets matches rqlite (`[1,` is `invalid request`, not
+ * invalid JSON, because the decoder rejects the element before it sees the
+ * truncation), data after the closing `]` is ignored as Go ignores it, \u0000
+ * inside strings is kept, invalid UTF-8 in strings becomes U+FFFD, and integers
+ * beyond int64 become REAL instead of failing (jansson does none of these).
  */
 #ifndef RQ_GATEWAY_BODY_H
 #define RQ_GATEWAY_BODY_H

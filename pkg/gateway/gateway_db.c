@@ -1,11 +1,14 @@
 /*
  * The data endpoints: /db/execute, /db/query, /db/request, /db/sql.
  *
- * Writes (and `strong` reads) become a command proposed to consensus, answered once
- * the entry is committed and applied. Other reads go to storage directly, after a
- * read barrier from consensus for `weak` (leader lease) and `linearizable` (read
- * index, which storage waits for). A /db/request whose statements storage finds not
- * all read-only is proposed through the log instead.
+ * Writes (and `strong` reads) become a command proposed to consensus (PROPOSE),
+ * answered once the entry is committed and applied (PROPOSE_RESULT, from storage
+ * for this node's own proposals). Other reads go to storage directly (QUERY →
+ * QUERY_RESULT), after a read barrier from consensus (BARRIER → BARRIER_RESULT) for
+ * `weak` without a leader lease and `linearizable` (read index, which storage waits
+ * for). A /db/request whose statements storage finds not all read-only is proposed
+ * through the log instead. /db/execute?queue hands its statements to the write queue
+ * (gateway_queue.c); /db/sql only shows the rewriting and sends nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -163,18 +163,30 @@ struct gateway {
 
 extern struct gateway gw;
 
-/* Answers (the request is finished by the core once the handler returns or on resume). */
+/*
+ * Answers (gateway_http.c; the JSON ones in gateway_db.c). The core queues the answer
+ * once the handler returns, or when a suspended request is resumed.
+ */
 void gw_respond(struct gw_req *r, unsigned status, const char *content_type,
     char *body, size_t len);			/* takes ownership of body (malloc'd) */
 void gw_respond_text(struct gw_req *r, unsigned status, const char *text);	/* text + "\n" */
 void gw_respond_empty(struct gw_req *r, unsigned status);
 void gw_respond_json_error(struct gw_req *r, const char *msg);	/* 200 {"results":[],"error":msg} */
+/* {"results":[],"sequence_number":seq} */
+void gw_respond_queued(struct gw_req *r, uint64_t seq);
 void gw_add_header(struct gw_req *r, const char *name, const char *value);
 /* 301 to the leader's API (same path and query); unknown_status if no leader is known. */
 void gw_redirect_to_leader(struct gw_req *r, unsigned unknown_status);
+/* Seconds since the request arrived. */
+double gw_elapsed(const struct gw_req *r);
+/* Suspends/resumes the HTTP connection of r (no-ops for internal requests). */
+void gw_suspend_request(struct gw_req *r);
+void gw_resume_request(struct gw_req *r);
 
 /* Waiting for other processes (gateway_wait.c). */
 int gw_wait_init(void);
+/* Starts a frame of type in gw.w for request r (allocates its request id). */
+void gw_begin(struct gw_req *r, enum ipc_type type);
 /* Sends the frame in gw.w to peer and waits for its reply; 0, or -1 if the link is down
  * (the caller answers). timeout_ns 0 means the default. */
 int gw_send_wait(struct gw_req *r, enum proc_id peer, gw_reply_fn *on_reply, int64_t timeout_ns);
@@ -187,19 +199,14 @@ void gw_begin_side(struct gw_req *r, enum ipc_type type);
 int gw_send_side(struct gw_req *r, gw_reply_fn *on_side);
 /* The side message becomes what r waits for, with a timeout, as after gw_send_wait. */
 void gw_wait_side(struct gw_req *r, gw_reply_fn *on_reply, int64_t timeout_ns);
-/* Starts a frame of type in gw.w for request r (allocates its request id). */
-void gw_begin(struct gw_req *r, enum ipc_type type);
 /* r is going away: whatever it waits for is forgotten (a late answer is dropped). */
 void gw_wait_release(struct gw_req *r);
-double gw_elapsed(const struct gw_req *r);
+/* A reply from consensus or storage, to the request waiting for it (if any). */
+void gw_dispatch_reply(struct ipc_msg *m, enum proc_id from);
+/* A sibling went away: everything waiting on it is answered with why. */
+void gw_fail_waiting(enum proc_id peer, const char *why);
 
-/* Suspends/resumes the HTTP connection of r (no-ops for internal requests). */
-void gw_suspend_request(struct gw_req *r);
-void gw_resume_request(struct gw_req *r);
-/* {"results":[],"sequence_number":seq} */
-void gw_respond_queued(struct gw_req *r, uint64_t seq);
-
-/* Load bodies (gateway_spool.c). */
+/* Request bodies (gateway_spool.c): a load's past GW_BODY_MAX is spooled to a file. */
 bool gw_body_is_load(const struct gw_req *r);
 /* Appends upload data to r's body, spooling past GW_BODY_MAX; 0 or -1 (disk error). */
 int gw_body_append(struct gw_req *r, const char *data, size_t n);
@@ -220,33 +227,31 @@ void gw_queue_stats(uint64_t *rx, uint64_t *tx, uint64_t *timeouts, uint64_t *fl
  * with NULL if consensus is down (gateway_status.c). */
 void gw_with_cons_status(struct gw_req *r, gw_reply_fn *next);
 
-/* Route handlers. */
-void gw_handle_execute(struct gw_req *r);
+/* Route handlers, called by the router with params parsed and the method checked. */
+void gw_handle_execute(struct gw_req *r);	/* gateway_db.c */
 void gw_handle_query(struct gw_req *r);
 void gw_handle_request(struct gw_req *r);
 void gw_handle_sql(struct gw_req *r);
-void gw_handle_status(struct gw_req *r);
-void gw_handle_readyz(struct gw_req *r);
-void gw_handle_nodes(struct gw_req *r);
-void gw_handle_leader(struct gw_req *r);
-void gw_handle_stepdown(struct gw_req *r);
-void gw_handle_remove(struct gw_req *r);
-void gw_handle_fault(struct gw_req *r);
-void gw_handle_snapshot(struct gw_req *r);
-void gw_handle_backup(struct gw_req *r);
-void gw_handle_load(struct gw_req *r);
+void gw_handle_backup(struct gw_req *r);	/* gateway_backup.c */
+void gw_handle_load(struct gw_req *r);		/* gateway_load.c */
 void gw_handle_boot(struct gw_req *r);
-void gw_handle_reap(struct gw_req *r);
+void gw_handle_status(struct gw_req *r);	/* gateway_status.c */
 void gw_handle_debug_vars(struct gw_req *r);
+void gw_handle_readyz(struct gw_req *r);	/* gateway_readyz.c */
+void gw_handle_nodes(struct gw_req *r);		/* gateway_nodes.c */
+void gw_handle_leader(struct gw_req *r);
+void gw_handle_stepdown(struct gw_req *r);	/* gateway_membership.c */
+void gw_handle_remove(struct gw_req *r);
+void gw_handle_snapshot(struct gw_req *r);	/* gateway_ops.c */
+void gw_handle_reap(struct gw_req *r);
+void gw_handle_fault(struct gw_req *r);
 
 /* Runs the handler of r's route, or answers 404/400/405 (gateway_route.c). */
 void gw_route(struct gw_req *r);
 
-/* The MHD side. */
+/* The MHD side (gateway_http.c). */
 int gw_http_start(int listen_fd);
 void gw_http_stop(void);
 void gw_http_kick(void);
-void gw_fail_waiting(enum proc_id peer, const char *why);
-void gw_dispatch_reply(struct ipc_msg *m, enum proc_id from);
 
 #endif

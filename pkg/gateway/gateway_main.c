@@ -1,6 +1,8 @@
 /*
- * The gateway process skeleton: links to consensus and storage, the HTTP listener,
- * and the leader/term state consensus pushes (STATE), used by /readyz.
+ * The gateway process skeleton: links to consensus and storage with a dispatcher per
+ * peer, the HTTP listener, and the state consensus pushes (STATE: role, leader, term,
+ * commit index, leader lease, voter), which handlers read for redirects, weak reads
+ * and /readyz. Every *_RESULT goes to the request waiting for it (gateway_wait.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

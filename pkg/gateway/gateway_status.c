@@ -199,9 +199,6 @@ gw_status_base(void)
 		    "timeout", to,
 		    "sequence_number", (json_int_t)gw_queue_written_seq()));
 	}
-	if (gw.opts->allow_origin != NULL && gw.opts->allow_origin[0] != '\0')
-		json_object_set_new(json_object_get(root, "http"), "allow_origin",
-		    json_string(gw.opts->allow_origin));
 	json_object_set_new(root, "cluster", json_pack("{s:s, s:o, s:s}",
 	    "addr", gw.opts->raft_adv_addr, "api_addr", json_string_nocheck(gw.opts->http_adv_addr),
 	    "https", "false"));
