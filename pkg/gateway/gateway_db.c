@@ -254,12 +254,12 @@ static void gw_barrier(struct gw_req *r, const char *level);
 
 /* ?retries: a request that could not reach the leader is sent again, up to N times. */
 static bool
-gw_retry(struct gw_req *r, const char *e)
+gw_retry(struct gw_req *r, enum ipc_errcode code)
 {
 	struct gw_db_ctx *c = r->ctx.db;
 
 	if (c->retries_used >= r->params.retries ||
-	    (strcmp(e, "leader not reachable") != 0 && strcmp(e, "not leader") != 0))
+	    (code != IPC_EC_LEADER_UNREACHABLE && code != IPC_EC_NOT_LEADER))
 		return false;
 	c->retries_used++;
 	if (c->stage == GW_DB_BARRIER && c->barrier_level != NULL)
@@ -276,31 +276,45 @@ gw_retry(struct gw_req *r, const char *e)
  * a write that loses it answers the error in the body (200), as there.
  */
 static bool
-gw_not_leader(const struct gw_req *r, const char *e)
+gw_not_leader(const struct gw_req *r, enum ipc_errcode code)
 {
-	if (strcmp(e, "not leader") == 0)
+	if (code == IPC_EC_NOT_LEADER)
 		return true;
-	return strncmp(e, "leadership lost", 15) == 0 &&
+	return code == IPC_EC_LEADERSHIP_LOST &&
 	    (r->ctx.db->kind == GATEWAY_CMD_QUERY || r->ctx.db->stage == GW_DB_BARRIER);
+}
+
+/* An error answer (PROPOSE_RESULT, BARRIER_RESULT): retried, 503, or the error in the
+ * body. False when m is not an error. */
+static bool
+gw_db_error(struct gw_req *r, const struct ipc_msg *m)
+{
+	const char *e;
+	size_t elen;
+	char ebuf[256];
+	enum ipc_errcode code = ipc_get_error(m, &e, &elen);
+
+	if (code == IPC_EC_NONE)
+		return false;
+	if (gw_retry(r, code))
+		return true;
+	if (gw_not_leader(r, code)) {
+		gw_leader_not_found(r);
+		return true;
+	}
+	snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
+	gw_respond_json_error(r, ebuf);
+	return true;
 }
 
 static void
 gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
 {
-	const char *res, *e;
-	size_t len, elen;
-	char ebuf[256];
+	const char *res;
+	size_t len;
 
-	if (ipc_get_str(m, "e", &e, &elen) == IPC_OK) {
-		snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
-		if (gw_retry(r, ebuf))
-			return;
-		if (gw_not_leader(r, ebuf))
-			gw_leader_not_found(r);
-		else
-			gw_respond_json_error(r, ebuf);
+	if (gw_db_error(r, m))
 		return;
-	}
 	if (ipc_get_bin(m, "res", &res, &len) != IPC_OK) {
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply from consensus");
 		return;
@@ -465,20 +479,9 @@ static void
 gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 {
 	uint64_t index = 0;
-	const char *e;
-	size_t elen;
 
-	if (ipc_get_str(m, "e", &e, &elen) == IPC_OK) {
-		char ebuf[256];
-		snprintf(ebuf, sizeof(ebuf), "%.*s", (int)elen, e);
-		if (gw_retry(r, ebuf))
-			return;
-		if (gw_not_leader(r, ebuf))
-			gw_leader_not_found(r);
-		else
-			gw_respond_json_error(r, ebuf);
+	if (gw_db_error(r, m))
 		return;
-	}
 	if (ipc_get(m, "res") != NULL) {
 		/* A follower's read, run on the leader. */
 		const char *res;

@@ -19,6 +19,7 @@
 #include "gateway_params.h"
 #include "ipc_codec.h"
 #include "ipc_conn.h"
+#include "ipc_errcode.h"
 
 /* Largest request body we read; a larger one gets 413 (before we read it, when the
  * client sends Content-Length). Bounded by the largest frame between processes. */
@@ -106,7 +107,7 @@ struct gw_req {
 	/* Waiting for another process (gateway_wait.c). */
 	bool suspended;
 	uint64_t wait_id;
-	enum ipc_type wait_type;	/* request sent; its answer is wait_type + 1 */
+	enum ipc_type wait_type;	/* request sent; answered by ipc_reply_type(wait_type) */
 	enum proc_id wait_peer;
 	gw_reply_fn *on_reply;
 	struct event *timeout_ev;

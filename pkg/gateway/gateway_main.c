@@ -111,6 +111,9 @@ gw_on_link(enum proc_id peer, int fd, void *ctx)
 	}
 	gw.links[peer] = ipc_conn_new(gw.role.base, fd, proc_name(peer), cb, gw_link_closed,
 	    (void *)(intptr_t)peer);
+	if (gw.links[peer] != NULL)
+		ipc_conn_set_ends(gw.links[peer], IPC_END_GW,
+		    peer == PROC_CONSENSUS ? IPC_END_CS : IPC_END_ST);
 }
 
 static void

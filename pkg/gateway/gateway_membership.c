@@ -19,14 +19,13 @@ gw_membership_answer(struct gw_req *r, struct ipc_msg *m, const char *prefix)
 	const char *e;
 	size_t n;
 	char msg[512];
+	enum ipc_errcode code = m != NULL ? ipc_get_error(m, &e, &n) : IPC_EC_LEADER_NOT_FOUND;
 
-	if (m == NULL || (ipc_get_str(m, "e", &e, &n) == IPC_OK &&
-	    ((n == 16 && memcmp(e, "leader not found", 16) == 0) ||
-	     (n == 10 && memcmp(e, "not leader", 10) == 0)))) {
+	if (code == IPC_EC_LEADER_NOT_FOUND || code == IPC_EC_NOT_LEADER) {
 		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
 		return;
 	}
-	if (ipc_get_str(m, "e", &e, &n) == IPC_OK) {
+	if (code != IPC_EC_NONE) {
 		snprintf(msg, sizeof(msg), "%s%.*s", prefix, (int)n, e);
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
 		return;

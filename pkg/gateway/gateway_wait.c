@@ -170,7 +170,7 @@ gw_dispatch_reply(struct ipc_msg *m, enum proc_id from)
 	 * made here is answered by storage once applied (consensus_send_apply). */
 	if (r == NULL || r->wait_id != m->request_id ||
 	    (r->wait_peer != from && !(from == PROC_STORAGE && r->wait_type == IPC_PROPOSE)) ||
-	    (unsigned)m->type != (unsigned)r->wait_type + 1) {
+	    m->type != ipc_reply_type(r->wait_type)) {
 		log_debug("reply %s #%llu for no waiting request", ipc_type_name(m->type),
 		    (unsigned long long)m->request_id);
 		return;
