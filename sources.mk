@@ -91,6 +91,9 @@ RQ_SRCS = \
 	pkg/storage/storage_clean.c \
 	pkg/storage/storage_db.c \
 	pkg/storage/storage_db_exec.c \
+	pkg/storage/storage_db_exec_budget.c \
+	pkg/storage/storage_db_exec_cmd.c \
+	pkg/storage/storage_db_exec_stmt.c \
 	pkg/storage/storage_db_group.c \
 	pkg/storage/storage_dump.c \
 	pkg/storage/storage_load.c \
@@ -166,6 +169,7 @@ RQ_HDRS = \
 	pkg/storage/storage_backup.h \
 	pkg/storage/storage_clean.h \
 	pkg/storage/storage_db.h \
+	pkg/storage/storage_db_exec_int.h \
 	pkg/storage/storage_db_int.h \
 	pkg/storage/storage_dump.h \
 	pkg/storage/storage_load.h \

@@ -4,7 +4,8 @@
  * Owns one read-write connection (applies the log) and a small pool of read-only
  * connections (SQLITE_OPEN_READONLY + PRAGMA query_only) opened on first use, each
  * with its own statement cache; opening, configuring and closing them; and the facts
- * /status reports about them. Running commands lives in storage_db_exec.c.
+ * /status reports about them. Running commands lives in storage_db_exec.c (with
+ * storage_db_exec_cmd.c, storage_db_exec_stmt.c and storage_db_exec_budget.c).
  *
  * ":memory:" becomes a named shared-cache in-memory database so that separate
  * read-only connections see the same data; the read-write connection keeps it alive.

@@ -1,6 +1,7 @@
 /*
- * Internals shared by storage_db.c (connections, open/close, stats) and
- * storage_db_exec.c (running commands). Not for use outside pkg/storage/storage_db*.c.
+ * Internals shared by storage_db.c (connections, open/close, stats), the files that run
+ * commands (storage_db_exec.c and its parts, storage_db_exec_int.h) and
+ * storage_db_group.c (group apply). Not for use outside pkg/storage/storage_db*.c.
  */
 #ifndef RQ_STORAGE_DB_INT_H
 #define RQ_STORAGE_DB_INT_H

@@ -1,8 +1,8 @@
 /*
- * Tests for what client SQL may do in storage (storage_policy.c, the budget and the
- * open-transaction rule in storage_db_exec.c): each case is one a hostile or careless
- * client can send, and the test checks the answer and that the database is still
- * whole and usable afterwards.
+ * Tests for what client SQL may do in storage (storage_policy.c, the budget in
+ * storage_db_exec_budget.c and the open-transaction rule in storage_db_exec.c): each
+ * case is one a hostile or careless client can send, and the test checks the answer
+ * and that the database is still whole and usable afterwards.
  */
 #include <stdbool.h>
 #include <stdint.h>
