@@ -40,6 +40,10 @@ RQ_SRCS = \
 	pkg/consensus/peer_key.c \
 	pkg/consensus/peer_raft.c \
 	pkg/consensus/peer_transport.c \
+	pkg/consensus/peer_transport_conn.c \
+	pkg/consensus/peer_transport_dial.c \
+	pkg/consensus/peer_transport_frame.c \
+	pkg/consensus/peer_transport_handshake.c \
 	pkg/gateway/gateway_backup.c \
 	pkg/gateway/gateway_body.c \
 	pkg/gateway/gateway_command.c \
@@ -145,6 +149,7 @@ RQ_HDRS = \
 	pkg/consensus/peer_crypto.h \
 	pkg/consensus/peer_raft.h \
 	pkg/consensus/peer_transport.h \
+	pkg/consensus/peer_transport_int.h \
 	pkg/gateway/gateway.h \
 	pkg/gateway/gateway_body.h \
 	pkg/gateway/gateway_command.h \

@@ -16,10 +16,10 @@
  * delivered, handshake frames are at most PEER_HELLO_MAX bytes, and any other frame
  * closes the connection (counted in frames_bad).
  *
- * After the handshake, inbound links accept PEER_RAFT, PEER_FORWARD, PEER_JOIN and
- * PEER_META; outbound links accept PEER_FORWARD_RESULT, PEER_JOIN_RESULT and
- * PEER_META_RESULT. Anything else, a malformed frame or a frame that fails
- * authentication closes that connection with a logged reason.
+ * After the handshake, inbound links accept PEER_RAFT, PEER_FORWARD, PEER_JOIN,
+ * PEER_META and PEER_SNAPSHOT; outbound links accept PEER_FORWARD_RESULT,
+ * PEER_JOIN_RESULT and PEER_META_RESULT. Anything else, a malformed frame or a frame
+ * that fails authentication closes that connection with a logged reason.
  *
  * Outbound links are dialed lazily by peer_send(). When one fails or drops, frames still
  * waiting for it are dropped (counted) and the next dial waits an exponential back-off
