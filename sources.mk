@@ -189,6 +189,15 @@ RQ_HDRS = \
 	pkg/supervisor/sd_notify.h \
 	pkg/supervisor/supervisor.h
 
+RQLITED_CONFIG_SRCS = \
+	cmd/rqlited/config.c \
+	cmd/rqlited/config.h \
+	cmd/rqlited/config_int.h \
+	cmd/rqlited/config_parse.c \
+	cmd/rqlited/config_print.c \
+	cmd/rqlited/config_unsupported.c \
+	cmd/rqlited/config_validate.c
+
 UNIT_TESTS = \
 	tests/raft/test_raft_cluster \
 	tests/raft/test_raft_sim \
@@ -226,7 +235,7 @@ tests_raft_test_raft_sim_SOURCES = tests/raft/test_raft_sim.c tests/unit/unit.c 
 tests_raft_test_raft_sim_SOURCES += tests/raft/sim.c tests/raft/sim.h
 tests_unit_test_auth_SOURCES = tests/unit/test_auth.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/unit.c tests/unit/unit.h
-tests_unit_test_config_SOURCES += cmd/rqlited/config.c
+tests_unit_test_config_SOURCES += $(RQLITED_CONFIG_SRCS)
 tests_unit_test_consensus_forward_SOURCES = tests/unit/test_consensus_forward.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_consensus_forward_SOURCES += tests/unit/consensus_fake.c tests/unit/consensus_fake.h
 tests_unit_test_consensus_join_SOURCES = tests/unit/test_consensus_join.c tests/unit/unit.c tests/unit/unit.h
