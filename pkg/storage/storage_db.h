@@ -3,11 +3,12 @@
  * turns one msgpack command map (docs/wire-formats.md) into one msgpack result map.
  *
  * One read-write connection applies committed commands in log order; a small pool
- * of read-only connections (SQLITE_OPEN_READONLY + PRAGMA query_only) serves reads.
- * Every connection has its own prepared-statement cache.
+ * of read-only connections (SQLITE_OPEN_READONLY + PRAGMA query_only) serves reads in
+ * the caller's thread, and reader slots (below) serve reads on other threads. Every
+ * connection has its own prepared-statement cache.
  *
- * The engine is single-threaded: callers must not use one struct storage_db from two
- * threads at once.
+ * Apart from the reader slots, each used by one thread at a time, callers must not use
+ * one struct storage_db from two threads at once.
  */
 #ifndef RQ_STORAGE_DB_H
 #define RQ_STORAGE_DB_H
@@ -24,7 +25,7 @@ enum storage_cmd_kind {
 	STORAGE_CMD_QUERY = 2,		/* a query; through the log it is a strong read */
 	STORAGE_CMD_REQUEST = 3,	/* unified endpoint: per statement, query or execute */
 	STORAGE_CMD_NOOP = 4,
-	STORAGE_CMD_LOAD = 5,		/* reserved; answered with a top-level error */
+	STORAGE_CMD_LOAD = 5,		/* storage_load.c's; storage_db answers an error */
 };
 
 /*

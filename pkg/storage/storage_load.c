@@ -4,7 +4,8 @@
  * transaction) and BACKUP requests from the gateway (a file it streams to the client).
  *
  * Command kinds (docs/wire-formats.md): 5 = load a SQLite file {k:5, db: bin};
- * 6 = load a SQL dump {k:6, sql: str}.
+ * 6 = load a SQL dump {k:6, sql: str, st, ml}, under the entry's step budget and
+ * value-size limit as any write.
  */
 #include "storage_load.h"
 

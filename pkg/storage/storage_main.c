@@ -1,16 +1,29 @@
 /*
- * The storage process. Owns the SQLite database (through storage_db) and nothing else.
+ * The storage process: owns the SQLite database (storage_db*.c) and what works on its
+ * files: the read threads (storage_readers.c), snapshot copies (storage_snapshot.c),
+ * backups and dumps (storage_backup.c, storage_dump.c, storage_load.c), loads
+ * (storage_load.c, storage_load_chunks.c), maintenance entries (storage_maintenance.c)
+ * and the clean-shutdown record (storage_clean.c). This file is its loop: the links,
+ * the dispatch, the held results and the reads waiting for an index.
  *
- * From consensus: APPLY (committed entries, in log order) → APPLY_RESULT.
- *                 STATE is ignored. On link up we send STORAGE_HELLO with our applied
- *                 index so consensus resends what we have not applied.
+ * From consensus: APPLY (committed entries, in log order) → APPLY_RESULT, and also
+ *                 PROPOSE_RESULT to the gateway when the entry carries `gw` (the
+ *                 gateway's own proposal); SNAPSHOT → SNAPSHOT_RESULT; RESTORE →
+ *                 RESTORE_RESULT; QUERY (a follower's read this node serves as
+ *                 leader) → QUERY_RESULT. STATE is ignored. On link up we send
+ *                 STORAGE_HELLO with our applied index so consensus resends what we
+ *                 have not applied.
  * From gateway:   QUERY (reads at none/weak/linearizable; `mi` = index that must be
  *                 applied first) → QUERY_RESULT; STORE_STATUS → STORE_STATUS_RESULT;
  *                 BACKUP → BACKUP_RESULT.
  *
- * Reads run on the read threads (storage_readers.c) once their index is applied, so
- * the loop keeps applying entries while they run; an in-memory database reads in the
- * loop. The database file is reused at start only after a clean shutdown
+ * A burst of APPLYs (what one read of the consensus link brought) shares one SQLite
+ * transaction (storage_db_group.c); their results are held until it commits, at the
+ * end of the burst or before any other message, and the reads that waited for those
+ * entries run after it. A read runs first in the loop with a small step budget
+ * (STORAGE_READ_INLINE_STEPS); one that needs more starts over on a read thread, so the
+ * loop keeps applying entries while it runs. An in-memory database reads in the loop
+ * only. The database file is reused at start only after a clean shutdown
  * (storage_clean.c); otherwise consensus rebuilds it from the snapshot and the log.
  */
 #include "storage.h"
