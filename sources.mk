@@ -226,6 +226,9 @@ UNIT_TESTS = \
 	tests/unit/test_rqlitectl_text \
 	tests/unit/test_storage_backup \
 	tests/unit/test_storage_db \
+	tests/unit/test_storage_db_exec \
+	tests/unit/test_storage_db_exec_cmd \
+	tests/unit/test_storage_db_group \
 	tests/unit/test_storage_policy \
 	tests/unit/test_storage_sqlfunc
 
@@ -265,6 +268,12 @@ tests_unit_test_storage_backup_SOURCES = tests/unit/test_storage_backup.c tests/
 tests_unit_test_storage_backup_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_db_SOURCES = tests/unit/test_storage_db.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_db_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
+tests_unit_test_storage_db_exec_SOURCES = tests/unit/test_storage_db_exec.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_storage_db_exec_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
+tests_unit_test_storage_db_exec_cmd_SOURCES = tests/unit/test_storage_db_exec_cmd.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_storage_db_exec_cmd_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
+tests_unit_test_storage_db_group_SOURCES = tests/unit/test_storage_db_group.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_storage_db_group_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_policy_SOURCES = tests/unit/test_storage_policy.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_policy_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_sqlfunc_SOURCES = tests/unit/test_storage_sqlfunc.c tests/unit/unit.c tests/unit/unit.h
