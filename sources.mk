@@ -229,6 +229,7 @@ UNIT_TESTS = \
 	tests/unit/test_storage_db_exec \
 	tests/unit/test_storage_db_exec_cmd \
 	tests/unit/test_storage_db_group \
+	tests/unit/test_storage_dump \
 	tests/unit/test_storage_policy \
 	tests/unit/test_storage_sqlfunc
 
@@ -274,6 +275,8 @@ tests_unit_test_storage_db_exec_cmd_SOURCES = tests/unit/test_storage_db_exec_cm
 tests_unit_test_storage_db_exec_cmd_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_db_group_SOURCES = tests/unit/test_storage_db_group.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_db_group_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
+tests_unit_test_storage_dump_SOURCES = tests/unit/test_storage_dump.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_storage_dump_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_policy_SOURCES = tests/unit/test_storage_policy.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_policy_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_sqlfunc_SOURCES = tests/unit/test_storage_sqlfunc.c tests/unit/unit.c tests/unit/unit.h

@@ -1,9 +1,14 @@
 /* Helpers for the storage engine's unit tests (sdb_helpers.h). */
 #include "sdb_helpers.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 /* ---- command building ---- */
 
@@ -246,3 +251,123 @@ count_rows(struct storage_db *sdb, const char *table)
 	return n;
 }
 
+/* ---- database files under one temporary directory ---- */
+
+static char tmpdir[64];	/* made on first use, removed at exit */
+
+const char *
+tpath(const char *name)
+{
+	static char ring[8][256];
+	static int next;
+	char *b = ring[next++ % 8];
+
+	if (tmpdir[0] == '\0') {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_storage_files.XXXXXX");
+		if (mkdtemp(tmpdir) == NULL) {
+			perror("mkdtemp");
+			exit(2);
+		}
+	}
+	snprintf(b, 256, "%s/%s", tmpdir, name);
+	return b;
+}
+
+__attribute__((destructor)) static void
+remove_tmpdir(void)
+{
+	DIR *d;
+	struct dirent *e;
+	char p[512];
+
+	if (tmpdir[0] == '\0' || (d = opendir(tmpdir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", tmpdir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(tmpdir);
+}
+
+/* Opens a fresh database at tpath(name) (name ":memory:" for memory). */
+struct storage_db *
+open_named(const char *name, bool fk)
+{
+	struct storage_db_options o = { 0 };
+	struct storage_db *db = NULL;
+	char err[256];
+	const char *p = strcmp(name, ":memory:") == 0 ? name : tpath(name);
+
+	if (p != name) {
+		char s[300];
+
+		unlink(p);
+		snprintf(s, sizeof(s), "%s-wal", p);
+		unlink(s);
+		snprintf(s, sizeof(s), "%s-shm", p);
+		unlink(s);
+	}
+	o.path = p;
+	o.fk = fk;
+	o.max_ro_conns = 2;
+	if (storage_db_open(&o, &db, err, sizeof(err)) == -1) {
+		fprintf(stderr, "open %s: %s\n", p, err);
+		return NULL;
+	}
+	return db;
+}
+
+int
+rw_exec(struct storage_db *db, const char *sql)
+{
+	char *e = NULL;
+	int rc = sqlite3_exec(storage_db_rw_handle(db), sql, NULL, NULL, &e);
+
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "    exec %s: %s\n", sql, e ? e : "?");
+	sqlite3_free(e);
+	return rc;
+}
+
+/*
+ * Runs one query through storage_db_query (so on a read-only connection) and
+ * returns the integer in its first row's first column; -1 on any failure.
+ */
+long long
+ro_int(struct storage_db *db, const char *sql)
+{
+	msgpack_sbuffer cmd, out;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	const msgpack_object *v;
+	size_t off = 0;
+	long long ret = -1;
+
+	msgpack_sbuffer_init(&cmd);
+	msgpack_packer_init(&pk, &cmd, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	lit(&pk, "k");
+	msgpack_pack_unsigned_int(&pk, 2);
+	lit(&pk, "s");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 1);
+	lit(&pk, sql);
+	msgpack_sbuffer_init(&out);
+	msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+	storage_db_query(db, cmd.data, cmd.size, &pk);
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, out.data, out.size, &off) == MSGPACK_UNPACK_SUCCESS) {
+		v = aget(aget(mget(aget(mget(&u.data, "r"), 0), "v"), 0), 0);
+		if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			ret = (long long)v->via.u64;
+		else if (v && v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+			ret = v->via.i64;
+	}
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&cmd);
+	msgpack_sbuffer_destroy(&out);
+	return ret;
+}

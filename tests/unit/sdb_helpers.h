@@ -1,6 +1,7 @@
 /*
  * Helpers for the storage engine's unit tests: build a command as the gateway packs
- * it, run it through storage_db, decode the result map.
+ * it, run it through storage_db, decode the result map; database files in a
+ * temporary directory.
  */
 #ifndef RQ_TEST_SDB_HELPERS_H
 #define RQ_TEST_SDB_HELPERS_H
@@ -57,5 +58,16 @@ void query1(struct storage_db *sdb, const char *sql, struct res *r);
 /* Runs one statement and checks it did not fail; false (and says why) if it did. */
 bool must(struct storage_db *sdb, const char *sql);
 long long count_rows(struct storage_db *sdb, const char *table);
+
+/* Database files, in one directory made on first use and removed at exit. */
+/* name's path in that directory (one of 8 rotating buffers). */
+const char *tpath(const char *name);
+/* Opens a fresh database at tpath(name) (name ":memory:" for memory). */
+struct storage_db *open_named(const char *name, bool fk);
+/* Runs sql on the read-write connection directly; an SQLite result code. */
+int rw_exec(struct storage_db *db, const char *sql);
+/* The integer in the first row's first column of a read through storage_db_query
+ * (so on a read-only connection); -1 on any failure. */
+long long ro_int(struct storage_db *db, const char *sql);
 
 #endif
