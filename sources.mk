@@ -223,7 +223,9 @@ UNIT_TESTS = \
 	tests/unit/test_raft \
 	tests/unit/test_raft_rpc \
 	tests/unit/test_raftlog \
+	tests/unit/test_raftlog_recover \
 	tests/unit/test_rqlitectl_text \
+	tests/unit/test_snapshot_store \
 	tests/unit/test_storage_backup \
 	tests/unit/test_storage_db \
 	tests/unit/test_storage_db_exec \
@@ -263,8 +265,13 @@ tests_unit_test_peer_transport_SOURCES = tests/unit/test_peer_transport.c tests/
 tests_unit_test_raft_SOURCES = tests/unit/test_raft.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_rpc_SOURCES = tests/unit/test_raft_rpc.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raftlog_SOURCES = tests/unit/test_raftlog.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_raftlog_SOURCES += tests/unit/raftlog_helpers.c tests/unit/raftlog_helpers.h
+tests_unit_test_raftlog_recover_SOURCES = tests/unit/test_raftlog_recover.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_raftlog_recover_SOURCES += tests/unit/raftlog_helpers.c tests/unit/raftlog_helpers.h
 tests_unit_test_rqlitectl_text_SOURCES = tests/unit/test_rqlitectl_text.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_rqlitectl_text_SOURCES += cmd/rqlitectl/cli_sql.c cmd/rqlitectl/cli_value.c cmd/rqlitectl/cli_output.c cmd/rqlitectl/cli_history.c
+tests_unit_test_snapshot_store_SOURCES = tests/unit/test_snapshot_store.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_snapshot_store_SOURCES += tests/unit/raftlog_helpers.c tests/unit/raftlog_helpers.h
 tests_unit_test_storage_backup_SOURCES = tests/unit/test_storage_backup.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_storage_backup_SOURCES += tests/unit/sdb_helpers.c tests/unit/sdb_helpers.h
 tests_unit_test_storage_db_SOURCES = tests/unit/test_storage_db.c tests/unit/unit.c tests/unit/unit.h
