@@ -221,7 +221,8 @@ UNIT_TESTS = \
 	tests/unit/test_json_writer \
 	tests/unit/test_peer_transport \
 	tests/unit/test_raft \
-	tests/unit/test_raft_rpc \
+	tests/unit/test_raft_election \
+	tests/unit/test_raft_replication \
 	tests/unit/test_raftlog \
 	tests/unit/test_raftlog_recover \
 	tests/unit/test_rqlitectl_text \
@@ -263,7 +264,10 @@ tests_unit_test_ipc_conn_SOURCES = tests/unit/test_ipc_conn.c tests/unit/unit.c 
 tests_unit_test_json_writer_SOURCES = tests/unit/test_json_writer.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_peer_transport_SOURCES = tests/unit/test_peer_transport.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_SOURCES = tests/unit/test_raft.c tests/unit/unit.c tests/unit/unit.h
-tests_unit_test_raft_rpc_SOURCES = tests/unit/test_raft_rpc.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_raft_election_SOURCES = tests/unit/test_raft_election.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_raft_election_SOURCES += tests/unit/raft_rpc_helpers.c tests/unit/raft_rpc_helpers.h
+tests_unit_test_raft_replication_SOURCES = tests/unit/test_raft_replication.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_raft_replication_SOURCES += tests/unit/raft_rpc_helpers.c tests/unit/raft_rpc_helpers.h
 tests_unit_test_raftlog_SOURCES = tests/unit/test_raftlog.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raftlog_SOURCES += tests/unit/raftlog_helpers.c tests/unit/raftlog_helpers.h
 tests_unit_test_raftlog_recover_SOURCES = tests/unit/test_raftlog_recover.c tests/unit/unit.c tests/unit/unit.h
