@@ -219,7 +219,11 @@ UNIT_TESTS = \
 	tests/unit/test_ipc_codec \
 	tests/unit/test_ipc_conn \
 	tests/unit/test_json_writer \
+	tests/unit/test_peer_crypto \
+	tests/unit/test_peer_key \
+	tests/unit/test_peer_raft \
 	tests/unit/test_peer_transport \
+	tests/unit/test_peer_transport_handshake \
 	tests/unit/test_raft \
 	tests/unit/test_raft_election \
 	tests/unit/test_raft_replication \
@@ -262,7 +266,16 @@ tests_unit_test_gateway_rewrite_SOURCES = tests/unit/test_gateway_rewrite.c test
 tests_unit_test_ipc_codec_SOURCES = tests/unit/test_ipc_codec.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_ipc_conn_SOURCES = tests/unit/test_ipc_conn.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_json_writer_SOURCES = tests/unit/test_json_writer.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_peer_crypto_SOURCES = tests/unit/test_peer_crypto.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_peer_crypto_SOURCES += tests/unit/peer_helpers.c tests/unit/peer_helpers.h
+tests_unit_test_peer_key_SOURCES = tests/unit/test_peer_key.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_peer_key_SOURCES += tests/unit/peer_helpers.c tests/unit/peer_helpers.h
+tests_unit_test_peer_raft_SOURCES = tests/unit/test_peer_raft.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_peer_raft_SOURCES += tests/unit/peer_helpers.c tests/unit/peer_helpers.h
 tests_unit_test_peer_transport_SOURCES = tests/unit/test_peer_transport.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_peer_transport_SOURCES += tests/unit/peer_helpers.c tests/unit/peer_helpers.h
+tests_unit_test_peer_transport_handshake_SOURCES = tests/unit/test_peer_transport_handshake.c tests/unit/unit.c tests/unit/unit.h
+tests_unit_test_peer_transport_handshake_SOURCES += tests/unit/peer_helpers.c tests/unit/peer_helpers.h
 tests_unit_test_raft_SOURCES = tests/unit/test_raft.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_election_SOURCES = tests/unit/test_raft_election.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_raft_election_SOURCES += tests/unit/raft_rpc_helpers.c tests/unit/raft_rpc_helpers.h
