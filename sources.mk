@@ -241,9 +241,9 @@ UNIT_TESTS = \
 	tests/unit/test_storage_sqlfunc
 
 tests_raft_test_raft_cluster_SOURCES = tests/raft/test_raft_cluster.c tests/unit/unit.c tests/unit/unit.h
-tests_raft_test_raft_cluster_SOURCES += tests/raft/sim.c tests/raft/sim.h
+tests_raft_test_raft_cluster_SOURCES += tests/raft/sim.c tests/raft/sim_check.c tests/raft/sim_fault.c tests/raft/sim.h tests/raft/sim_int.h
 tests_raft_test_raft_sim_SOURCES = tests/raft/test_raft_sim.c tests/unit/unit.c tests/unit/unit.h
-tests_raft_test_raft_sim_SOURCES += tests/raft/sim.c tests/raft/sim.h
+tests_raft_test_raft_sim_SOURCES += tests/raft/sim.c tests/raft/sim_check.c tests/raft/sim_fault.c tests/raft/sim.h tests/raft/sim_int.h
 tests_unit_test_auth_SOURCES = tests/unit/test_auth.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/unit.c tests/unit/unit.h
 tests_unit_test_config_SOURCES += $(RQLITED_CONFIG_SRCS)

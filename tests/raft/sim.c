@@ -1,11 +1,13 @@
 /*
  * The Raft simulator (see sim.h): owns the virtual clock, the simulated network and disks,
- * each node's durable state and state machine, and the safety checks run after every step.
- * It plays the consensus process's part of the persistence contract in raft.h exactly:
- * snapshot install and hard state synchronously, entries asynchronously in batch order,
- * messages before the entries are durable, committed entries applied in order.
+ * each node's durable state and state machine, and stepping: sim_step() fires the earliest
+ * event and then runs the safety checks (sim_check.c). It plays the consensus process's
+ * part of the persistence contract in raft.h exactly: snapshot install and hard state
+ * synchronously, entries asynchronously in batch order, messages before the entries are
+ * durable, committed entries applied in order. Crashes, restarts, partitions and
+ * snapshots are sim_fault.c.
  */
-#include "sim.h"
+#include "sim_int.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,83 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sim_msg {
-	uint64_t at;
-	uint64_t order;
-	unsigned from, to;
-	struct raft_message m;
-};
-
-struct sim_write {
-	uint64_t at;
-	uint64_t truncate_from;
-	struct raft_entry *e;
-	unsigned n;
-};
-
-struct sim_node {
-	char id[12], addr[32];
-	struct raft *r;
-	bool up;
-	/* Durable. */
-	uint64_t d_term;
-	char d_vote[RAFT_ID_MAX];
-	struct raft_snapshot_meta d_snap;
-	uint64_t *d_snap_sm;
-	struct raft_entry *d_log;
-	unsigned d_n, d_cap;
-	/* Volatile. */
-	struct sim_write *w;
-	unsigned nw, capw;
-	uint64_t *staged;
-	uint64_t staged_index;
-	uint64_t *sm;		/* sm[i-1] = hash of the entry applied at index i */
-	uint64_t sm_n, sm_cap;
-	uint64_t commit_seen;	/* commits already recorded */
-	uint64_t lm_checked;	/* Log Matching checked up to this index ... */
-	uint64_t lm_checked_term;	/* ... whose term was this */
-};
-
-struct lm_slot {
-	uint64_t index, term, hash, prev_term;
-	struct lm_slot *next;
-};
-
-struct sim_readrec {
-	uint64_t cookie;
-	uint64_t min_index;
-	unsigned released, failed;
-};
-
-struct sim {
-	struct sim_config cfg;
-	uint64_t rng;
-	uint64_t now;
-	uint64_t order;
-	unsigned n;
-	struct sim_node nodes[SIM_MAX_NODES];
-	struct sim_msg *msgs;
-	unsigned n_msgs, cap_msgs;
-	bool block[SIM_MAX_NODES][SIM_MAX_NODES];
-	bool failed;
-	char err[1024];
-	uint64_t proposals;
-	unsigned long delivered[8];
-	/* Invariant bookkeeping. */
-	int *leader_of;			/* by term: node index + 1 */
-	uint64_t *elected_prefix;
-	uint64_t n_terms;
-	uint64_t *gc_hash;		/* by index: committed entry's hash, 0 = unknown */
-	uint64_t gc_cap, gc_max;
-	struct raft_config boot;	/* what the first n_voters nodes bootstrap with */
-	struct lm_slot **lm;		/* hash table of (index, term) */
-	uint64_t lm_buckets;
-	struct sim_readrec *reads;
-	unsigned n_reads, cap_reads;
-};
-
-static uint64_t
-rnd(struct sim *s)
+uint64_t
+sim_rnd(struct sim *s)
 {
 	uint64_t x = s->rng;
 	x ^= x >> 12;
@@ -102,11 +29,11 @@ rnd(struct sim *s)
 static uint64_t
 rnd_range(struct sim *s, uint64_t lo, uint64_t hi)
 {
-	return hi <= lo ? lo : lo + rnd(s) % (hi - lo + 1);
+	return hi <= lo ? lo : lo + sim_rnd(s) % (hi - lo + 1);
 }
 
-static void
-fail(struct sim *s, const char *fmt, ...)
+void
+sim_fail(struct sim *s, const char *fmt, ...)
 {
 	va_list ap;
 	if (s->failed)
@@ -120,8 +47,8 @@ fail(struct sim *s, const char *fmt, ...)
 		fprintf(stderr, "    sim: %s\n", s->err);
 }
 
-static void *
-xrealloc(void *p, size_t n)
+void *
+sim_xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 	if (q == NULL)
@@ -129,8 +56,8 @@ xrealloc(void *p, size_t n)
 	return q;
 }
 
-static uint64_t
-entry_hash(const struct raft_entry *e)
+uint64_t
+sim_entry_hash(const struct raft_entry *e)
 {
 	uint64_t h = 1469598103934665603ULL;
 	h = (h ^ e->term) * 1099511628211ULL;
@@ -146,7 +73,7 @@ entry_copy(struct raft_entry *dst, const struct raft_entry *src)
 	*dst = *src;
 	dst->data = NULL;
 	if (src->len > 0) {
-		void *d = xrealloc(NULL, src->len);
+		void *d = sim_xrealloc(NULL, src->len);
 		memcpy(d, src->data, src->len);
 		dst->data = d;
 	}
@@ -159,8 +86,8 @@ entry_free(struct raft_entry *e)
 	e->data = NULL;
 }
 
-static void
-config_copy(struct raft_config *dst, const struct raft_config *src)
+void
+sim_config_copy(struct raft_config *dst, const struct raft_config *src)
 {
 	if (raft_config_copy(dst, src) != 0)
 		abort();
@@ -172,12 +99,12 @@ msg_copy(struct raft_message *dst, const struct raft_message *src)
 	*dst = *src;
 	if (src->type == RAFT_MSG_APPEND_ENTRIES && src->append_entries.n_entries > 0) {
 		unsigned n = src->append_entries.n_entries;
-		struct raft_entry *es = xrealloc(NULL, n * sizeof(*es));
+		struct raft_entry *es = sim_xrealloc(NULL, n * sizeof(*es));
 		for (unsigned i = 0; i < n; i++)
 			entry_copy(&es[i], &src->append_entries.entries[i]);
 		dst->append_entries.entries = es;
 	} else if (src->type == RAFT_MSG_INSTALL_SNAPSHOT) {
-		config_copy(&dst->install_snapshot.meta.config, &src->install_snapshot.meta.config);
+		sim_config_copy(&dst->install_snapshot.meta.config, &src->install_snapshot.meta.config);
 	}
 }
 
@@ -194,176 +121,10 @@ msg_free(struct raft_message *m)
 	}
 }
 
-/* Invariant bookkeeping ------------------------------------------------------------------ */
-
-static void
-grow_terms(struct sim *s, uint64_t term)
-{
-	if (term < s->n_terms)
-		return;
-	uint64_t n = (term + 1) * 2;
-	s->leader_of = xrealloc(s->leader_of, n * sizeof(*s->leader_of));
-	s->elected_prefix = xrealloc(s->elected_prefix, n * sizeof(*s->elected_prefix));
-	for (uint64_t i = s->n_terms; i < n; i++) {
-		s->leader_of[i] = 0;
-		s->elected_prefix[i] = 0;
-	}
-	s->n_terms = n;
-}
-
-static void
-grow_gc(struct sim *s, uint64_t index)
-{
-	if (index < s->gc_cap)
-		return;
-	uint64_t n = (index + 1) * 2;
-	s->gc_hash = xrealloc(s->gc_hash, n * sizeof(*s->gc_hash));
-	memset(s->gc_hash + s->gc_cap, 0, (n - s->gc_cap) * sizeof(*s->gc_hash));
-	s->gc_cap = n;
-}
-
-/* Records that the entry with hash h is committed at index; two different ones is a
- * violation of State Machine Safety. */
-static void
-record_committed(struct sim *s, unsigned node, uint64_t index, uint64_t h, const char *what)
-{
-	grow_gc(s, index);
-	if (s->gc_hash[index] != 0 && s->gc_hash[index] != h) {
-		fail(s, "State Machine Safety: node %u %s a different entry at index %" PRIu64,
-		    node + 1, what, index);
-		return;
-	}
-	s->gc_hash[index] = h;
-	if (index > s->gc_max)
-		s->gc_max = index;
-}
-
-static uint64_t
-term_at(struct raft *r, uint64_t index)
-{
-	const struct raft_entry *e = raft_entry_at(r, index);
-	if (e != NULL)
-		return e->term;
-	if (index == raft_snapshot_index(r))
-		return raft_snapshot_term(r);
-	return index == 0 ? 0 : UINT64_MAX;	/* unknown */
-}
-
-/* Log Matching, inductively: every (index, term) pair names one entry and one predecessor
- * term across all logs ever seen. */
-static void
-lm_check(struct sim *s, unsigned node, uint64_t index, uint64_t term, uint64_t h,
-    uint64_t prev_term)
-{
-	uint64_t b = (index * 31 + term) % s->lm_buckets;
-	for (struct lm_slot *p = s->lm[b]; p != NULL; p = p->next) {
-		if (p->index != index || p->term != term)
-			continue;
-		if (p->hash != h)
-			fail(s, "Log Matching: node %u holds a different entry at %" PRIu64
-			    " term %" PRIu64, node + 1, index, term);
-		else if (prev_term != UINT64_MAX && p->prev_term != UINT64_MAX &&
-		    p->prev_term != prev_term)
-			fail(s, "Log Matching: node %u entry %" PRIu64 " term %" PRIu64
-			    " follows term %" PRIu64 ", elsewhere %" PRIu64, node + 1, index, term,
-			    prev_term, p->prev_term);
-		else if (p->prev_term == UINT64_MAX)
-			p->prev_term = prev_term;
-		return;
-	}
-	struct lm_slot *p = xrealloc(NULL, sizeof(*p));
-	*p = (struct lm_slot){ index, term, h, prev_term, s->lm[b] };
-	s->lm[b] = p;
-}
-
-static void
-check_node_log(struct sim *s, unsigned i)
-{
-	struct sim_node *n = &s->nodes[i];
-	struct raft *r = n->r;
-	uint64_t last = raft_last_index(r);
-
-	/* Restart from the committed prefix if the log changed under the watermark. */
-	if (n->lm_checked > last || term_at(r, n->lm_checked) != n->lm_checked_term)
-		n->lm_checked = raft_commit_index(r) < last ? raft_commit_index(r) : last;
-	uint64_t from = n->lm_checked + 1;
-	if (from <= raft_snapshot_index(r))
-		from = raft_snapshot_index(r) + 1;
-	for (uint64_t idx = from; idx <= last; idx++) {
-		const struct raft_entry *e = raft_entry_at(r, idx);
-		if (e == NULL)
-			continue;
-		lm_check(s, i, idx, e->term, entry_hash(e), term_at(r, idx - 1));
-	}
-	n->lm_checked = last;
-	n->lm_checked_term = term_at(r, last);
-}
-
-static void
-check_invariants(struct sim *s)
-{
-	uint64_t prefix = s->gc_max;
-
-	for (unsigned i = 0; i < s->n && !s->failed; i++) {
-		struct sim_node *n = &s->nodes[i];
-		if (!n->up || raft_state(n->r) != RAFT_LEADER)
-			continue;
-		uint64_t t = raft_term(n->r);
-		grow_terms(s, t);
-		if (s->leader_of[t] == 0) {
-			s->leader_of[t] = (int)i + 1;
-			s->elected_prefix[t] = prefix;
-			/* Leader Completeness (§5.4): every entry committed before this election. */
-			for (uint64_t idx = raft_snapshot_index(n->r) + 1; idx <= prefix; idx++) {
-				const struct raft_entry *e = raft_entry_at(n->r, idx);
-				if (s->gc_hash[idx] == 0)
-					continue;
-				if (e == NULL || entry_hash(e) != s->gc_hash[idx]) {
-					fail(s, "Leader Completeness: leader %u of term %" PRIu64
-					    " lacks committed entry %" PRIu64, i + 1, t, idx);
-					break;
-				}
-			}
-		} else if (s->leader_of[t] != (int)i + 1) {
-			fail(s, "Election Safety: nodes %d and %u both lead term %" PRIu64,
-			    s->leader_of[t], i + 1, t);
-		}
-		/* A lease is only valid while no newer leader exists. */
-		if (raft_lease_valid(n->r, s->now)) {
-			for (unsigned j = 0; j < s->n; j++) {
-				if (j != i && s->nodes[j].up &&
-				    raft_state(s->nodes[j].r) == RAFT_LEADER &&
-				    raft_term(s->nodes[j].r) > t)
-					fail(s, "lease: node %u holds a lease in term %" PRIu64
-					    " while node %u leads term %" PRIu64, i + 1, t, j + 1,
-					    raft_term(s->nodes[j].r));
-			}
-		}
-	}
-	for (unsigned i = 0; i < s->n && !s->failed; i++) {
-		struct sim_node *n = &s->nodes[i];
-		if (!n->up)
-			continue;
-		check_node_log(s, i);
-		uint64_t c = raft_commit_index(n->r);
-		if (c < n->commit_seen) {
-			fail(s, "node %u commit index went back from %" PRIu64 " to %" PRIu64,
-			    i + 1, n->commit_seen, c);
-			break;
-		}
-		for (uint64_t idx = n->commit_seen + 1; idx <= c && !s->failed; idx++) {
-			const struct raft_entry *e = raft_entry_at(n->r, idx);
-			if (e != NULL)
-				record_committed(s, i, idx, entry_hash(e), "committed");
-		}
-		n->commit_seen = c;
-	}
-}
-
 /* Nodes --------------------------------------------------------------------------------- */
 
-static struct raft *
-node_new_core(struct sim *s, unsigned i)
+struct raft *
+sim_node_new_core(struct sim *s, unsigned i)
 {
 	struct sim_node *n = &s->nodes[i];
 	struct raft_options o = {
@@ -373,7 +134,7 @@ node_new_core(struct sim *s, unsigned i)
 		.max_inflight = s->cfg.max_inflight,
 		.max_entries_per_msg = 16,
 		.disable_prevote = s->cfg.disable_prevote,
-		.seed = rnd(s),
+		.seed = sim_rnd(s),
 	};
 	struct raft *r;
 	if (raft_new(&o, &r) != 0)
@@ -390,15 +151,15 @@ node_of(struct sim *s, const char *id)
 	return &s->nodes[k - 1];
 }
 
-static void
-durable_truncate(struct sim_node *n, uint64_t from)
+void
+sim_durable_truncate(struct sim_node *n, uint64_t from)
 {
 	while (n->d_n > 0 && n->d_log[n->d_n - 1].index >= from)
 		entry_free(&n->d_log[--n->d_n]);
 }
 
-static void
-durable_drop_upto(struct sim_node *n, uint64_t upto)
+void
+sim_durable_drop_upto(struct sim_node *n, uint64_t upto)
 {
 	unsigned k = 0;
 	while (k < n->d_n && n->d_log[k].index <= upto)
@@ -409,25 +170,23 @@ durable_drop_upto(struct sim_node *n, uint64_t upto)
 	}
 }
 
-static void
-durable_append(struct sim *s, unsigned i, const struct raft_entry *e)
+void
+sim_durable_append(struct sim *s, unsigned i, const struct raft_entry *e)
 {
 	struct sim_node *n = &s->nodes[i];
-	durable_truncate(n, e->index);
+	sim_durable_truncate(n, e->index);
 	uint64_t expect = n->d_n > 0 ? n->d_log[n->d_n - 1].index + 1 : n->d_snap.index + 1;
 	if (e->index != expect) {
-		fail(s, "node %u: durable log would get a hole: %" PRIu64 " after %" PRIu64,
+		sim_fail(s, "node %u: durable log would get a hole: %" PRIu64 " after %" PRIu64,
 		    i + 1, e->index, expect - 1);
 		return;
 	}
 	if (n->d_n == n->d_cap) {
 		n->d_cap = n->d_cap ? n->d_cap * 2 : 64;
-		n->d_log = xrealloc(n->d_log, n->d_cap * sizeof(*n->d_log));
+		n->d_log = sim_xrealloc(n->d_log, n->d_cap * sizeof(*n->d_log));
 	}
 	entry_copy(&n->d_log[n->d_n++], e);
 }
-
-static void drain(struct sim *s, unsigned i);
 
 /* A write reaches the disk; then the core hears about it. */
 static void
@@ -440,11 +199,11 @@ complete_write(struct sim *s, unsigned i)
 		memmove(n->w, n->w + 1, (n->nw - 1) * sizeof(*n->w));
 	n->nw--;
 	if (w.truncate_from)
-		durable_truncate(n, w.truncate_from);
+		sim_durable_truncate(n, w.truncate_from);
 	for (unsigned k = 0; k < w.n; k++)
-		durable_append(s, i, &w.e[k]);
+		sim_durable_append(s, i, &w.e[k]);
 	if (w.n > 0 && raft_persisted(n->r, w.e[w.n - 1].index, w.e[w.n - 1].term) != 0)
-		fail(s, "node %u: raft_persisted failed", i + 1);
+		sim_fail(s, "node %u: raft_persisted failed", i + 1);
 	for (unsigned k = 0; k < w.n; k++)
 		entry_free(&w.e[k]);
 	free(w.e);
@@ -466,14 +225,14 @@ send_msg(struct sim *s, unsigned from, const struct raft_message *m)
 	if (to == NULL)
 		return;
 	unsigned copies = 1;
-	if (s->cfg.drop_pct && rnd(s) % 100 < s->cfg.drop_pct)
+	if (s->cfg.drop_pct && sim_rnd(s) % 100 < s->cfg.drop_pct)
 		return;
-	if (s->cfg.dup_pct && rnd(s) % 100 < s->cfg.dup_pct)
+	if (s->cfg.dup_pct && sim_rnd(s) % 100 < s->cfg.dup_pct)
 		copies = 2;
 	for (unsigned c = 0; c < copies; c++) {
 		if (s->n_msgs == s->cap_msgs) {
 			s->cap_msgs = s->cap_msgs ? s->cap_msgs * 2 : 256;
-			s->msgs = xrealloc(s->msgs, s->cap_msgs * sizeof(*s->msgs));
+			s->msgs = sim_xrealloc(s->msgs, s->cap_msgs * sizeof(*s->msgs));
 		}
 		struct sim_msg *sm = &s->msgs[s->n_msgs++];
 		sm->at = s->now + rnd_range(s, s->cfg.net_min_ms, s->cfg.net_max_ms);
@@ -494,27 +253,27 @@ process_ready(struct sim *s, unsigned i, const struct raft_ready *rd)
 		while (n->nw > 0 && !s->failed)
 			complete_write(s, i);
 		if (n->staged == NULL || n->staged_index != rd->snapshot->index) {
-			fail(s, "node %u asked to install snapshot %" PRIu64 " that was not staged",
+			sim_fail(s, "node %u asked to install snapshot %" PRIu64 " that was not staged",
 			    i + 1, rd->snapshot->index);
 			return;
 		}
 		raft_config_free(&n->d_snap.config);
 		n->d_snap.index = rd->snapshot->index;
 		n->d_snap.term = rd->snapshot->term;
-		config_copy(&n->d_snap.config, &rd->snapshot->config);
+		sim_config_copy(&n->d_snap.config, &rd->snapshot->config);
 		free(n->d_snap_sm);
 		n->d_snap_sm = n->staged;
 		n->staged = NULL;
-		durable_drop_upto(n, rd->snapshot->index);
+		sim_durable_drop_upto(n, rd->snapshot->index);
 		n->sm_cap = rd->snapshot->index + 16;
-		n->sm = xrealloc(n->sm, n->sm_cap * sizeof(*n->sm));
+		n->sm = sim_xrealloc(n->sm, n->sm_cap * sizeof(*n->sm));
 		memcpy(n->sm, n->d_snap_sm, rd->snapshot->index * sizeof(*n->sm));
 		n->sm_n = rd->snapshot->index;
 	}
 	/* 2. Hard state, synchronously. */
 	if (rd->hard_state_changed) {
 		if (rd->term < n->d_term)
-			fail(s, "node %u: term went back on disk", i + 1);
+			sim_fail(s, "node %u: term went back on disk", i + 1);
 		n->d_term = rd->term;
 		snprintf(n->d_vote, sizeof(n->d_vote), "%s", rd->vote);
 	}
@@ -525,44 +284,44 @@ process_ready(struct sim *s, unsigned i, const struct raft_ready *rd)
 			at = n->w[n->nw - 1].at;
 		if (n->nw == n->capw) {
 			n->capw = n->capw ? n->capw * 2 : 16;
-			n->w = xrealloc(n->w, n->capw * sizeof(*n->w));
+			n->w = sim_xrealloc(n->w, n->capw * sizeof(*n->w));
 		}
 		struct sim_write *w = &n->w[n->nw++];
 		w->at = at;
 		w->truncate_from = rd->truncate_from;
 		w->n = rd->n_entries;
-		w->e = xrealloc(NULL, (rd->n_entries + 1) * sizeof(*w->e));
+		w->e = sim_xrealloc(NULL, (rd->n_entries + 1) * sizeof(*w->e));
 		for (unsigned k = 0; k < rd->n_entries; k++)
 			entry_copy(&w->e[k], &rd->entries[k]);
 	}
 	/* 4. Messages. */
 	for (unsigned k = 0; k < rd->n_messages; k++) {
 		if (strcmp(rd->messages[k].from, n->id) != 0)
-			fail(s, "node %u sent a message from %s", i + 1, rd->messages[k].from);
+			sim_fail(s, "node %u sent a message from %s", i + 1, rd->messages[k].from);
 		send_msg(s, i, &rd->messages[k]);
 	}
 	/* 5. Apply. */
 	for (unsigned k = 0; k < rd->n_committed && !s->failed; k++) {
 		const struct raft_entry *e = &rd->committed[k];
 		if (e->index != n->sm_n + 1) {
-			fail(s, "node %u applies %" PRIu64 " after %" PRIu64, i + 1, e->index, n->sm_n);
+			sim_fail(s, "node %u applies %" PRIu64 " after %" PRIu64, i + 1, e->index, n->sm_n);
 			return;
 		}
-		uint64_t h = entry_hash(e);
-		record_committed(s, i, e->index, h, "applied");
+		uint64_t h = sim_entry_hash(e);
+		sim_record_committed(s, i, e->index, h, "applied");
 		if (n->sm_n == n->sm_cap) {
 			n->sm_cap = n->sm_cap ? n->sm_cap * 2 : 64;
-			n->sm = xrealloc(n->sm, n->sm_cap * sizeof(*n->sm));
+			n->sm = sim_xrealloc(n->sm, n->sm_cap * sizeof(*n->sm));
 		}
 		n->sm[n->sm_n++] = h;
 		if (raft_applied(n->r, e->index) != 0)
-			fail(s, "node %u: raft_applied(%" PRIu64 ") failed", i + 1, e->index);
+			sim_fail(s, "node %u: raft_applied(%" PRIu64 ") failed", i + 1, e->index);
 	}
 	/* 6. Reads. */
 	for (unsigned k = 0; k < rd->n_reads; k++) {
 		struct sim_readrec *rr = read_rec(s, rd->reads[k].cookie);
 		if (rr == NULL) {
-			fail(s, "node %u released unknown read %" PRIu64, i + 1, rd->reads[k].cookie);
+			sim_fail(s, "node %u released unknown read %" PRIu64, i + 1, rd->reads[k].cookie);
 			continue;
 		}
 		if (rd->reads[k].status != 0) {
@@ -571,21 +330,21 @@ process_ready(struct sim *s, unsigned i, const struct raft_ready *rd)
 		}
 		rr->released++;
 		if (rd->reads[k].index < rr->min_index)
-			fail(s, "linearizability: read %" PRIu64 " released at index %" PRIu64
+			sim_fail(s, "linearizability: read %" PRIu64 " released at index %" PRIu64
 			    " but %" PRIu64 " was committed when it was asked", rr->cookie,
 			    rd->reads[k].index, rr->min_index);
 	}
 }
 
-static void
-drain(struct sim *s, unsigned i)
+void
+sim_drain(struct sim *s, unsigned i)
 {
 	struct sim_node *n = &s->nodes[i];
 	struct raft_ready rd;
 
 	while (n->up && !s->failed && raft_has_ready(n->r)) {
 		if (raft_ready(n->r, &rd) != 0) {
-			fail(s, "node %u: raft_ready failed", i + 1);
+			sim_fail(s, "node %u: raft_ready failed", i + 1);
 			return;
 		}
 		process_ready(s, i, &rd);
@@ -595,7 +354,7 @@ drain(struct sim *s, unsigned i)
 struct sim *
 sim_new(uint64_t seed, const struct sim_config *cfg)
 {
-	struct sim *s = xrealloc(NULL, sizeof(*s));
+	struct sim *s = sim_xrealloc(NULL, sizeof(*s));
 	struct raft_config c;
 
 	memset(s, 0, sizeof(*s));
@@ -615,7 +374,7 @@ sim_new(uint64_t seed, const struct sim_config *cfg)
 	s->rng = seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
 	s->n = s->cfg.n_nodes;
 	s->lm_buckets = 4099;
-	s->lm = xrealloc(NULL, s->lm_buckets * sizeof(*s->lm));
+	s->lm = sim_xrealloc(NULL, s->lm_buckets * sizeof(*s->lm));
 	memset(s->lm, 0, s->lm_buckets * sizeof(*s->lm));
 	raft_config_init(&c);
 	raft_config_init(&s->boot);
@@ -629,22 +388,22 @@ sim_new(uint64_t seed, const struct sim_config *cfg)
 	}
 	for (unsigned i = 0; i < s->n; i++) {
 		struct sim_node *n = &s->nodes[i];
-		n->r = node_new_core(s, i);
+		n->r = sim_node_new_core(s, i);
 		n->up = true;
 		if (i < s->cfg.n_voters && raft_bootstrap(n->r, &c) != 0)
 			abort();
 		raft_start(n->r, 0);
 	}
-	config_copy(&s->boot, &c);
+	sim_config_copy(&s->boot, &c);
 	raft_config_free(&c);
 	for (unsigned i = 0; i < s->n; i++)
-		drain(s, i);
-	check_invariants(s);
+		sim_drain(s, i);
+	sim_check_invariants(s);
 	return s;
 }
 
-static void
-node_volatile_free(struct sim_node *n)
+void
+sim_node_volatile_free(struct sim_node *n)
 {
 	raft_free(n->r);
 	n->r = NULL;
@@ -670,7 +429,7 @@ sim_free(struct sim *s)
 		return;
 	for (unsigned i = 0; i < s->n; i++) {
 		struct sim_node *n = &s->nodes[i];
-		node_volatile_free(n);
+		sim_node_volatile_free(n);
 		for (unsigned k = 0; k < n->d_n; k++)
 			entry_free(&n->d_log[k]);
 		free(n->d_log);
@@ -698,13 +457,21 @@ sim_free(struct sim *s)
 }
 
 struct raft *sim_raft(struct sim *s, unsigned i) { return s->nodes[i].up ? s->nodes[i].r : NULL; }
+
 unsigned sim_n(const struct sim *s) { return s->n; }
+
 uint64_t sim_now(const struct sim *s) { return s->now; }
+
 bool sim_ok(const struct sim *s) { return !s->failed; }
+
 const char *sim_error(const struct sim *s) { return s->err; }
+
 bool sim_up(const struct sim *s, unsigned i) { return s->nodes[i].up; }
+
 uint64_t sim_applied(const struct sim *s, unsigned i) { return s->nodes[i].up ? s->nodes[i].sm_n : 0; }
+
 uint64_t sim_max_commit(const struct sim *s) { return s->gc_max; }
+
 unsigned long sim_delivered(const struct sim *s, enum raft_message_type t) { return s->delivered[t & 7]; }
 
 static void
@@ -723,16 +490,16 @@ deliver(struct sim *s, unsigned k)
 		if (from->d_snap.index != idx)
 			goto out;	/* replaced meanwhile: the transfer fails */
 		free(to->staged);
-		to->staged = xrealloc(NULL, idx * sizeof(uint64_t));
+		to->staged = sim_xrealloc(NULL, idx * sizeof(uint64_t));
 		memcpy(to->staged, from->d_snap_sm, idx * sizeof(uint64_t));
 		to->staged_index = idx;
 	}
 	s->delivered[m.m.type & 7]++;
 	int rv = raft_recv(to->r, s->now, &m.m);
 	if (rv != 0)
-		fail(s, "node %u: raft_recv(%s from %u): %s", m.to + 1,
+		sim_fail(s, "node %u: raft_recv(%s from %u): %s", m.to + 1,
 		    raft_message_type_name(m.m.type), m.from + 1, raft_strerror(rv));
-	drain(s, m.to);
+	sim_drain(s, m.to);
 out:
 	msg_free(&m.m);
 }
@@ -786,22 +553,22 @@ sim_step(struct sim *s, uint64_t until)
 	switch (kind) {
 	case EV_WRITE:
 		complete_write(s, who);
-		drain(s, who);
+		sim_drain(s, who);
 		break;
 	case EV_MSG:
 		deliver(s, who);
 		break;
 	case EV_TICK:
 		raft_tick(s->nodes[who].r, s->now);
-		drain(s, who);
+		sim_drain(s, who);
 		if (raft_next_timeout(s->nodes[who].r) <= s->now && !s->failed)
-			fail(s, "node %u: timer does not advance", who + 1);
+			sim_fail(s, "node %u: timer does not advance", who + 1);
 		break;
 	case EV_NONE:
 		break;
 	}
 	if (!s->failed)
-		check_invariants(s);
+		sim_check_invariants(s);
 	return !s->failed;
 }
 
@@ -849,7 +616,7 @@ sim_propose(struct sim *s, unsigned i, uint64_t *index)
 	if (!s->nodes[i].up)
 		return RAFT_ESHUTDOWN;
 	int rv = raft_propose(s->nodes[i].r, buf, (size_t)len, index, NULL);
-	drain(s, i);
+	sim_drain(s, i);
 	return rv;
 }
 
@@ -862,11 +629,11 @@ sim_read(struct sim *s, unsigned i, uint64_t cookie)
 	if (rv == 0) {
 		if (s->n_reads == s->cap_reads) {
 			s->cap_reads = s->cap_reads ? s->cap_reads * 2 : 16;
-			s->reads = xrealloc(s->reads, s->cap_reads * sizeof(*s->reads));
+			s->reads = sim_xrealloc(s->reads, s->cap_reads * sizeof(*s->reads));
 		}
 		s->reads[s->n_reads++] = (struct sim_readrec){ cookie, s->gc_max, 0, 0 };
 	}
-	drain(s, i);
+	sim_drain(s, i);
 	return rv;
 }
 
@@ -886,161 +653,4 @@ sim_reads_failed(const struct sim *s, uint64_t cookie)
 		if (s->reads[k].cookie == cookie)
 			return s->reads[k].failed;
 	return 0;
-}
-
-void
-sim_crash(struct sim *s, unsigned i)
-{
-	struct sim_node *n = &s->nodes[i];
-	if (!n->up)
-		return;
-	/* The write under way may be torn: its truncation and a prefix of its entries made it
-	 * to disk (the log store cuts a torn tail at the last valid checksum). */
-	if (n->nw > 0 && rnd(s) % 2 == 0) {
-		struct sim_write *w = &n->w[0];
-		unsigned keep = w->n ? (unsigned)(rnd(s) % (w->n + 1)) : 0;
-		if (w->truncate_from)
-			durable_truncate(n, w->truncate_from);
-		for (unsigned k = 0; k < keep; k++)
-			durable_append(s, i, &w->e[k]);
-	}
-	node_volatile_free(n);
-	n->up = false;
-}
-
-void
-sim_restart(struct sim *s, unsigned i)
-{
-	struct sim_node *n = &s->nodes[i];
-	if (n->up)
-		return;
-	n->r = node_new_core(s, i);
-	int rv = raft_load(n->r, n->d_term, n->d_vote, n->d_snap.index ? &n->d_snap : NULL,
-	    n->d_log, n->d_n);
-	if (rv != 0) {
-		fail(s, "node %u: raft_load: %s", i + 1, raft_strerror(rv));
-		n->up = true;
-		return;
-	}
-	n->up = true;
-	/* Like rqlited: a node without cluster state that was told to bootstrap does so. */
-	if (i < s->cfg.n_voters && n->d_n == 0 && n->d_snap.index == 0 &&
-	    raft_bootstrap(n->r, &s->boot) != 0)
-		fail(s, "node %u: bootstrap after restart failed", i + 1);
-	n->sm_n = n->d_snap.index;
-	n->sm_cap = n->sm_n + 64;
-	n->sm = xrealloc(NULL, n->sm_cap * sizeof(*n->sm));
-	if (n->sm_n > 0)
-		memcpy(n->sm, n->d_snap_sm, n->sm_n * sizeof(*n->sm));
-	n->commit_seen = raft_commit_index(n->r);
-	n->lm_checked = 0;
-	n->lm_checked_term = 0;
-	raft_start(n->r, s->now);
-	drain(s, i);
-	check_invariants(s);
-}
-
-void
-sim_block(struct sim *s, unsigned from, unsigned to, bool blocked)
-{
-	s->block[from][to] = blocked;
-}
-
-void
-sim_isolate(struct sim *s, unsigned i)
-{
-	for (unsigned j = 0; j < s->n; j++) {
-		if (j == i)
-			continue;
-		s->block[i][j] = true;
-		s->block[j][i] = true;
-	}
-}
-
-void
-sim_partition(struct sim *s, unsigned mask)
-{
-	for (unsigned i = 0; i < s->n; i++)
-		for (unsigned j = 0; j < s->n; j++)
-			s->block[i][j] = ((mask >> i) & 1) != ((mask >> j) & 1);
-}
-
-void
-sim_heal(struct sim *s)
-{
-	memset(s->block, 0, sizeof(s->block));
-}
-
-void
-sim_set_drop(struct sim *s, unsigned drop_pct, unsigned dup_pct)
-{
-	s->cfg.drop_pct = drop_pct;
-	s->cfg.dup_pct = dup_pct;
-}
-
-int
-sim_snapshot(struct sim *s, unsigned i, uint64_t trailing)
-{
-	struct sim_node *n = &s->nodes[i];
-	struct raft_snapshot_meta meta;
-
-	if (!n->up || n->sm_n <= n->d_snap.index)
-		return 0;
-	uint64_t idx = n->sm_n;
-	int rv = raft_snapshot_taken(n->r, idx, trailing, &meta);
-	if (rv != 0)
-		return rv;
-	raft_config_free(&n->d_snap.config);
-	n->d_snap.index = meta.index;
-	n->d_snap.term = meta.term;
-	config_copy(&n->d_snap.config, &meta.config);
-	free(n->d_snap_sm);
-	n->d_snap_sm = xrealloc(NULL, idx * sizeof(uint64_t));
-	memcpy(n->d_snap_sm, n->sm, idx * sizeof(uint64_t));
-	if (idx > trailing)
-		durable_drop_upto(n, idx - trailing);
-	return 0;
-}
-
-void
-sim_describe(const struct sim *s, char *buf, size_t len)
-{
-	uint64_t top = 0;
-	for (uint64_t t = 0; t < s->n_terms; t++)
-		if (s->leader_of[t])
-			top = t;
-	snprintf(buf, len, "n=%u commit=%" PRIu64 " leader-terms=%" PRIu64 " RV=%lu AE=%lu AER=%lu"
-	    " IS=%lu TN=%lu reads=%u", s->n, s->gc_max, top,
-	    s->delivered[RAFT_MSG_REQUEST_VOTE], s->delivered[RAFT_MSG_APPEND_ENTRIES],
-	    s->delivered[RAFT_MSG_APPEND_ENTRIES_RESULT], s->delivered[RAFT_MSG_INSTALL_SNAPSHOT],
-	    s->delivered[RAFT_MSG_TIMEOUT_NOW], s->n_reads);
-}
-
-void
-sim_dump(const struct sim *s)
-{
-	for (unsigned i = 0; i < s->n; i++) {
-		const struct sim_node *n = &s->nodes[i];
-		if (!n->up) {
-			fprintf(stderr, "    node %u: down (term %" PRIu64 ", %u durable entries)\n",
-			    i + 1, n->d_term, n->d_n);
-			continue;
-		}
-		struct raft *r = n->r;
-		const struct raft_config *c = raft_configuration(r);
-		char cs[256] = "";
-		size_t k = 0;
-		for (unsigned j = 0; j < c->n && k < sizeof(cs) - 16; j++)
-			k += (size_t)snprintf(cs + k, sizeof(cs) - k, "%s%s ", c->servers[j].id,
-			    c->servers[j].suffrage == RAFT_VOTER ? "" : "(nv)");
-		fprintf(stderr, "    node %u: %s%s term %" PRIu64 " vote '%s' leader '%s' commit %"
-		    PRIu64 " persisted %" PRIu64 " last %" PRIu64 "/%" PRIu64 " snap %" PRIu64
-		    " applied %" PRIu64 " config@%" PRIu64 " [%s] next-timeout %" PRIu64 "\n",
-		    i + 1, raft_state_name(raft_state(r)), raft_prevoting(r) ? "(pre)" : "",
-		    raft_term(r), raft_voted_for(r), raft_leader_id(r), raft_commit_index(r),
-		    raft_persisted_index(r), raft_last_index(r), raft_last_term(r),
-		    raft_snapshot_index(r), n->sm_n, raft_configuration_index(r), cs,
-		    raft_next_timeout(r));
-	}
-	fprintf(stderr, "    %u messages in flight, now %" PRIu64 "\n", s->n_msgs, s->now);
 }
