@@ -1,8 +1,8 @@
 /*
  * Unit tests for the pure Raft core on a single node: bootstrap, the propose → persist →
  * commit → apply path, restart from loaded state, snapshots, reads, and the small helpers
- * (errors, configuration codec). Multi-node behaviour is in test_raft_rpc.c and the
- * simulator in tests/raft/.
+ * (errors, configuration codec). Multi-node behaviour is in test_raft_election.c,
+ * test_raft_replication.c and the simulator in tests/raft/.
  */
 #include "unit.h"
 
