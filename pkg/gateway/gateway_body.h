@@ -8,7 +8,7 @@
  *   if (gateway_body_parse_json(body, len, &b, err, sizeof(err)) == -1)
  *           → 400 with err
  *   gateway_rewrite_body(&b, &rw_opts);
- *   gateway_body_pack_command(&b, GATEWAY_CMD_EXECUTE, tx, to_ms, &limits, &pk);
+ *   gateway_body_pack_command(&b, IPC_CMD_EXECUTE, tx, to_ms, &limits, &pk);
  *   gateway_body_free(&b);
  *
  * The JSON is read with a small parser of our own (gateway_json_reader.h), walked

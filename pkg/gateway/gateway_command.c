@@ -49,7 +49,7 @@ gateway_cmd_limits_pack(const struct gateway_cmd_limits *lim, msgpack_packer *pk
 }
 
 int
-gateway_body_pack_command(const struct gateway_body *b, enum gateway_cmd_kind kind, bool tx,
+gateway_body_pack_command(const struct gateway_body *b, enum ipc_cmd_kind kind, bool tx,
     uint64_t timeout_ms, const struct gateway_cmd_limits *lim, msgpack_packer *pk)
 {
 	uint32_t n = 2 + (tx ? 1 : 0) + (timeout_ms ? 1 : 0) + gateway_cmd_limits_count(lim);

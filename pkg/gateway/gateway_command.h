@@ -11,19 +11,11 @@
 
 #include <msgpack.h>
 
+#include "ipc_cmd.h"
+
 #include "gateway_body.h"
 
-/* Command kinds, the `k` of the command map (docs/wire-formats.md). Kind 8
- * (maintenance) is proposed by consensus, never by the gateway. */
-enum gateway_cmd_kind {
-	GATEWAY_CMD_EXECUTE = 1,
-	GATEWAY_CMD_QUERY = 2,
-	GATEWAY_CMD_REQUEST = 3,
-	GATEWAY_CMD_NOOP = 4,
-	GATEWAY_CMD_LOAD_FILE = 5,	/* {k, db: bin}: a SQLite file (gateway_load.c) */
-	GATEWAY_CMD_LOAD_SQL = 6,	/* {k, sql: str}: a SQL dump */
-	GATEWAY_CMD_LOAD_CHUNK = 7,	/* one chunk of a SQLite file (gateway_load_chunks.c) */
-};
+/* Command kinds: IPC_CMD_* (ipc/ipc_cmd.h), the `k` of the command map. */
 
 /*
  * The limits a write entry carries so that every node applies it alike: `st`, its
@@ -40,7 +32,7 @@ struct gateway_cmd_limits {
  * (`tx` only when true, `to` only when non-zero, `st`/`ml` from lim, which may be
  * NULL) into pk. Empty statements are packed too (storage skips them, as rqlite does).
  */
-int	gateway_body_pack_command(const struct gateway_body *b, enum gateway_cmd_kind kind,
+int	gateway_body_pack_command(const struct gateway_body *b, enum ipc_cmd_kind kind,
 	    bool tx, uint64_t timeout_ms, const struct gateway_cmd_limits *lim,
 	    msgpack_packer *pk);
 /* How many `st`/`ml` pairs lim adds to a command map, and those pairs packed (for

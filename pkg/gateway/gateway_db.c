@@ -43,7 +43,7 @@ enum gw_spec {
 
 /* A data request between its steps (GW_CTX_DB). */
 struct gw_db_ctx {
-	enum gateway_cmd_kind kind;
+	enum ipc_cmd_kind kind;
 	enum gw_db_stage stage;
 	char *cmd;			/* packed command, sent with every step */
 	size_t cmd_len;
@@ -201,7 +201,7 @@ gw_parse_body(struct gw_req *r, struct gateway_body *b, bool allow_text)
  * given.
  */
 static bool
-gw_build_command(struct gw_req *r, struct gateway_body *b, enum gateway_cmd_kind kind,
+gw_build_command(struct gw_req *r, struct gateway_body *b, enum ipc_cmd_kind kind,
     bool rewrite)
 {
 	msgpack_sbuffer sb;
@@ -281,7 +281,7 @@ gw_not_leader(const struct gw_req *r, enum ipc_errcode code)
 	if (code == IPC_EC_NOT_LEADER)
 		return true;
 	return code == IPC_EC_LEADERSHIP_LOST &&
-	    (r->ctx.db->kind == GATEWAY_CMD_QUERY || r->ctx.db->stage == GW_DB_BARRIER);
+	    (r->ctx.db->kind == IPC_CMD_QUERY || r->ctx.db->stage == GW_DB_BARRIER);
 }
 
 /* An error answer (PROPOSE_RESULT, BARRIER_RESULT): retried, 503, or the error in the
@@ -322,7 +322,7 @@ gw_on_propose_result(struct gw_req *r, struct ipc_msg *m)
 	(void)ipc_get_u64(m, "i", &r->ctx.db->raft_index);
 	{
 		char lr[256];
-		gw_respond_results(r, res, len, r->ctx.db->kind == GATEWAY_CMD_QUERY,
+		gw_respond_results(r, res, len, r->ctx.db->kind == IPC_CMD_QUERY,
 		    gw_served_by(m, lr, sizeof(lr)));
 	}
 }
@@ -352,7 +352,7 @@ gw_on_query_result(struct gw_req *r, struct ipc_msg *m)
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply from storage");
 		return;
 	}
-	if (r->ctx.db->kind == GATEWAY_CMD_REQUEST) {
+	if (r->ctx.db->kind == IPC_CMD_REQUEST) {
 		/* Storage ran nothing if a statement writes: go through the log. */
 		msgpack_unpacked_init(&un);
 		if (ipc_msgpack_validate(res, len) == 0 &&
@@ -371,7 +371,7 @@ gw_on_query_result(struct gw_req *r, struct ipc_msg *m)
 			return;
 		}
 	}
-	gw_respond_results(r, res, len, r->ctx.db->kind == GATEWAY_CMD_QUERY, NULL);
+	gw_respond_results(r, res, len, r->ctx.db->kind == IPC_CMD_QUERY, NULL);
 }
 
 static void
@@ -385,7 +385,7 @@ gw_send_query(struct gw_req *r, uint64_t min_index)
 	if (min_index > 0)
 		ipc_add_u64(&gw.w, "mi", min_index);
 	if (gw_send_wait(r, PROC_STORAGE, gw_on_query_result,
-	    r->params.level == GATEWAY_LEVEL_LINEARIZABLE && c->kind == GATEWAY_CMD_QUERY ?
+	    r->params.level == GATEWAY_LEVEL_LINEARIZABLE && c->kind == IPC_CMD_QUERY ?
 	    r->params.linearizable_timeout_ns : r->params.timeout_ns) != 0)
 		gw_respond_json_error(r, "store not open");
 }
@@ -443,7 +443,7 @@ gw_spec_start(struct gw_req *r)
 {
 	struct gw_db_ctx *c = r->ctx.db;
 
-	if (c->kind != GATEWAY_CMD_QUERY || r->params.freshness_ns > 0 ||
+	if (c->kind != IPC_CMD_QUERY || r->params.freshness_ns > 0 ||
 	    strcmp(gw.raft_state, "Leader") != 0 || r->on_reply == NULL)
 		return;
 	free(c->spec_res);
@@ -491,7 +491,7 @@ gw_on_barrier_result(struct gw_req *r, struct ipc_msg *m)
 			gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply");
 			return;
 		}
-		gw_respond_results(r, res, len, r->ctx.db->kind == GATEWAY_CMD_QUERY,
+		gw_respond_results(r, res, len, r->ctx.db->kind == IPC_CMD_QUERY,
 		    gw_served_by(m, lr, sizeof(lr)));
 		return;
 	}
@@ -681,7 +681,7 @@ gw_handle_execute(struct gw_req *r)
 		gateway_body_free(&b);
 		return;
 	}
-	if (gw_build_command(r, &b, GATEWAY_CMD_EXECUTE, true))
+	if (gw_build_command(r, &b, IPC_CMD_EXECUTE, true))
 		gw_propose(r);
 	gateway_body_free(&b);
 }
@@ -706,7 +706,7 @@ gw_handle_query(struct gw_req *r)
 		return;
 	gw.counters.query_stmts_rx += b.n;
 	/* Only strong reads enter the log, so only they are made deterministic. */
-	if (gw_build_command(r, &b, GATEWAY_CMD_QUERY,
+	if (gw_build_command(r, &b, IPC_CMD_QUERY,
 	    gw_effective_level(r) == GATEWAY_LEVEL_STRONG))
 		gw_read(r);
 	gateway_body_free(&b);
@@ -721,7 +721,7 @@ gw_handle_request(struct gw_req *r)
 	if (!gw_parse_body(r, &b, false))
 		return;
 	gw.counters.request_stmts_rx += b.n;
-	if (gw_build_command(r, &b, GATEWAY_CMD_REQUEST, true))
+	if (gw_build_command(r, &b, IPC_CMD_REQUEST, true))
 		gw_read(r);
 	gateway_body_free(&b);
 }

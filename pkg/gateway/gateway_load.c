@@ -66,7 +66,7 @@ gw_load_cb(struct gw_req *r, struct ipc_msg *m)
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "malformed reply");
 		return;
 	}
-	if (r->ctx.load->kind == GATEWAY_CMD_LOAD_SQL) {
+	if (r->ctx.load->kind == IPC_CMD_LOAD_SQL) {
 		/* Rendered like an execute: {"results":[{…}]} or a statement error. */
 		struct gateway_render_opts o;
 		msgpack_unpacked un;
@@ -109,7 +109,7 @@ gw_load_cb(struct gw_req *r, struct ipc_msg *m)
 static void
 gw_load_propose(struct gw_req *r)
 {
-	bool binary = r->ctx.load->kind == GATEWAY_CMD_LOAD_FILE;
+	bool binary = r->ctx.load->kind == IPC_CMD_LOAD_FILE;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 
@@ -156,7 +156,7 @@ gw_load_file_or_sql(struct gw_req *r, enum gw_load_route route, bool binary)
 		return;
 	}
 	c->route = route;
-	c->kind = binary ? GATEWAY_CMD_LOAD_FILE : GATEWAY_CMD_LOAD_SQL;
+	c->kind = binary ? IPC_CMD_LOAD_FILE : IPC_CMD_LOAD_SQL;
 	r->ctx_type = GW_CTX_LOAD;
 	r->ctx.load = c;
 	r->ctx_free = gw_load_ctx_free;

@@ -24,7 +24,7 @@ enum gw_load_route {
 /* A load between its steps (GW_CTX_LOAD). */
 struct gw_load_ctx {
 	enum gw_load_route route;
-	enum gateway_cmd_kind kind;	/* LOAD_FILE (chunked or not) or LOAD_SQL */
+	enum ipc_cmd_kind kind;	/* LOAD_FILE (chunked or not) or LOAD_SQL */
 	/* A file in chunks: the sequence's id on every node, the next chunk's number
 	 * and offset in the body, and what answers the request at the end. */
 	uint64_t chunk_id;

@@ -66,7 +66,7 @@ gw_load_chunk_send(struct gw_req *r)
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 8);
 	msgpack_pack_str_with_body(&pk, "k", 1);
-	msgpack_pack_uint32(&pk, GATEWAY_CMD_LOAD_CHUNK);
+	msgpack_pack_uint32(&pk, IPC_CMD_LOAD_CHUNK);
 	msgpack_pack_str_with_body(&pk, "id", 2);
 	msgpack_pack_uint64(&pk, lc->chunk_id);
 	msgpack_pack_str_with_body(&pk, "seq", 3);

@@ -297,7 +297,7 @@ gw_queue_flush(void)
 	msgpack_pack_map(&pk, (gw.opts->write_queue_tx ? 3 : 2) + gateway_cmd_limits_count(&gw.limits));
 	(void)gateway_cmd_limits_pack(&gw.limits, &pk);
 	msgpack_pack_str_with_body(&pk, "k", 1);
-	msgpack_pack_uint32(&pk, GATEWAY_CMD_EXECUTE);
+	msgpack_pack_uint32(&pk, IPC_CMD_EXECUTE);
 	if (gw.opts->write_queue_tx) {
 		msgpack_pack_str_with_body(&pk, "tx", 2);
 		msgpack_pack_true(&pk);

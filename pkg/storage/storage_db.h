@@ -19,14 +19,7 @@
 
 #include <msgpack.h>
 
-/* Command kinds (`k` in a command map). */
-enum storage_cmd_kind {
-	STORAGE_CMD_EXECUTE = 1,
-	STORAGE_CMD_QUERY = 2,		/* a query; through the log it is a strong read */
-	STORAGE_CMD_REQUEST = 3,	/* unified endpoint: per statement, query or execute */
-	STORAGE_CMD_NOOP = 4,
-	STORAGE_CMD_LOAD = 5,		/* storage_load.c's; storage_db answers an error */
-};
+#include "ipc_cmd.h"
 
 /*
  * Limits on client SQL. A write entry carries its own step budget and value-size limit

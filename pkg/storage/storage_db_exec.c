@@ -351,7 +351,7 @@ req_abandon(struct sdb_req *rq)
 static bool
 cmd_groupable(const struct sdb_cmd *c)
 {
-	return (c->kind == STORAGE_CMD_EXECUTE || c->kind == STORAGE_CMD_REQUEST) && c->to_ms == 0;
+	return (c->kind == IPC_CMD_EXECUTE || c->kind == IPC_CMD_REQUEST) && c->to_ms == 0;
 }
 
 int
@@ -375,13 +375,13 @@ sdb_apply_one(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packe
 			storage_db_group_end(sdb);	/* zone untouched: c stays valid */
 	}
 	switch (c.kind) {
-	case STORAGE_CMD_EXECUTE:
-	case STORAGE_CMD_REQUEST:
+	case IPC_CMD_EXECUTE:
+	case IPC_CMD_REQUEST:
 		req_start(&rq, sdb, &sdb->rw, &c);
-		run_statements(&rq, &c, c.kind == STORAGE_CMD_EXECUTE ? MODE_EXECUTE :
+		run_statements(&rq, &c, c.kind == IPC_CMD_EXECUTE ? MODE_EXECUTE :
 		    MODE_REQUEST, false);
 		break;
-	case STORAGE_CMD_QUERY:
+	case IPC_CMD_QUERY:
 		/* A strong read: the reference runs it on a read-only connection too. */
 		if ((ro = sdb_ro_acquire(sdb, err, sizeof(err))) == NULL) {
 			pack_top_error(pk, err);
@@ -391,12 +391,12 @@ sdb_apply_one(struct storage_db *sdb, const char *cmd, size_t len, msgpack_packe
 		req_start(&rq, sdb, ro, &c);
 		run_statements(&rq, &c, MODE_QUERY, true);
 		break;
-	case STORAGE_CMD_NOOP:
+	case IPC_CMD_NOOP:
 		msgpack_pack_map(pk, 0);
 		msgpack_zone_clear(&sdb->rw.zone);
 		return 0;
 	default:
-		if (c.kind == STORAGE_CMD_LOAD)
+		if (c.kind == IPC_CMD_LOAD_FILE)
 			snprintf(err, sizeof(err), "load commands are not supported");
 		else
 			snprintf(err, sizeof(err), "unknown command kind %llu",
@@ -433,7 +433,7 @@ query_on(struct storage_db *sdb, struct sdb_conn *cn, const char *cmd, size_t le
 			sdb_ro_release(sdb, cn);
 		return -1;
 	}
-	if (c.kind != STORAGE_CMD_QUERY && c.kind != STORAGE_CMD_REQUEST) {
+	if (c.kind != IPC_CMD_QUERY && c.kind != IPC_CMD_REQUEST) {
 		snprintf(err, sizeof(err), "command kind %llu cannot be run as a read",
 		    (unsigned long long)c.kind);
 		pack_top_error(pk, err);
@@ -447,7 +447,7 @@ query_on(struct storage_db *sdb, struct sdb_conn *cn, const char *cmd, size_t le
 		cn->budget = true;
 		cn->steps_left = cn->budget_steps = inline_steps;
 	}
-	if (c.kind == STORAGE_CMD_REQUEST && request_needs_log(&rq, &c)) {
+	if (c.kind == IPC_CMD_REQUEST && request_needs_log(&rq, &c)) {
 		msgpack_pack_map(pk, 1);
 		sdb_pack_lit(pk, "w");
 		msgpack_pack_true(pk);

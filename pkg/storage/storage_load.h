@@ -7,10 +7,9 @@
 
 #include <msgpack.h>
 
+#include "ipc_cmd.h"
 #include "storage_db.h"
 
-#define STORAGE_CMD_LOAD_FILE	5	/* {k:5, db: bin} */
-#define STORAGE_CMD_LOAD_SQL	6	/* {k:6, sql: str} */
 
 /* The value under string key `key` in a msgpack map, or NULL (also when map is not one). */
 const msgpack_object *storage_map_get(const msgpack_object *map, const char *key);

@@ -22,9 +22,9 @@
 
 #include <msgpack.h>
 
+#include "ipc_cmd.h"
 #include "storage_db.h"
 
-#define STORAGE_CMD_LOAD_CHUNK	7
 #define LOAD_CHUNK_GAP		10000u	/* entries without a next chunk before giving up */
 
 /*

@@ -311,14 +311,14 @@ storage_on_apply(struct ipc_conn *c, struct ipc_msg *m)
 	} else if (type != STORAGE_ENTRY_COMMAND) {
 		/* No-op and configuration entries only move the applied index. */
 		msgpack_pack_map(&st.res_pk, 0);
-	} else if ((kind = storage_command_kind(cmd, len)) == STORAGE_CMD_LOAD_FILE ||
-	    kind == STORAGE_CMD_LOAD_SQL) {
+	} else if ((kind = storage_command_kind(cmd, len)) == IPC_CMD_LOAD_FILE ||
+	    kind == IPC_CMD_LOAD_SQL) {
 		storage_db_group_end(st.db);
 		(void)storage_apply_load(st.db, st.opts->data_dir, cmd, len, &st.res_pk);
-	} else if (kind == STORAGE_CMD_MAINTENANCE) {
+	} else if (kind == IPC_CMD_MAINTENANCE) {
 		storage_db_group_end(st.db);	/* VACUUM cannot run inside a transaction */
 		(void)storage_maintenance_apply(st.db, cmd, len, &st.res_pk);
-	} else if (kind == STORAGE_CMD_LOAD_CHUNK) {
+	} else if (kind == IPC_CMD_LOAD_CHUNK) {
 		storage_db_group_end(st.db);
 		storage_apply_load_chunk(st.db, st.opts->data_dir, index, cmd, len, &st.res_pk);
 	} else if (storage_db_apply(st.db, cmd, len, &st.res_pk) != 0 && st.res.size == 0) {
@@ -617,6 +617,9 @@ storage_on_link(enum proc_id peer, int fd, void *ctx)
 	storage_drop_waits(peer);
 	st.links[peer] = ipc_conn_new(st.role.base, fd, proc_name(peer), cb,
 	    storage_link_closed, (void *)(intptr_t)peer);
+	if (st.links[peer] != NULL)
+		ipc_conn_set_ends(st.links[peer], IPC_END_ST,
+		    peer == PROC_CONSENSUS ? IPC_END_CS : IPC_END_GW);
 	if (peer == PROC_CONSENSUS && st.links[peer] != NULL)
 		ipc_conn_set_drained(st.links[peer], storage_consensus_drained);
 	if (peer == PROC_CONSENSUS && st.links[peer] != NULL) {

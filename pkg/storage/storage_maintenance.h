@@ -9,10 +9,11 @@
 
 #include <msgpack.h>
 
+#include "ipc_cmd.h"
+
 struct storage_db;
 
 /* {k: 8, op: "vacuum" | "optimize"} */
-#define STORAGE_CMD_MAINTENANCE	8
 
 /*
  * Runs the command's operation on the read-write connection; packs {"r": []} or

@@ -21,7 +21,7 @@ UNIT_TEST(command_map_carries_kind_transaction_timeout_and_limits)
 	CHECK_INT_EQ(gateway_body_count_nonempty(&b), 1);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	CHECK_INT_EQ(gateway_body_pack_command(&b, GATEWAY_CMD_EXECUTE, true, 250, &lim, &pk), 0);
+	CHECK_INT_EQ(gateway_body_pack_command(&b, IPC_CMD_EXECUTE, true, 250, &lim, &pk), 0);
 	msgpack_unpacked_init(&up);
 	msgpack_unpack_next(&up, sb.data, sb.size, NULL);
 	msgpack_object_print_buffer(out, sizeof(out), up.data);
