@@ -16,6 +16,7 @@ RQ_SRCS = \
 	pkg/common/sql_policy.c \
 	pkg/common/trash.c \
 	pkg/consensus/consensus_apply.c \
+	pkg/consensus/consensus_auth.c \
 	pkg/consensus/consensus_core.c \
 	pkg/consensus/consensus_forward.c \
 	pkg/consensus/consensus_freshness.c \
@@ -44,6 +45,7 @@ RQ_SRCS = \
 	pkg/consensus/peer_transport_dial.c \
 	pkg/consensus/peer_transport_frame.c \
 	pkg/consensus/peer_transport_handshake.c \
+	pkg/gateway/gateway_auth.c \
 	pkg/gateway/gateway_backup.c \
 	pkg/gateway/gateway_body.c \
 	pkg/gateway/gateway_command.c \

@@ -34,6 +34,30 @@ ipc_cmd_pack_maintenance(msgpack_sbuffer *sb, const char *op)
 	msgpack_pack_str_with_body(&pk, op, strlen(op));
 }
 
+uint64_t
+ipc_cmd_peek_kind(const char *cmd, size_t len)
+{
+	msgpack_unpacked un;
+	size_t off = 0;
+	uint64_t k = 0;
+
+	if (ipc_msgpack_validate(cmd, len) != 0)
+		return 0;
+	msgpack_unpacked_init(&un);
+	if (msgpack_unpack_next(&un, cmd, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    un.data.type == MSGPACK_OBJECT_MAP) {
+		for (uint32_t i = 0; i < un.data.via.map.size; i++) {
+			const msgpack_object_kv *kv = &un.data.via.map.ptr[i];
+			if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 1 &&
+			    kv->key.via.str.ptr[0] == 'k' &&
+			    kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				k = kv->val.via.u64;
+		}
+	}
+	msgpack_unpacked_destroy(&un);
+	return k;
+}
+
 bool
 ipc_cmd_result_needs_write(const char *res, size_t len)
 {

@@ -35,6 +35,9 @@ const char *ipc_cmd_kind_name(uint64_t kind);
 /* Kinds that replace the database (load file, SQL dump, chunk). */
 bool ipc_cmd_is_load(uint64_t kind);
 
+/* The kind (`k`) of a packed command (validated here); 0 when it has none. */
+uint64_t ipc_cmd_peek_kind(const char *cmd, size_t len);
+
 /* {k: 8, op: op} into sb (initialised by the caller). */
 void ipc_cmd_pack_maintenance(msgpack_sbuffer *sb, const char *op);
 

@@ -26,7 +26,9 @@
 	X(IPC_EC_STALE_READ,		6, "stale read")				\
 	X(IPC_EC_TIMEOUT,		7, "timeout")					\
 	X(IPC_EC_STORE_NOT_OPEN,	8, "store not open")				\
-	X(IPC_EC_INVALID,		9, "invalid request")
+	X(IPC_EC_INVALID,		9, "invalid request")				\
+	/* the leader refused the credentials a forwarded request carried (-auth) */	\
+	X(IPC_EC_UNAUTHORIZED,		10, "unauthorized")
 
 enum ipc_errcode {
 #define IPC_EC_ENUM_(name, value, text) name = value,

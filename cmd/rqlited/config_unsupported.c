@@ -1,6 +1,6 @@
 /*
  * Flags accepted for compatibility with rqlite whose feature this rqlited does not
- * have yet (TLS, auth, discovery, auto-backup/restore, CDC, extensions, OTLP,
+ * have yet (TLS, discovery, auto-backup/restore, CDC, extensions, OTLP,
  * profiles, -raft-remove-shutdown): asking for one refuses to start.
  */
 #include "config_int.h"
@@ -17,7 +17,6 @@ static const char *const config_unsupported_features[] = {
 	"http-cert", "http-key", "http-ca-cert", "http-verify-client", "http-verify-common-name",
 	"node-cert", "node-key", "node-ca-cert", "node-no-verify", "node-verify-client",
 	"node-verify-common-name", "node-verify-server-name",
-	"auth", "join-as",
 	"disco-mode",
 	"auto-backup", "auto-restore",
 	"cdc-config",

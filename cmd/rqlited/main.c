@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "common/auth.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "config.h"
@@ -61,6 +62,8 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.bootstrap_expect = cfg.bootstrap_expect;
 		co.bootstrap_expect_timeout_ms = cfg.bootstrap_expect_timeout / 1000000;
 		co.cluster_key_file = cfg.cluster_key;
+		co.auth_file = cfg.auth_file;
+		co.join_as = cfg.join_as;
 		co.version = RQLITED_VERSION;
 		co.shutdown_stepdown = cfg.raft_shutdown_stepdown;
 		co.cluster_remove_shutdown = cfg.raft_cluster_remove_shutdown;
@@ -87,6 +90,7 @@ run_role(enum proc_id id, int argc, char **argv)
 		go.http_adv_addr = cfg.http_adv_addr;
 		go.raft_adv_addr = cfg.raft_adv_addr;
 		go.allow_origin = cfg.http_allow_origin;
+		go.auth_file = cfg.auth_file;
 		go.data_dir = cfg.data_dir;
 		go.version = RQLITED_VERSION;
 		go.non_voter = cfg.raft_non_voter;
@@ -103,6 +107,37 @@ run_role(enum proc_id id, int argc, char **argv)
 	default:
 		fatalx("unknown role");
 	}
+}
+
+/*
+ * -auth and -join-as, checked before any role starts (each role reads the file
+ * itself): a file that does not parse, or a -join-as user it does not hold in plain
+ * text, stops the node here with one message instead of a role dying at every restart.
+ */
+static int
+check_auth_flags(void)
+{
+	struct auth_store *a = NULL;
+	char err[512];
+
+	if (cfg.join_as[0] != '\0' && cfg.auth_file[0] == '\0') {
+		fprintf(stderr, "fatal: -join-as needs -auth (the user's password is read from it)\n");
+		return -1;
+	}
+	if (cfg.auth_file[0] == '\0')
+		return 0;
+	if (auth_store_load(cfg.auth_file, &a, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fatal: -auth: %s\n", err);
+		return -1;
+	}
+	if (cfg.join_as[0] != '\0' && auth_plain_password(a, cfg.join_as) == NULL) {
+		fprintf(stderr, "fatal: -join-as: %s has no user %s with a plain-text password\n",
+		    cfg.auth_file, cfg.join_as);
+		auth_store_free(a);
+		return -1;
+	}
+	auth_store_free(a);
+	return 0;
 }
 
 int
@@ -182,6 +217,10 @@ main(int argc, char **argv)
 			return 1;
 		}
 		sodium_memzero(key, sizeof(key));
+	}
+	if (check_auth_flags() != 0) {
+		config_free(&cfg);
+		return 1;
 	}
 	{
 		struct supervisor_options so = {

@@ -221,6 +221,15 @@ role_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	r->ops->on_shutdown(r->ctx);
 }
 
+static void
+role_sighup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct role *r = arg;
+
+	(void)fd; (void)what;
+	r->ops->on_reload(r->ctx);
+}
+
 struct event_base *
 role_init(struct role *r, const struct role_ops *ops, void *ctx)
 {
@@ -252,6 +261,10 @@ role_init(struct role *r, const struct role_ops *ops, void *ctx)
 	event_add(r->sv_ev, NULL);
 	r->sigterm_ev = evsignal_new(r->base, SIGTERM, role_sigterm_cb, r);
 	event_add(r->sigterm_ev, NULL);
+	if (ops->on_reload != NULL) {
+		r->sighup_ev = evsignal_new(r->base, SIGHUP, role_sighup_cb, r);
+		event_add(r->sighup_ev, NULL);
+	}
 	role_start_heartbeats(r);
 	return r->base;
 }

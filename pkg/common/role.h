@@ -26,6 +26,9 @@ struct role_ops {
 	 * malloc in the process take glibc's arena lock.
 	 */
 	bool heartbeat_thread;
+	/* SIGHUP (the supervisor passes its own on): reread files such as -auth. NULL:
+	 * the signal is ignored. */
+	void (*on_reload)(void *ctx);
 };
 
 struct role {
@@ -34,6 +37,7 @@ struct role {
 	struct event_base *base;
 	struct event *sv_ev;
 	struct event *sigterm_ev;
+	struct event *sighup_ev;
 	struct event *tick_ev;		/* marks progress while the loop runs */
 	struct event *hb_ev;		/* heartbeats answered by the loop */
 	int sv_fd;

@@ -20,6 +20,8 @@ struct consensus_options {
 	int bootstrap_expect;
 	int64_t bootstrap_expect_timeout_ms;
 	const char *cluster_key_file;	/* "" for plaintext peer links */
+	const char *auth_file;		/* -auth: checks forwarded requests and joins; "" none */
+	const char *join_as;		/* -join-as: our credentials for joins and removal */
 	const char *version;
 	bool shutdown_stepdown;
 	bool cluster_remove_shutdown;	/* -raft-cluster-remove-shutdown */

@@ -151,6 +151,7 @@ cs_forward(struct consensus *c, struct ipc_msg *m, const char *op, enum ipc_type
 	ipc_add_u64(out, "k", kind);
 	if (at != 0)
 		ipc_add_u64(out, "at", at);
+	cs_auth_copy(m, out);
 	ipc_finish(out);
 	return cs_fwd_send(c, f, addr, out);
 }
@@ -309,6 +310,38 @@ cs_forward_serve(struct consensus *c, uint64_t peer_handle, struct ipc_msg *m)
 	cs_forward_serve_now(c, peer_handle, m);
 }
 
+/*
+ * -auth on the leader: what a forwarded request needs, as rqlite's cluster service
+ * asks it (a unified request needs both query and execute). False: answered.
+ */
+static bool
+cs_forward_authorized(struct consensus *c, const struct waiter *w, const struct ipc_msg *m,
+    const char *op, const char *cmd, size_t len)
+{
+	enum auth_perm perm = AUTH_PERM_EXECUTE, also = AUTH_PERM_MAX;
+	uint64_t kind;
+
+	if (c->auth == NULL)
+		return true;
+	/* The permission follows what the command is, not what the sender says it is. */
+	kind = cmd != NULL ? ipc_cmd_peek_kind(cmd, len) : 0;
+
+	if (strcmp(op, "remove") == 0)
+		perm = AUTH_PERM_REMOVE;
+	else if (strcmp(op, "stepdown") == 0)
+		perm = AUTH_PERM_LEADER_OPS;
+	else if (kind == IPC_CMD_QUERY)
+		perm = AUTH_PERM_QUERY;
+	else if (kind == IPC_CMD_REQUEST)
+		also = AUTH_PERM_QUERY;
+	else if (ipc_cmd_is_load(kind))
+		perm = AUTH_PERM_LOAD;
+	if (cs_auth_allowed(c, m, perm, also))
+		return true;
+	cs_answer_error(c, w, IPC_EC_UNAUTHORIZED, NULL);
+	return false;
+}
+
 void
 cs_forward_serve_now(struct consensus *c, uint64_t peer_handle, struct ipc_msg *m)
 {
@@ -329,6 +362,8 @@ cs_forward_serve_now(struct consensus *c, uint64_t peer_handle, struct ipc_msg *
 		cs_answer_error(c, &w, IPC_EC_NOT_LEADER, NULL);
 		return;
 	}
+	if (!cs_forward_authorized(c, &w, m, op, cmd, len))
+		return;
 	if (strcmp(op, "propose") == 0 && cmd != NULL) {
 		rc = raft_propose(c->raft, cmd, len, &index, &term);
 		if (rc != 0) {

@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 
+#include "common/auth.h"
 #include "common/role.h"
 #include "consensus.h"
 #include "consensus_apply.h"
@@ -74,6 +75,8 @@ struct consensus {
 	bool has_state;			/* the log or a snapshot existed at start */
 	uint64_t leader_commit_heard;	/* leader_commit of the leader's latest AppendEntries */
 	struct cs_stats stats;
+	struct auth_store *auth;	/* -auth (consensus_auth.c); NULL: no checks */
+	const char *join_pass;		/* -join-as user's password, from auth */
 	/* each part's own state */
 	struct cs_apply apply;
 	struct cs_local local;
@@ -112,6 +115,18 @@ void cs_ready_synced(struct consensus *c, uint64_t index, uint64_t term);
 
 /* consensus_main.c: the tick timer follows the core's next timeout. */
 void cs_arm_tick(struct consensus *c);
+
+/* consensus_auth.c */
+void cs_auth_init(struct consensus *c);
+void cs_auth_reload(struct consensus *c);
+/* Whether the credentials m carries ("u", "p") grant perm (and also, unless
+ * AUTH_PERM_MAX). True when auth is off. */
+bool cs_auth_allowed(struct consensus *c, const struct ipc_msg *m, enum auth_perm perm,
+    enum auth_perm also);
+/* Copies m's credentials into the frame being built (a request passed on). */
+void cs_auth_copy(const struct ipc_msg *m, struct ipc_writer *out);
+/* Adds this node's own credentials (-join-as) to the frame being built. */
+void cs_auth_add_own(struct consensus *c, struct ipc_writer *out);
 
 /* consensus_recovery.c: raft/peers.json; 1 when a configuration was forced. */
 int cs_recover_peers_json(struct consensus *c);

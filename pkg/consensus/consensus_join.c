@@ -46,6 +46,7 @@ cs_join_ask(struct consensus *c, const char *addr, bool followed)
 	ipc_add_str(out, "id", c->opts->node_id);
 	ipc_add_str(out, "addr", c->opts->raft_adv_addr);
 	ipc_add_bool(out, "voter", !c->opts->non_voter);
+	cs_auth_add_own(c, out);
 	ipc_finish(out);
 	(void)cs_fwd_send(c, f, addr, out);
 }
@@ -168,6 +169,7 @@ cs_boot_probe_one(void *arg, const char *addr)
 
 	f->on_answer = cs_boot_answer;
 	ipc_begin(&c->out, IPC_PEER_META, f->id);
+	cs_auth_add_own(c, &c->out);	/* a node joins a bootstrap only with "join" */
 	ipc_finish(&c->out);
 	(void)cs_fwd_send(c, f, addr, &c->out);
 }

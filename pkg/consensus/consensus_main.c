@@ -279,11 +279,18 @@ cs_on_shutdown(void *ctx)
 	cs_stop_now(c);
 }
 
+static void
+cs_on_reload(void *ctx)
+{
+	cs_auth_reload(ctx);
+}
+
 static const struct role_ops consensus_ops = {
 	.id = PROC_CONSENSUS,
 	.on_link = cs_on_link,
 	.on_listen = cs_on_listen,
 	.on_shutdown = cs_on_shutdown,
+	.on_reload = cs_on_reload,
 };
 
 void
@@ -299,6 +306,7 @@ consensus_main(const struct consensus_options *opts)
 	c->phase = opts->join[0] != '\0' ? CS_PHASE_JOINING : CS_PHASE_RUNNING;
 	role_init(&c->role, &consensus_ops, c);
 	ipc_writer_init(&c->out);
+	cs_auth_init(c);
 	cs_core_open(c);
 	c->ready_ev = event_new(c->role.base, -1, 0, cs_ready_cb, c);
 	c->tick_ev = evtimer_new(c->role.base, cs_tick_cb, c);

@@ -296,6 +296,7 @@ cs_membership_request(struct consensus *c, struct ipc_msg *m)
 	ipc_add_str(out, "op", op);
 	ipc_add_str(out, "id", id);
 	ipc_add_bool(out, "wait", wait);
+	cs_auth_copy(m, out);
 	ipc_finish(out);
 	if (!cs_fwd_send(c, f, addr, out))
 		cs_answer_error(c, &w, IPC_EC_LEADER_UNREACHABLE, NULL);
@@ -315,6 +316,13 @@ cs_membership_serve_join(struct consensus *c, uint64_t peer_handle, struct ipc_m
 		return;
 	}
 	(void)ipc_get_bool(m, "voter", &voter);
+	/* rqlite: a voter needs "join", a non-voter "join-read-only" (or its alias). */
+	if (!cs_auth_allowed(c, m, voter ? AUTH_PERM_JOIN : AUTH_PERM_JOIN_READ_ONLY,
+	    AUTH_PERM_MAX)) {
+		log_warnx("join of node %s refused: not authorized", id);
+		cs_answer_error(c, &w, IPC_EC_UNAUTHORIZED, NULL);
+		return;
+	}
 	if (c->mem.head != NULL && raft_state(c->raft) != RAFT_LEADER)
 		cs_membership_queue_run(c);	/* leadership lost: each queued one hears "not leader" */
 	if (c->mem.head != NULL || !cs_join_admit(c, &w, id, addr, voter))

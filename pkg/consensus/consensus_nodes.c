@@ -148,7 +148,8 @@ cs_nodes_serve_meta(struct consensus *c, uint64_t peer_handle, struct ipc_msg *m
 	ipc_add_str(out, "api", c->opts->http_adv_addr);
 	ipc_add_str(out, "version", c->opts->version);
 	ipc_add_u64(out, "ci", raft_commit_index(c->raft));
-	ipc_add_bool(out, "boot", cs_join_waiting_to_boot(c));
+	ipc_add_bool(out, "boot", cs_join_waiting_to_boot(c) &&
+	    cs_auth_allowed(c, m, AUTH_PERM_JOIN, AUTH_PERM_MAX));
 	ipc_add_u64(out, "ex", (uint64_t)c->opts->bootstrap_expect);
 	ipc_finish(out);
 	cs_answer(c, &w, out);

@@ -47,6 +47,7 @@ cs_shutdown_remove(struct consensus *c)
 		ipc_add_str(out, "op", "remove");
 		ipc_add_str(out, "id", c->opts->node_id);
 		ipc_add_bool(out, "wait", true);
+		cs_auth_add_own(c, out);
 		ipc_finish(out);
 		if (!cs_fwd_send(c, f, addr, out))
 			return false;

@@ -15,6 +15,7 @@ struct gateway_options {
 	const char *http_adv_addr;	/* advertised host:port */
 	const char *raft_adv_addr;
 	const char *allow_origin;	/* "" for none */
+	const char *auth_file;		/* -auth, "" for none */
 	const char *data_dir;
 	const char *version;		/* X-RQLITE-VERSION */
 	bool non_voter;

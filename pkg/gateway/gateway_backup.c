@@ -67,6 +67,8 @@ gw_fetch_done_cb(struct evhttp_request *req, void *arg)
 			f->fd = -1;
 		} else if (code == 0) {
 			gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not reachable");
+		} else if (code == MHD_HTTP_UNAUTHORIZED) {
+			gw_respond_text(r, MHD_HTTP_UNAUTHORIZED, "remote backup not authorized");
 		} else {
 			char msg[64];
 			snprintf(msg, sizeof(msg), "leader answered %d", code);
@@ -124,6 +126,14 @@ gw_backup_proxy(struct gw_req *r)
 	}
 	evhttp_request_set_chunked_cb(req, gw_fetch_chunk_cb);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", gw.leader_api);
+	{
+		/* The caller's own Authorization, checked again by the leader. */
+		const char *a = r->conn != NULL ? MHD_lookup_connection_value(r->conn,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) : NULL;
+		if (a != NULL && gw_auth_enabled())
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Authorization", a);
+	}
 	snprintf(uri, sizeof(uri), "%s?%s%snoleader", r->path,
 	    r->raw_query != NULL ? r->raw_query : "",
 	    r->raw_query != NULL && r->raw_query[0] != '\0' ? "&" : "");

@@ -296,6 +296,14 @@ gw_db_error(struct gw_req *r, const struct ipc_msg *m)
 
 	if (code == IPC_EC_NONE)
 		return false;
+	if (code == IPC_EC_UNAUTHORIZED) {
+		/* rqlite's texts, one per endpoint (the leader's own check). */
+		gw_respond_text(r, MHD_HTTP_UNAUTHORIZED,
+		    r->ctx.db->kind == IPC_CMD_REQUEST ? "remote Request not authorized" :
+		    r->ctx.db->kind == IPC_CMD_EXECUTE ? "remote Execute not authorized" :
+		    "remote query not authorized");
+		return true;
+	}
 	if (gw_retry(r, code))
 		return true;
 	if (gw_not_leader(r, code)) {

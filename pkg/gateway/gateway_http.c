@@ -36,7 +36,14 @@ gw_common_headers(struct MHD_Response *resp)
 {
 	MHD_add_response_header(resp, "X-RQLITE-VERSION", gw.opts->version);
 	MHD_add_response_header(resp, "Access-Control-Allow-Methods", "OPTIONS, GET, POST");
-	MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type");
+	if (gw_auth_enabled()) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+		    "Content-Type, Authorization");
+		MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+		MHD_add_response_header(resp, "WWW-Authenticate", "Basic realm=\"rqlite\"");
+	} else {
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type");
+	}
 	if (gw.opts->allow_origin != NULL && gw.opts->allow_origin[0] != '\0')
 		MHD_add_response_header(resp, "Access-Control-Allow-Origin", gw.opts->allow_origin);
 }
@@ -240,6 +247,7 @@ gw_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->params_ok)
 		gateway_params_free(&r->params);
 	gw_body_release(r);
+	gw_auth_release(r);
 	free(r->raw_query);
 	free(r);
 	*con_cls = NULL;

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 #include <msgpack.h>
 
+#include "common/auth.h"
 #include "common/role.h"
 #include "gateway.h"
 #include "gateway_command.h"
@@ -84,6 +85,9 @@ struct gw_req {
 	struct gateway_params params;
 	bool params_ok;			/* params parsed (and to be freed) */
 	struct timespec started;
+	/* Basic credentials (gateway_auth.c), read when first needed; MHD's strings. */
+	bool auth_read;
+	char *auth_user, *auth_pass;
 
 	/* The body. */
 	char *body;
@@ -134,6 +138,7 @@ struct gateway {
 	struct role role;
 	const struct gateway_options *opts;
 	struct gateway_cmd_limits limits;	/* carried by every write this node proposes */
+	struct auth_store *auth;		/* -auth; NULL: authentication off */
 	struct MHD_Daemon *mhd;
 	struct event *mhd_ev;
 	struct event *mhd_timer;
@@ -254,5 +259,15 @@ void gw_route(struct gw_req *r);
 int gw_http_start(int listen_fd);
 void gw_http_stop(void);
 void gw_http_kick(void);
+
+/* Authentication (gateway_auth.c). */
+void gw_auth_init(void);
+void gw_auth_reload(void);
+bool gw_auth_enabled(void);
+/* Whether r's credentials grant perm (and also, unless AUTH_PERM_MAX); counted. */
+bool gw_auth_check(struct gw_req *r, enum auth_perm perm, enum auth_perm also);
+/* Adds r's credentials ("u", "p") to a frame that may be forwarded to the leader. */
+void gw_auth_add_credentials(struct gw_req *r, struct ipc_writer *w);
+void gw_auth_release(struct gw_req *r);
 
 #endif

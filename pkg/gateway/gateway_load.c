@@ -54,6 +54,10 @@ gw_load_cb(struct gw_req *r, struct ipc_msg *m)
 		return;
 	}
 	if (ipc_get_str(m, "e", &e, &n) == IPC_OK) {
+		if (ipc_get_error(m, NULL, NULL) == IPC_EC_UNAUTHORIZED) {
+			gw_respond_text(r, MHD_HTTP_UNAUTHORIZED, "remote load not authorized");
+			return;
+		}
 		if (ipc_get_error(m, NULL, NULL) == IPC_EC_NOT_LEADER) {
 			gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
 			return;

@@ -126,6 +126,7 @@ gw_on_listen(const char *name, int fd, void *ctx)
 		return;
 	}
 	gw_queue_init();
+	gw_auth_init();
 	if (gw_http_start(fd) != 0)
 		fatalx("cannot start the HTTP server");
 	log_info("node HTTP API available at http://%s", gw.opts->http_adv_addr);
@@ -139,11 +140,19 @@ gw_on_shutdown(void *ctx)
 	gw_http_stop();	/* exits the loop once drained */
 }
 
+static void
+gw_on_reload(void *ctx)
+{
+	(void)ctx;
+	gw_auth_reload();
+}
+
 static const struct role_ops gateway_ops = {
 	.id = PROC_GATEWAY,
 	.on_link = gw_on_link,
 	.on_listen = gw_on_listen,
 	.on_shutdown = gw_on_shutdown,
+	.on_reload = gw_on_reload,
 };
 
 void

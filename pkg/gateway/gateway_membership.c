@@ -21,6 +21,11 @@ gw_membership_answer(struct gw_req *r, struct ipc_msg *m, const char *prefix)
 	char msg[512];
 	enum ipc_errcode code = m != NULL ? ipc_get_error(m, &e, &n) : IPC_EC_LEADER_NOT_FOUND;
 
+	if (code == IPC_EC_UNAUTHORIZED) {
+		gw_respond_text(r, MHD_HTTP_UNAUTHORIZED, prefix[0] != '\0' ?
+		    "remote stepdown not authorized" : "remote remove node not authorized");
+		return;
+	}
 	if (code == IPC_EC_LEADER_NOT_FOUND || code == IPC_EC_NOT_LEADER) {
 		gw_respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "leader not found");
 		return;

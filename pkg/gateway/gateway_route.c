@@ -3,7 +3,8 @@
  * dispatcher answers what rqlite answers before any handler runs: OPTIONS (CORS
  * preflight) is 200 with an empty body on every path, an unknown path is 404, a
  * malformed query string is 400 with rqlite's text, and a method the path does not
- * take is 405 with an empty body, in that order. Sends and receives no messages.
+ * take is 405 with an empty body, in that order; with -auth, a caller without the
+ * route's permission gets 401 (empty) before the method is looked at. Sends and receives no messages.
  */
 #include <string.h>
 
@@ -15,6 +16,7 @@ struct gw_route {
 	const char *path;
 	enum gw_match match;
 	unsigned methods;		/* GW_GET | GW_POST … */
+	enum auth_perm perm, also;	/* -auth: what a caller needs (also: none if MAX) */
 	void (*handler)(struct gw_req *r);
 };
 
@@ -25,23 +27,23 @@ struct gw_route {
  * redirect would only lead to a 404, so / is not routed.
  */
 static const struct gw_route gw_routes[] = {
-	{ "/db/execute", GW_PREFIX, GW_POST, gw_handle_execute },
-	{ "/db/query", GW_PREFIX, GW_GET | GW_POST, gw_handle_query },
-	{ "/db/request", GW_PREFIX, GW_POST, gw_handle_request },
-	{ "/db/sql", GW_PREFIX, GW_GET | GW_POST, gw_handle_sql },
-	{ "/db/backup", GW_PREFIX, GW_GET, gw_handle_backup },
-	{ "/db/load", GW_PREFIX, GW_POST, gw_handle_load },
-	{ "/boot", GW_EXACT, GW_POST, gw_handle_boot },
-	{ "/status", GW_PREFIX, GW_GET, gw_handle_status },
-	{ "/nodes", GW_PREFIX, GW_GET, gw_handle_nodes },
-	{ "/readyz", GW_PREFIX, GW_GET, gw_handle_readyz },
-	{ "/leader", GW_EXACT, GW_GET, gw_handle_leader },
-	{ "/leader", GW_EXACT, GW_POST, gw_handle_stepdown },
-	{ "/remove", GW_PREFIX, GW_DELETE, gw_handle_remove },
-	{ "/snapshot", GW_EXACT, GW_POST, gw_handle_snapshot },
-	{ "/reap", GW_EXACT, GW_POST, gw_handle_reap },
-	{ "/debug/vars", GW_EXACT, GW_ANY, gw_handle_debug_vars },
-	{ "/debug/fault", GW_EXACT, GW_POST, gw_handle_fault },
+	{ "/db/execute", GW_PREFIX, GW_POST, AUTH_PERM_EXECUTE, AUTH_PERM_MAX, gw_handle_execute },
+	{ "/db/query", GW_PREFIX, GW_GET | GW_POST, AUTH_PERM_QUERY, AUTH_PERM_MAX, gw_handle_query },
+	{ "/db/request", GW_PREFIX, GW_POST, AUTH_PERM_EXECUTE, AUTH_PERM_QUERY, gw_handle_request },
+	{ "/db/sql", GW_PREFIX, GW_GET | GW_POST, AUTH_PERM_QUERY, AUTH_PERM_MAX, gw_handle_sql },
+	{ "/db/backup", GW_PREFIX, GW_GET, AUTH_PERM_BACKUP, AUTH_PERM_MAX, gw_handle_backup },
+	{ "/db/load", GW_PREFIX, GW_POST, AUTH_PERM_LOAD, AUTH_PERM_MAX, gw_handle_load },
+	{ "/boot", GW_EXACT, GW_POST, AUTH_PERM_LOAD, AUTH_PERM_MAX, gw_handle_boot },
+	{ "/status", GW_PREFIX, GW_GET, AUTH_PERM_STATUS, AUTH_PERM_MAX, gw_handle_status },
+	{ "/nodes", GW_PREFIX, GW_GET, AUTH_PERM_STATUS, AUTH_PERM_MAX, gw_handle_nodes },
+	{ "/readyz", GW_PREFIX, GW_GET, AUTH_PERM_READY, AUTH_PERM_MAX, gw_handle_readyz },
+	{ "/leader", GW_EXACT, GW_GET, AUTH_PERM_LEADER_OPS, AUTH_PERM_MAX, gw_handle_leader },
+	{ "/leader", GW_EXACT, GW_POST, AUTH_PERM_LEADER_OPS, AUTH_PERM_MAX, gw_handle_stepdown },
+	{ "/remove", GW_PREFIX, GW_DELETE, AUTH_PERM_REMOVE, AUTH_PERM_MAX, gw_handle_remove },
+	{ "/snapshot", GW_EXACT, GW_POST, AUTH_PERM_SNAPSHOT, AUTH_PERM_MAX, gw_handle_snapshot },
+	{ "/reap", GW_EXACT, GW_POST, AUTH_PERM_SNAPSHOT, AUTH_PERM_MAX, gw_handle_reap },
+	{ "/debug/vars", GW_EXACT, GW_ANY, AUTH_PERM_STATUS, AUTH_PERM_MAX, gw_handle_debug_vars },
+	{ "/debug/fault", GW_EXACT, GW_POST, AUTH_PERM_ALL, AUTH_PERM_MAX, gw_handle_fault },
 };
 
 #define GW_NROUTES	(sizeof(gw_routes) / sizeof(gw_routes[0]))
@@ -97,6 +99,11 @@ gw_route(struct gw_req *r)
 		return;
 	}
 	r->params_ok = true;
+	/* rqlite checks the permission first, then the method. */
+	if (!gw_auth_check(r, gw_routes[i].perm, gw_routes[i].also)) {
+		gw_respond_empty(r, MHD_HTTP_UNAUTHORIZED);
+		return;
+	}
 	if (found == NULL) {
 		gw_respond_empty(r, MHD_HTTP_METHOD_NOT_ALLOWED);
 		return;

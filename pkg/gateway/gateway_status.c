@@ -177,7 +177,7 @@ gw_status_base(void)
 	    "num_cpu", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "version", "C11"));
 	/* rqlite writes http.tls.enabled as a string. */
 	json_object_set_new(root, "http", json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}",
-	    "bind_addr", gw.opts->http_addr, "auth", "disabled",
+	    "bind_addr", gw.opts->http_addr, "auth", gw_auth_enabled() ? "enabled" : "disabled",
 	    "cluster", "local_node_addr", gw.opts->raft_adv_addr, "tls", "enabled", "false"));
 	if (gw.opts->allow_origin != NULL && gw.opts->allow_origin[0] != '\0')
 		json_object_set_new(json_object_get(root, "http"), "allow_origin",

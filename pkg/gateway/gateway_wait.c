@@ -38,6 +38,10 @@ gw_begin(struct gw_req *r, enum ipc_type type)
 	r->wait_id = ++gw.next_id;
 	r->wait_type = type;
 	ipc_begin(&gw.w, type, r->wait_id);
+	/* What consensus may forward to the leader carries the caller's credentials,
+	 * checked again there (-auth). */
+	if (type == IPC_PROPOSE || type == IPC_BARRIER || type == IPC_MEMBERSHIP)
+		gw_auth_add_credentials(r, &gw.w);
 }
 
 static void

@@ -547,6 +547,21 @@ supervisor_signal_cb(evutil_socket_t sig, short what, void *arg)
 	supervisor_begin_stop(sv);
 }
 
+/* SIGHUP: each running role rereads what it can (-auth); the node keeps serving. */
+static void
+supervisor_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct supervisor *sv = arg;
+
+	(void)sig; (void)what;
+	if (sv->stopping)
+		return;
+	log_info("received SIGHUP, asking the roles to reload");
+	for (int i = 0; i < PROC_MAX; i++)
+		if (sv->children[i].pid > 0)
+			kill(sv->children[i].pid, SIGHUP);
+}
+
 /* Waits (running the loop) until child c reports ready or dies. */
 static void
 supervisor_wait_ready(struct supervisor *sv, struct child *c)
@@ -562,7 +577,7 @@ supervisor_main(const struct supervisor_options *opts)
 {
 	struct supervisor sv;
 	char err[512];
-	struct event *sig_ev[3], *ping_ev;
+	struct event *sig_ev[4], *ping_ev;
 	struct timeval ping_tv = { SV_PING_INTERVAL_MS / 1000, (SV_PING_INTERVAL_MS % 1000) * 1000 };
 
 	memset(&sv, 0, sizeof(sv));
@@ -610,7 +625,8 @@ supervisor_main(const struct supervisor_options *opts)
 	sig_ev[0] = evsignal_new(sv.base, SIGCHLD, supervisor_sigchld_cb, &sv);
 	sig_ev[1] = evsignal_new(sv.base, SIGTERM, supervisor_signal_cb, &sv);
 	sig_ev[2] = evsignal_new(sv.base, SIGINT, supervisor_signal_cb, &sv);
-	for (int i = 0; i < 3; i++)
+	sig_ev[3] = evsignal_new(sv.base, SIGHUP, supervisor_reload_cb, &sv);
+	for (int i = 0; i < 4; i++)
 		event_add(sig_ev[i], NULL);
 	ping_ev = event_new(sv.base, -1, EV_PERSIST, supervisor_ping_cb, &sv);
 	event_add(ping_ev, &ping_tv);
@@ -624,7 +640,7 @@ supervisor_main(const struct supervisor_options *opts)
 	}
 	event_base_dispatch(sv.base);
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		event_free(sig_ev[i]);
 	event_free(ping_ev);
 	for (int i = 0; i < PROC_MAX; i++)

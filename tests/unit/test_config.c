@@ -516,12 +516,12 @@ UNIT_TEST(unsupported_features_name_the_first_flag_set)
 		{ "-http-cert=c", "-http-cert" }, { "-http-key=k", "-http-key" },
 		{ "-http-ca-cert=ca", "-http-ca-cert" }, { "-http-verify-client", "-http-verify-client" },
 		{ "-node-cert=c", "-node-cert" }, { "-node-key=k", "-node-key" },
-		{ "-node-ca-cert=ca", "-node-ca-cert" }, { "-auth=a.json", "-auth" },
+		{ "-node-ca-cert=ca", "-node-ca-cert" },
 		{ "-disco-mode=dns", "-disco-mode" }, { "-auto-backup=b", "-auto-backup" },
 		{ "-auto-restore=r", "-auto-restore" }, { "-cdc-config=stdout", "-cdc-config" },
 		{ "-extensions-path=/x", "-extensions-path" }, { "-otlp-endpoint=c:1", "-otlp-endpoint" },
 		{ "-cpu-profile=p", "-cpu-profile" }, { "-mem-profile=p", "-mem-profile" },
-		{ "-trace-profile=p", "-trace-profile" }, { "-join-as=u", "-join-as" },
+		{ "-trace-profile=p", "-trace-profile" },
 		{ "-raft-remove-shutdown", "-raft-remove-shutdown" },
 		{ "-node-no-verify", "-node-no-verify" }, { "-node-verify-client", "-node-verify-client" },
 		{ "-node-verify-server-name=h", "-node-verify-server-name" },
@@ -547,6 +547,10 @@ UNIT_TEST(unsupported_features_name_the_first_flag_set)
 	CHECK_STR_EQ(err, "flag -http-cert is not supported by this rqlited yet");
 	config_free(&c);
 
+	/* -auth and -join-as exist now: accepted here, checked against the file at start. */
+	CHECK_INT_EQ(PARSE(&c, err, "-auth=a.json", "-join-as=u", "d"), 0);
+	CHECK_INT_EQ(config_unsupported(&c, err, sizeof(err)), 0);
+	config_free(&c);
 }
 
 UNIT_TEST(extensions_path_of_empty_directories_loads_nothing_and_starts)
