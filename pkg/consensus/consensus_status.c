@@ -142,6 +142,8 @@ cs_status_answer(struct consensus *c, struct ipc_msg *m)
 	ipc_add_str(out, "peer_auth", c->peers.keyed ? "enabled" : "disabled");
 	ipc_add_u64(out, "peer_handshakes_refused", ps.handshakes_refused);
 	ipc_add_u64(out, "peer_frames_bad", ps.frames_bad);
+	ipc_add_u64(out, "peer_conns_refused", ps.conns_refused);
+	ipc_add_u64(out, "peer_frames_stalled", ps.frames_stalled);
 	ipc_add_u64(out, "peer_links_out", ps.links_out);
 	ipc_add_u64(out, "peer_links_in", ps.links_in);
 	cs_status_counters(c, out);

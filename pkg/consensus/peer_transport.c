@@ -217,11 +217,21 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		evutil_inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
 		port = ntohs(in6->sin6_port);
 	}
+	if (pt->inbound_open >= pt->max_inbound) {
+		/* Logged once per 64 so a flood cannot fill the log either. */
+		if (pt->st.conns_refused++ % 64 == 0)
+			log_warnx("peer: %u inbound connections open, closing the one from %s:%d "
+			    "(%llu refused so far)", pt->inbound_open, ip, port,
+			    (unsigned long long)pt->st.conns_refused);
+		evutil_closesocket(fd);
+		return;
+	}
 	pt_set_sockopts(fd);
 	if ((c = pt_conn_new(pt, fd, NULL)) == NULL) {
 		log_warnx("peer: out of memory accepting from %s:%d", ip, port);
 		return;
 	}
+	pt->inbound_open++;
 	snprintf(c->remote, sizeof(c->remote), "%s:%d", ip, port);
 	snprintf(c->name, sizeof(c->name), "from %s", c->remote);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -295,6 +305,9 @@ peer_transport_new(struct event_base *base, const struct peer_transport_options 
 	pt->max_queue = opts->max_queue_bytes ? opts->max_queue_bytes : PEER_DEFAULT_QUEUE;
 	pt->connect_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms :
 	    PEER_DEFAULT_CONNECT_MS;
+	pt->max_inbound = opts->max_inbound ? opts->max_inbound : PEER_DEFAULT_MAX_INBOUND;
+	pt->frame_stall_ms = opts->frame_stall_ms ? opts->frame_stall_ms :
+	    PEER_DEFAULT_FRAME_STALL_MS;
 	pt->on_frame = on_frame;
 	pt->on_link = opts->on_link;
 	pt->arg = arg;

@@ -45,6 +45,12 @@
 #define PEER_HELLO_MAX		4096
 #define PEER_DEFAULT_QUEUE	(64u * 1024 * 1024)
 #define PEER_DEFAULT_CONNECT_MS	30000u
+/* Inbound connections open at once, handshaking or up; past it new ones are closed at
+ * once (a cluster needs one per peer, plus a few redialling). */
+#define PEER_DEFAULT_MAX_INBOUND	256u
+/* A frame begun on an up link must go on arriving: no byte of it for this long and
+ * the link closes (a peer that sends half a frame cannot hold it open forever). */
+#define PEER_DEFAULT_FRAME_STALL_MS	20000u
 #define PEER_BACKOFF_MIN_MS	50u
 #define PEER_BACKOFF_MAX_MS	2000u
 
@@ -72,6 +78,8 @@ struct peer_transport_options {
 	const unsigned char *key;	/* 32-byte cluster key (copied), or NULL = plaintext */
 	size_t max_queue_bytes;		/* per connection; 0 = PEER_DEFAULT_QUEUE */
 	unsigned connect_timeout_ms;	/* dial + handshake; 0 = PEER_DEFAULT_CONNECT_MS */
+	unsigned max_inbound;		/* 0 = PEER_DEFAULT_MAX_INBOUND */
+	unsigned frame_stall_ms;	/* 0 = PEER_DEFAULT_FRAME_STALL_MS */
 	peer_link_cb *on_link;		/* may be NULL; gets the same arg as on_frame */
 };
 
@@ -82,6 +90,8 @@ struct peer_stats {
 	unsigned links_in;		/* inbound links with a completed handshake */
 	uint64_t dials;			/* outbound connection attempts */
 	uint64_t handshakes_ok;		/* both directions */
+	uint64_t conns_refused;		/* inbound connections closed at once: over max_inbound */
+	uint64_t frames_stalled;	/* links closed with a frame begun and not finished */
 	uint64_t handshakes_refused;	/* wrong/missing key, key-mode mismatch, bad HELLO,
 					 * or the other side refused us */
 	uint64_t frames_bad;		/* malformed, unauthentic or unexpected: link closed */

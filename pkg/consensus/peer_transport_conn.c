@@ -105,6 +105,8 @@ pt_conn_close(struct peer_conn *c, const char *reason)
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (!c->outbound && pt->inbound_open > 0)
+		pt->inbound_open--;
 	if (c->dns != NULL) {
 		c->dns->c = NULL;
 		c->dns = NULL;
@@ -162,6 +164,13 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->state == PC_CLOSING) {
 		pt_conn_close(c, "refused");
+		return;
+	}
+	if (c->state == PC_UP) {
+		log_warnx("peer %s: a frame begun %u ms ago stopped arriving, closing", c->name,
+		    c->pt->frame_stall_ms);
+		c->pt->st.frames_stalled++;
+		pt_conn_close(c, "frame stalled");
 		return;
 	}
 	if (!c->outbound)

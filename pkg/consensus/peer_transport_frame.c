@@ -215,6 +215,17 @@ pt_conn_read_cb(struct bufferevent *bev, void *arg)
 		if (!c->dead)
 			evbuffer_drain(in, 4 + (size_t)len);
 	}
+	/* Part of a frame waits for the rest: it must keep coming (each read re-arms the
+	 * bound). Nothing pending: no bound (heartbeats keep an idle link busy enough). */
+	if (!c->dead && c->state == PC_UP) {
+		if (evbuffer_get_length(in) > 0) {
+			struct timeval tv;
+			pt_ms_to_tv(pt->frame_stall_ms, &tv);
+			evtimer_add(c->deadline, &tv);
+		} else {
+			evtimer_del(c->deadline);
+		}
+	}
 	if (--c->busy == 0 && c->dead)
 		pt_conn_free(c);
 }

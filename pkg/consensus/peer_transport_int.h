@@ -58,7 +58,7 @@ struct peer_conn {
 	 * (one syscall, no epoll round first); the rest goes through the bufferevent. */
 	struct evbuffer *stage;
 	struct event *flush_ev;
-	struct event *deadline;		/* handshake or refusal-flush bound */
+	struct event *deadline;		/* handshake, refusal-flush or stalled-frame bound */
 	enum peer_conn_state state;
 	bool outbound;			/* we dialed it (c->out may be gone by now) */
 	uint64_t handle;
@@ -103,6 +103,8 @@ struct peer_transport {
 	bool keyed;
 	size_t max_queue;
 	unsigned connect_ms;
+	unsigned max_inbound, frame_stall_ms;
+	unsigned inbound_open;		/* inbound connections not yet closed */
 	peer_frame_cb *on_frame;
 	peer_link_cb *on_link;
 	void *arg;

@@ -311,6 +311,8 @@ gw_status_cons_cb(struct gw_req *r, struct ipc_msg *m)
 	}
 	json_object_set(raft, "peer_auth", json_object_get(c, "peer_auth"));
 	json_object_set(raft, "peer_handshakes_refused", json_object_get(c, "peer_handshakes_refused"));
+	json_object_set(raft, "peer_conns_refused", json_object_get(c, "peer_conns_refused"));
+	json_object_set(raft, "peer_frames_stalled", json_object_get(c, "peer_frames_stalled"));
 	store = json_pack("{s:b, s:O, s:O, s:{s:O, s:O}, s:o, s:o, s:s, s:b}",
 	    "open", 1, "node_id", json_object_get(c, "node_id"), "addr", json_object_get(c, "addr"),
 	    "leader", "node_id", json_object_get(c, "leader_id"),

@@ -148,6 +148,14 @@ int
 node_start_opts(struct node *n, struct event_base *base, const char *id,
     const unsigned char *key, int port, size_t max_queue, unsigned connect_ms)
 {
+	return node_start_limits(n, base, id, key, port, max_queue, connect_ms, 0, 0);
+}
+
+int
+node_start_limits(struct node *n, struct event_base *base, const char *id,
+    const unsigned char *key, int port, size_t max_queue, unsigned connect_ms,
+    unsigned max_inbound, unsigned frame_stall_ms)
+{
 	struct peer_transport_options o;
 	int fd;
 
@@ -162,6 +170,8 @@ node_start_opts(struct node *n, struct event_base *base, const char *id,
 	o.key = key;
 	o.max_queue_bytes = max_queue;
 	o.connect_timeout_ms = connect_ms;
+	o.max_inbound = max_inbound;
+	o.frame_stall_ms = frame_stall_ms;
 	o.on_link = node_link_cb;
 	if (peer_transport_new(base, &o, node_frame_cb, n, &n->pt) != PEER_OK) {
 		close(fd);

@@ -60,6 +60,10 @@ struct node {
 /* Starts a node listening on 127.0.0.1:port (0: any). */
 int node_start_opts(struct node *n, struct event_base *base, const char *id,
     const unsigned char *key, int port, size_t max_queue, unsigned connect_ms);
+/* With the transport's inbound cap and stalled-frame bound (0: defaults). */
+int node_start_limits(struct node *n, struct event_base *base, const char *id,
+    const unsigned char *key, int port, size_t max_queue, unsigned connect_ms,
+    unsigned max_inbound, unsigned frame_stall_ms);
 int node_start(struct node *n, struct event_base *base, const char *id, const unsigned char *key);
 void node_stop(struct node *n);
 struct peer_stats pstats(const struct peer_transport *pt);

@@ -25,6 +25,7 @@
 #include "consensus/peer_crypto.h"
 #include "consensus/peer_raft.h"
 #include "consensus/peer_transport.h"
+#include "consensus/peer_transport_int.h"
 #include "peer_helpers.h"
 #include "unit.h"
 
@@ -278,6 +279,97 @@ UNIT_TEST(hostname_address_is_resolved_and_dialed)
 	/* localhost may resolve to ::1 first; B listens on 127.0.0.1 only. */
 	RUN_UNTIL(base, (peer_send(a.pt, dest, &w), b.frames >= 1), 3000);
 	CHECK(b.frames >= 1);
+	ipc_writer_destroy(&w);
+	node_stop(&a);
+	node_stop(&b);
+	event_base_free(base);
+}
+
+/* A raw client that completes the plaintext handshake as node "X"; the listener's answer
+ * is read and dropped. */
+static int
+raw_hello(struct event_base *base, int port)
+{
+	struct ipc_writer w;
+	char buf[512];
+	int fd = tcp_dial(port);
+
+	if (fd < 0)
+		return -1;
+	ipc_writer_init(&w);
+	ipc_begin(&w, IPC_PEER_HELLO, 0);
+	ipc_add_u64(&w, "v", PEER_PROTO_VERSION);
+	ipc_add_str(&w, "id", "X");
+	ipc_add_str(&w, "addr", "127.0.0.1:1");
+	ipc_add_str(&w, "auth", "none");
+	ipc_finish(&w);
+	if (write(fd, w.sb.data, w.sb.size) != (ssize_t)w.sb.size)
+		fd = -1;
+	ipc_writer_destroy(&w);
+	spin(base, 100);
+	if (fd >= 0)
+		(void)recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	return fd;
+}
+
+UNIT_TEST(a_frame_begun_and_not_finished_closes_the_link_after_the_stall_bound)
+{
+	struct event_base *base = event_base_new();
+	struct node b;
+	struct ipc_writer w;
+	int whole, half;
+	uint64_t t0;
+
+	CHECK(node_start_limits(&b, base, "B", NULL, 0, 0, 2000, 0, 300) == 0);
+	CHECK((whole = raw_hello(base, b.port)) >= 0);
+	CHECK((half = raw_hello(base, b.port)) >= 0);
+	ipc_writer_init(&w);
+	make_vote(&w, 3);
+	CHECK(write(whole, w.sb.data, w.sb.size) == (ssize_t)w.sb.size);
+	CHECK(write(half, w.sb.data, w.sb.size / 2) == (ssize_t)(w.sb.size / 2));
+	t0 = now_ms();
+	RUN_UNTIL(base, peer_closed(half), 3000);
+	CHECK(peer_closed(half));
+	CHECK(now_ms() - t0 >= 250);
+	CHECK_INT_EQ(stats(b).frames_stalled, 1);
+	/* The link whose frames arrive whole stays, long after the bound. */
+	spin(base, 400);
+	CHECK(!peer_closed(whole));
+	CHECK_INT_EQ(b.raft_ok, 1);
+	ipc_writer_destroy(&w);
+	close(whole);
+	close(half);
+	node_stop(&b);
+	event_base_free(base);
+}
+
+UNIT_TEST(inbound_connections_past_the_cap_are_closed_at_once_and_counted)
+{
+	struct event_base *base = event_base_new();
+	struct node a, b;
+	struct ipc_writer w;
+	int fds[6];
+
+	CHECK(node_start_limits(&b, base, "B", NULL, 0, 0, 5000, 4, 0) == 0);
+	CHECK(node_start(&a, base, "A", NULL) == 0);
+	for (int i = 0; i < 6; i++) {
+		CHECK((fds[i] = tcp_dial(b.port)) >= 0);
+		spin(base, 20);
+	}
+	spin(base, 100);
+	for (int i = 0; i < 4; i++)
+		CHECK(!peer_closed(fds[i]));
+	CHECK(peer_closed(fds[4]) && peer_closed(fds[5]));
+	CHECK_INT_EQ(stats(b).conns_refused, 2);
+	/* Room again once some go: a real peer gets through. */
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	spin(base, 100);
+	ipc_writer_init(&w);
+	make_vote(&w, 1);
+	CHECK_INT_EQ(peer_send(a.pt, b.addr, &w), PEER_OK);
+	RUN_UNTIL(base, b.raft_ok == 1, 2000);
+	CHECK_INT_EQ(b.raft_ok, 1);
 	ipc_writer_destroy(&w);
 	node_stop(&a);
 	node_stop(&b);
