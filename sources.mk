@@ -71,6 +71,7 @@ RQ_SRCS = \
 	pkg/gateway/gateway_spool.c \
 	pkg/gateway/gateway_sqltok.c \
 	pkg/gateway/gateway_status.c \
+	pkg/gateway/gateway_tls.c \
 	pkg/gateway/gateway_wait.c \
 	pkg/gateway/json_writer.c \
 	pkg/raft/config.c \

@@ -5,7 +5,7 @@
 RQ_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RQ_PACKAGES="build-essential autoconf automake libtool pkg-config libsqlite3-dev
 	libevent-dev libmicrohttpd-dev libmsgpack-dev libsodium-dev libjansson-dev
-	zlib1g-dev libcurl4-openssl-dev libedit-dev libcrypt-dev python3 curl valgrind systemd"
+	zlib1g-dev libcurl4-openssl-dev libedit-dev libcrypt-dev libgnutls28-dev openssl python3 curl valgrind systemd"
 
 rq_ensure_packages() {
 	local missing=() p

@@ -14,7 +14,6 @@
  * stops start-up, so that no flag is silently ignored.
  */
 static const char *const config_unsupported_features[] = {
-	"http-cert", "http-key", "http-ca-cert", "http-verify-client", "http-verify-common-name",
 	"node-cert", "node-key", "node-ca-cert", "node-no-verify", "node-verify-client",
 	"node-verify-common-name", "node-verify-server-name",
 	"disco-mode",

@@ -3,9 +3,11 @@
  * one of the role processes the supervisor re-executes (same flags, same binary), so
  * every role starts from a clean image and can be started alone by a test.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -52,6 +54,13 @@ run_role(enum proc_id id, int argc, char **argv)
 		co.node_id = cfg.node_id;
 		co.raft_adv_addr = cfg.raft_adv_addr;
 		co.http_adv_addr = cfg.http_adv_addr;
+		{
+			/* As rqlite advertises it: the scheme says whether the API is HTTPS. */
+			static char url[512];
+			snprintf(url, sizeof(url), "%s://%s", cfg.http_cert[0] != '\0' ? "https" :
+			    "http", cfg.http_adv_addr);
+			co.http_api_url = url;
+		}
 		co.election_timeout_ms = cfg.raft_election_timeout / 1000000;
 		co.heartbeat_timeout_ms = cfg.raft_heartbeat_timeout / 1000000;
 		co.lease_timeout_ms = cfg.raft_leader_lease_timeout / 1000000;
@@ -91,6 +100,11 @@ run_role(enum proc_id id, int argc, char **argv)
 		go.raft_adv_addr = cfg.raft_adv_addr;
 		go.allow_origin = cfg.http_allow_origin;
 		go.auth_file = cfg.auth_file;
+		go.http_cert = cfg.http_cert;
+		go.http_key = cfg.http_key;
+		go.http_ca_cert = cfg.http_ca_cert;
+		go.http_verify_client = cfg.http_verify_client;
+		go.http_verify_cn = cfg.http_verify_common_name;
 		go.data_dir = cfg.data_dir;
 		go.version = RQLITED_VERSION;
 		go.non_voter = cfg.raft_non_voter;
@@ -110,12 +124,12 @@ run_role(enum proc_id id, int argc, char **argv)
 }
 
 /*
- * -auth and -join-as, checked before any role starts (each role reads the file
+ * -auth, -join-as and the HTTPS files, checked before any role starts (each role reads the file
  * itself): a file that does not parse, or a -join-as user it does not hold in plain
  * text, stops the node here with one message instead of a role dying at every restart.
  */
 static int
-check_auth_flags(void)
+check_file_flags(void)
 {
 	struct auth_store *a = NULL;
 	char err[512];
@@ -123,6 +137,18 @@ check_auth_flags(void)
 	if (cfg.join_as[0] != '\0' && cfg.auth_file[0] == '\0') {
 		fprintf(stderr, "fatal: -join-as needs -auth (the user's password is read from it)\n");
 		return -1;
+	}
+	if (cfg.http_verify_client && cfg.http_ca_cert[0] == '\0') {
+		fprintf(stderr, "fatal: -http-verify-client needs -http-ca-cert (the CA that signs "
+		    "client certificates)\n");
+		return -1;
+	}
+	for (const char *const *f = (const char *const[]){ cfg.http_cert, cfg.http_key,
+	    cfg.http_ca_cert, NULL }; *f != NULL; f++) {
+		if ((*f)[0] != '\0' && access(*f, R_OK) != 0) {
+			fprintf(stderr, "fatal: %s: %s\n", *f, strerror(errno));
+			return -1;
+		}
 	}
 	if (cfg.auth_file[0] == '\0')
 		return 0;
@@ -218,7 +244,7 @@ main(int argc, char **argv)
 		}
 		sodium_memzero(key, sizeof(key));
 	}
-	if (check_auth_flags() != 0) {
+	if (check_file_flags() != 0) {
 		config_free(&cfg);
 		return 1;
 	}

@@ -10,6 +10,7 @@ struct consensus_options {
 	const char *node_id;
 	const char *raft_adv_addr;
 	const char *http_adv_addr;	/* "host:port", for /status and /nodes */
+	const char *http_api_url;	/* "http(s)://host:port": what others are told */
 	int64_t election_timeout_ms;
 	int64_t heartbeat_timeout_ms;
 	int64_t lease_timeout_ms;	/* 0: Raft default */

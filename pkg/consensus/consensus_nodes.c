@@ -115,7 +115,7 @@ cs_nodes_request(struct consensus *c, struct ipc_msg *m)
 		e->voter = cfg->servers[i].suffrage == RAFT_VOTER;
 		if (strcmp(e->id, c->opts->node_id) == 0) {
 			e->self = e->reachable = true;
-			snprintf(e->api, sizeof(e->api), "%s", c->opts->http_adv_addr);
+			snprintf(e->api, sizeof(e->api), "%s", c->opts->http_api_url);
 			snprintf(e->version, sizeof(e->version), "%s", c->opts->version);
 			e->secs = 0.000001;
 			continue;
@@ -145,7 +145,7 @@ cs_nodes_serve_meta(struct consensus *c, uint64_t peer_handle, struct ipc_msg *m
 	ipc_begin(out, IPC_PEER_META_RESULT, m->request_id);
 	ipc_add_str(out, "id", c->opts->node_id);
 	ipc_add_str(out, "addr", c->opts->raft_adv_addr);
-	ipc_add_str(out, "api", c->opts->http_adv_addr);
+	ipc_add_str(out, "api", c->opts->http_api_url);
 	ipc_add_str(out, "version", c->opts->version);
 	ipc_add_u64(out, "ci", raft_commit_index(c->raft));
 	ipc_add_bool(out, "boot", cs_join_waiting_to_boot(c) &&
@@ -180,7 +180,7 @@ cs_nodes_learn_leader_api(struct consensus *c)
 		snprintf(c->nodes.leader_api_for, sizeof(c->nodes.leader_api_for), "%s",
 		    c->opts->node_id);
 		snprintf(c->nodes.leader_api, sizeof(c->nodes.leader_api), "%s",
-		    c->opts->http_adv_addr);
+		    c->opts->http_api_url);
 		return;
 	}
 	if (!cs_leader_addr(c, &addr))

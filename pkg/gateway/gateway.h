@@ -16,6 +16,10 @@ struct gateway_options {
 	const char *raft_adv_addr;
 	const char *allow_origin;	/* "" for none */
 	const char *auth_file;		/* -auth, "" for none */
+	const char *http_cert, *http_key;	/* -http-cert/-http-key: HTTPS; "" for HTTP */
+	const char *http_ca_cert;	/* -http-ca-cert: verifies clients' certificates */
+	bool http_verify_client;	/* -http-verify-client: mutual TLS */
+	const char *http_verify_cn;	/* -http-verify-common-name, "" for any */
 	const char *data_dir;
 	const char *version;		/* X-RQLITE-VERSION */
 	bool non_voter;

@@ -97,12 +97,19 @@ gw_backup_proxy(struct gw_req *r)
 	char host[256], port[16], uri[4096];
 	struct gw_backup_fetch *f;
 	struct evhttp_request *req;
-	const char *colon = strrchr(gw.leader_api, ':');
+	const char *api = gw.leader_api, *colon;
 
-	if (colon == NULL || (size_t)(colon - gw.leader_api) >= sizeof(host))
+	/* An HTTPS leader is not proxied (the fetch speaks plain HTTP): the caller
+	 * redirects the client there instead. */
+	if (strncmp(api, "https://", 8) == 0)
 		return false;
-	memcpy(host, gw.leader_api, (size_t)(colon - gw.leader_api));
-	host[colon - gw.leader_api] = '\0';
+	if (strncmp(api, "http://", 7) == 0)
+		api += 7;
+	colon = strrchr(api, ':');
+	if (colon == NULL || (size_t)(colon - api) >= sizeof(host))
+		return false;
+	memcpy(host, api, (size_t)(colon - api));
+	host[colon - api] = '\0';
 	snprintf(port, sizeof(port), "%s", colon + 1);
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
@@ -125,7 +132,7 @@ gw_backup_proxy(struct gw_req *r)
 		return false;
 	}
 	evhttp_request_set_chunked_cb(req, gw_fetch_chunk_cb);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", gw.leader_api);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", api);
 	{
 		/* The caller's own Authorization, checked again by the leader. */
 		const char *a = r->conn != NULL ? MHD_lookup_connection_value(r->conn,

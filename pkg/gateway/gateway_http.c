@@ -119,7 +119,8 @@ gw_redirect_to_leader(struct gw_req *r, unsigned unknown_status)
 		gw_respond_text(r, unknown_status, "leader not found");
 		return;
 	}
-	if (asprintf(&loc, "http://%s%s%s%s", gw.leader_api, r->path,
+	if (asprintf(&loc, "%s%s%s%s%s", strstr(gw.leader_api, "://") != NULL ? "" : "http://",
+	    gw.leader_api, r->path,
 	    r->raw_query != NULL && r->raw_query[0] != '\0' ? "?" : "",
 	    r->raw_query != NULL ? r->raw_query : "") < 0) {
 		gw_respond_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -183,7 +184,13 @@ gw_access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char
 	if (r == NULL)
 		return MHD_NO;
 	if (r->method == NULL) {
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		const char *cl;
+
+		/* -http-verify-client: no request is served on a connection whose client
+		 * certificate does not verify; the connection is closed. */
+		if (!gw_tls_client_ok(conn))
+			return MHD_NO;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		r->method = method;
 		r->path = url;
@@ -323,14 +330,30 @@ gw_http_start(int listen_fd)
 
 	if (gw_wait_init() != 0)
 		return -1;
-	gw.mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, gw_access_cb, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
-	    MHD_OPTION_URI_LOG_CALLBACK, gw_uri_log_cb, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, gw_completed_cb, NULL,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-	    MHD_OPTION_END);
+	struct MHD_OptionItem opts[8];
+	unsigned n = 0;
+	char err[512];
+
+	if (gw_tls_init(err, sizeof(err)) != 0)
+		fatalx("HTTPS: %s", err);
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK,
+	    (intptr_t)gw_uri_log_cb, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+	    (intptr_t)gw_completed_cb, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, 4096, NULL };
+	if (gw_tls_enabled()) {
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+		    (void *)gw_tls_cert_callback() };
+		if (gw_tls_trust_pem() != NULL)
+			opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+			    (void *)gw_tls_trust_pem() };
+	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	gw.mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+	    gw_tls_daemon_flags(), 0, NULL, NULL, gw_access_cb, NULL,
+	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (gw.mhd == NULL)
 		return -1;
 	info = MHD_get_daemon_info(gw.mhd, MHD_DAEMON_INFO_EPOLL_FD);

@@ -36,7 +36,7 @@
 	X(boot) X(user_snapshots) X(user_reaps) X(auth_ok) X(auth_fail) \
 	X(linearizable_early) X(linearizable_redone) X(policy_refusals) \
 	X(execute_stmts_rx) X(query_stmts_rx) X(request_stmts_rx) \
-	X(queued_executions_num_stmts_rx)
+	X(queued_executions_num_stmts_rx) X(tls_client_refused)
 
 struct gw_counters {
 #define GW_COUNTER_FIELD_(n) uint64_t n;
@@ -269,5 +269,17 @@ bool gw_auth_check(struct gw_req *r, enum auth_perm perm, enum auth_perm also);
 /* Adds r's credentials ("u", "p") to a frame that may be forwarded to the leader. */
 void gw_auth_add_credentials(struct gw_req *r, struct ipc_writer *w);
 void gw_auth_release(struct gw_req *r);
+
+/* HTTPS (gateway_tls.c). */
+int gw_tls_init(char *err, size_t len);
+bool gw_tls_enabled(void);
+/* Whether the connection's client certificate passes -http-verify-client (and CN). */
+bool gw_tls_client_ok(struct MHD_Connection *conn);
+uint64_t gw_tls_reloads(void);
+unsigned gw_tls_daemon_flags(void);
+void *gw_tls_cert_callback(void);	/* gnutls_certificate_retrieve_function2 * */
+const char *gw_tls_trust_pem(void);	/* the CA for client certificates, or NULL */
+struct json_t;
+struct json_t *gw_tls_status(void);	/* /status http.tls */
 
 #endif

@@ -129,7 +129,8 @@ gw_on_listen(const char *name, int fd, void *ctx)
 	gw_auth_init();
 	if (gw_http_start(fd) != 0)
 		fatalx("cannot start the HTTP server");
-	log_info("node HTTP API available at http://%s", gw.opts->http_adv_addr);
+	log_info("node HTTP API available at %s://%s", gw_tls_enabled() ? "https" : "http",
+	    gw.opts->http_adv_addr);
 	role_ready(&gw.role);
 }
 

@@ -16,6 +16,10 @@ static char *
 gw_api_url(const char *hostport)
 {
 	char *u = NULL;
+
+	/* Nodes advertise a URL ("https://…"); older ones a bare host:port. */
+	if (strstr(hostport, "://") != NULL)
+		return strdup(hostport);
 	if (asprintf(&u, "http://%s", hostport) < 0)
 		return NULL;
 	return u;

@@ -176,9 +176,9 @@ gw_status_base(void)
 #endif
 	    "num_cpu", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "version", "C11"));
 	/* rqlite writes http.tls.enabled as a string. */
-	json_object_set_new(root, "http", json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}",
+	json_object_set_new(root, "http", json_pack("{s:s, s:s, s:{s:s}, s:o}",
 	    "bind_addr", gw.opts->http_addr, "auth", gw_auth_enabled() ? "enabled" : "disabled",
-	    "cluster", "local_node_addr", gw.opts->raft_adv_addr, "tls", "enabled", "false"));
+	    "cluster", "local_node_addr", gw.opts->raft_adv_addr, "tls", gw_tls_status()));
 	if (gw.opts->allow_origin != NULL && gw.opts->allow_origin[0] != '\0')
 		json_object_set_new(json_object_get(root, "http"), "allow_origin",
 		    json_string(gw.opts->allow_origin));
@@ -201,7 +201,7 @@ gw_status_base(void)
 	}
 	json_object_set_new(root, "cluster", json_pack("{s:s, s:o, s:s}",
 	    "addr", gw.opts->raft_adv_addr, "api_addr", json_string_nocheck(gw.opts->http_adv_addr),
-	    "https", "false"));
+	    "https", gw_tls_enabled() ? "true" : "false"));
 	return root;
 }
 

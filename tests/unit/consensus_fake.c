@@ -97,6 +97,7 @@ cs_fake_init(struct cs_fake *f)
 	f->opts.node_id = "1";
 	f->opts.raft_adv_addr = "127.0.0.1:7001";
 	f->opts.http_adv_addr = "127.0.0.1:4001";
+	f->opts.http_api_url = "http://127.0.0.1:4001";
 	f->opts.election_timeout_ms = 1000;
 	f->opts.heartbeat_timeout_ms = 1000;
 	f->opts.join = "";

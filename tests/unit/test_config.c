@@ -513,8 +513,6 @@ UNIT_TEST(role_flag_accepts_only_the_three_roles)
 UNIT_TEST(unsupported_features_name_the_first_flag_set)
 {
 	static const char *flags[][2] = {
-		{ "-http-cert=c", "-http-cert" }, { "-http-key=k", "-http-key" },
-		{ "-http-ca-cert=ca", "-http-ca-cert" }, { "-http-verify-client", "-http-verify-client" },
 		{ "-node-cert=c", "-node-cert" }, { "-node-key=k", "-node-key" },
 		{ "-node-ca-cert=ca", "-node-ca-cert" },
 		{ "-disco-mode=dns", "-disco-mode" }, { "-auto-backup=b", "-auto-backup" },
@@ -526,7 +524,6 @@ UNIT_TEST(unsupported_features_name_the_first_flag_set)
 		{ "-node-no-verify", "-node-no-verify" }, { "-node-verify-client", "-node-verify-client" },
 		{ "-node-verify-server-name=h", "-node-verify-server-name" },
 		{ "-node-verify-common-name=c", "-node-verify-common-name" },
-		{ "-http-verify-common-name=c", "-http-verify-common-name" },
 		{ "-otlp-insecure", "-otlp-insecure" }, { "-otlp-ca-cert=c", "-otlp-ca-cert" },
 		{ "-extensions-path=.", "-extensions-path" },
 	};
@@ -542,9 +539,9 @@ UNIT_TEST(unsupported_features_name_the_first_flag_set)
 
 	struct rqlited_config c;
 	char err[256];
-	CHECK_INT_EQ(PARSE(&c, err, "-auth=a", "-http-cert=c", "d"), 0);
+	CHECK_INT_EQ(PARSE(&c, err, "-auth=a", "-node-cert=c", "d"), 0);
 	CHECK_INT_EQ(config_unsupported(&c, err, sizeof(err)), -1);
-	CHECK_STR_EQ(err, "flag -http-cert is not supported by this rqlited yet");
+	CHECK_STR_EQ(err, "flag -node-cert is not supported by this rqlited yet");
 	config_free(&c);
 
 	/* -auth and -join-as exist now: accepted here, checked against the file at start. */

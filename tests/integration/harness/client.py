@@ -34,15 +34,19 @@ class Resp:
 
 
 def http_request(port, method, path, body=None, headers=None, timeout=REQ_TIMEOUT,
-                 host="127.0.0.1"):
-    """One request on a fresh connection. body may be bytes, str, or a JSON-able object."""
+                 host="127.0.0.1", tls=None):
+    """One request on a fresh connection. body may be bytes, str, or a JSON-able object.
+    tls: an ssl.SSLContext for HTTPS (None: plain HTTP)."""
     hdrs = dict(headers or {})
     if body is not None and not isinstance(body, (bytes, str)):
         body = json.dumps(body)
         hdrs.setdefault("Content-Type", "application/json")
     if isinstance(body, str):
         body = body.encode("utf-8")
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    if tls is not None:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()

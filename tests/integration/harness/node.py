@@ -33,6 +33,7 @@ class Node:
         self._logf = None
         self.leftover_roles = []
         self.stop_timed_out = False
+        self.tls = None  # an ssl.SSLContext when the node serves HTTPS
         ALL_NODES.append(self)
 
     # --- addresses
@@ -79,7 +80,8 @@ class Node:
                 raise TestFailure("%s exited with status %s before it was ready"
                                   % (self.name, self.proc.returncode))
             try:
-                return http_request(self.http_port, "GET", path, timeout=2).status == 200
+                return http_request(self.http_port, "GET", path, timeout=2,
+                                    tls=self.tls).status == 200
             except OSError:
                 return False
         deadline = time.monotonic() + timeout
@@ -202,7 +204,8 @@ class Node:
 
     # --- HTTP helpers
     def req(self, method, path, body=None, headers=None, timeout=REQ_TIMEOUT):
-        return http_request(self.http_port, method, path, body, headers, timeout)
+        return http_request(self.http_port, method, path, body, headers, timeout,
+                            tls=self.tls)
 
     def get(self, path, **kw):
         return self.req("GET", path, **kw)
